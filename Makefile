@@ -1,0 +1,58 @@
+# serviceguide — one command to run the demo, one to test.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+STAMP  := $(VENV)/.installed
+
+.PHONY: help install run serve migrate demo test test-unit test-integration test-e2e lint format bench clean
+
+help:
+	@echo "make run    set up (venv, dependencies, migrations, demo data) and serve on http://$(HOST):$(PORT)"
+	@echo "make test   set up and run the whole test suite"
+	@echo "make lint   ruff and mypy"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(BIN)/serviceguide migrate
+
+demo: migrate
+	$(BIN)/serviceguide demo-data
+
+run: demo
+	@echo
+	@echo "Serving on http://$(HOST):$(PORT)/  (API reference: http://$(HOST):$(PORT)/docs)"
+	@echo "The credentials above are the demo's; 'serviceguide demo-data' prints them again."
+	$(BIN)/serviceguide serve --host $(HOST) --port $(PORT)
+
+test: install
+	$(BIN)/pytest
+
+test-unit: install
+	$(BIN)/pytest -m unit
+
+test-integration: install
+	$(BIN)/pytest -m integration
+
+test-e2e: install
+	$(BIN)/pytest -m e2e
+
+lint: install
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,1 @@
+"""HTTP entry points: the XSP endpoint and, later, the guide and ON-API."""

@@ -1,0 +1,138 @@
+"""Reading and checking the XSP API's parameters (query string or POSTed form)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from urllib.parse import unquote_to_bytes
+
+from starlette.requests import Request
+
+from serviceguide.domain.errors import InvalidInput
+from serviceguide.domain.ordering import has_control_chars
+from serviceguide.domain.status import MessageType, OrderStatus
+
+MAX_BODY = 1 << 20
+MAX_LIMIT = 1000
+_DIGITS = re.compile(r"^[0-9]{1,18}$")  # fits a 64-bit integer
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _decode_pairs(raw: bytes) -> list[tuple[str, str]]:
+    pairs = []
+    for part in raw.split(b"&"):
+        if not part:
+            continue
+        key_raw, _, value_raw = part.partition(b"=")
+        key_b = unquote_to_bytes(key_raw.replace(b"+", b" "))
+        value_b = unquote_to_bytes(value_raw.replace(b"+", b" "))
+        key = key_b.decode("utf-8", errors="replace")
+        try:
+            key_b.decode("utf-8")
+            value = value_b.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInput(key, f"Parameter {key} is not valid UTF-8") from None
+        pairs.append((key, value))
+    return pairs
+
+
+async def read_params(request: Request) -> dict[str, str]:
+    """Query string and (for POST) form fields, merged; a name given twice with two values is
+    refused rather than guessed at."""
+    pairs = _decode_pairs(request.scope.get("query_string", b""))
+    if request.method == "POST":
+        ctype = request.headers.get("content-type", "")
+        if ctype.startswith("application/x-www-form-urlencoded"):
+            length = request.headers.get("content-length")
+            if length and length.isdigit() and int(length) > MAX_BODY:
+                raise InvalidInput("body", "Request body is too large")
+            body = await request.body()
+            if len(body) > MAX_BODY:
+                raise InvalidInput("body", "Request body is too large")
+            pairs += _decode_pairs(body)
+        elif ctype.startswith("multipart/form-data"):
+            form = await request.form(max_files=0, max_fields=100)
+            pairs += [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+    params: dict[str, str] = {}
+    for key, value in pairs:
+        if key in params and params[key] != value:
+            raise InvalidInput(key, f"Parameter {key} is given more than once")
+        params[key] = value
+    return params
+
+
+def required(params: dict[str, str], name: str) -> str:
+    value = params.get(name)
+    if value is None:
+        raise InvalidInput(name, f"Missing parameter: {name}")
+    if value.strip() == "":
+        raise InvalidInput(name, f"Empty parameter: {name}")
+    return value
+
+
+def positive_int(params: dict[str, str], name: str) -> int:
+    value = required(params, name).strip()
+    if not _DIGITS.match(value) or int(value) == 0:
+        raise InvalidInput(name, f"Parameter {name} must be a positive integer, got {value[:40]!r}")
+    return int(value)
+
+
+def optional_since_id(params: dict[str, str]) -> int | None:
+    if "since_id" not in params:
+        return None
+    value = required(params, "since_id").strip()
+    if not _DIGITS.match(value):
+        raise InvalidInput(
+            "since_id", f"Parameter since_id must be a non-negative integer, got {value[:40]!r}"
+        )
+    return int(value)
+
+
+def optional_limit(params: dict[str, str]) -> int:
+    if "limit" not in params:
+        return MAX_LIMIT
+    value = required(params, "limit").strip()
+    if not _DIGITS.match(value) or int(value) == 0:
+        raise InvalidInput(
+            "limit", f"Parameter limit must be a positive integer, got {value[:40]!r}"
+        )
+    return min(int(value), MAX_LIMIT)
+
+
+def parse_date(params: dict[str, str], name: str = "date") -> date:
+    value = required(params, name).strip()
+    try:
+        if not _DATE.match(value):
+            raise ValueError
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(
+            name, f"Parameter {name} must be a date YYYY-MM-DD, got {value[:40]!r}"
+        ) from None
+
+
+def status(params: dict[str, str]) -> OrderStatus:
+    value = required(params, "status").strip()
+    try:
+        return OrderStatus(value)
+    except ValueError:
+        allowed = ", ".join(s.value for s in OrderStatus)
+        raise InvalidInput("status", f"Unknown status {value[:40]!r}; one of {allowed}") from None
+
+
+def message_type(params: dict[str, str]) -> MessageType:
+    value = required(params, "type").strip()
+    try:
+        return MessageType(value)
+    except ValueError:
+        allowed = ", ".join(t.value for t in MessageType)
+        raise InvalidInput("type", f"Unknown type {value[:40]!r}; one of {allowed}") from None
+
+
+def message_text(params: dict[str, str], max_length: int) -> str:
+    value = required(params, "message").strip()
+    if len(value) > max_length:
+        raise InvalidInput("message", f"Parameter message is longer than {max_length} characters")
+    if has_control_chars(value):
+        raise InvalidInput("message", "Parameter message contains control characters")
+    return value

@@ -1,0 +1,367 @@
+"""The XSP order API, ``/plain/serviceguide_log``, compatible with the original platform.
+
+One URL; the method is named by the ``method`` parameter. Authentication is checked first (401),
+then parameters (400), then visibility (404). See docs/api.md for every method and field.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from serviceguide.api import params as p
+from serviceguide.api.envelope import Node, render_json, render_xml
+from serviceguide.domain.clock import fmt_minutes, fmt_seconds
+from serviceguide.domain.errors import (
+    AuthenticationFailed,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    Throttled,
+    TransitionNotAllowed,
+)
+from serviceguide.domain.model import Caller, OrderSummary
+from serviceguide.services import auth
+from serviceguide.services import orders as svc
+from serviceguide.services.context import AppContext
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+PATH = "/plain/serviceguide_log"
+ERROR_ROOT = "serviceguide_log"
+
+
+@dataclass(slots=True)
+class Call:
+    ctx: AppContext
+    params: dict[str, str]
+    request: Request
+    caller: Caller | None = None
+
+
+Handler = Callable[[Call], Awaitable[list[Node]]]
+
+
+def _client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def _order_fields(o: OrderSummary) -> list[Node]:
+    return [
+        ("id", o.id),
+        ("type", "order"),
+        ("date", fmt_seconds(o.created_at)),
+        ("status", o.status.value),
+        ("service", o.service_id),
+        ("xsp", o.xsp),
+        ("delivery", "asap" if o.delivery is None else o.delivery.isoformat()),
+        ("customer", o.customer_id),
+    ]
+
+
+async def _api_login(call: Call) -> list[Node]:
+    api_user_raw = p.required(call.params, "api_user").strip()
+    if not api_user_raw.isdigit() or len(api_user_raw) > 9:
+        raise InvalidInput("api_user", "Parameter api_user must be a positive integer")
+    api_key = p.required(call.params, "api_key")
+    login = await auth.api_login(call.ctx, int(api_user_raw), api_key, _client_ip(call.request))
+    return [
+        ("message", f"{login.caller.user_name} logged in"),
+        ("hash_key", login.hash_key),
+    ]
+
+
+def _since_and_date(params: dict[str, str]) -> tuple[int | None, object]:
+    since_id = p.optional_since_id(params)
+    if since_id is None or "date" in params:
+        return since_id, p.parse_date(params)
+    return since_id, None
+
+
+async def _orders(call: Call) -> list[Node]:
+    assert call.caller
+    since_id, day = _since_and_date(call.params)
+    limit = p.optional_limit(call.params) if since_id is not None else None
+    rows = await svc.list_orders(call.ctx, call.caller, day=day, since_id=since_id, limit=limit)  # type: ignore[arg-type]
+    return [("order", _order_fields(o)) for o in rows]
+
+
+async def _customers(call: Call) -> list[Node]:
+    assert call.caller
+    since_id, day = _since_and_date(call.params)
+    limit = p.optional_limit(call.params) if since_id is not None else None
+    rows = await svc.list_customers(call.ctx, call.caller, day=day, since_id=since_id, limit=limit)  # type: ignore[arg-type]
+    return [
+        (
+            "customer",
+            [
+                ("id", c.id),
+                ("socket", c.socket),
+                ("serial", c.serial),
+                ("firstname", c.firstname),
+                ("surname", c.surname),
+                ("date", fmt_minutes(c.created_at)),
+            ],
+        )
+        for c in rows
+    ]
+
+
+async def _order_info(call: Call) -> list[Node]:
+    assert call.caller
+    o = await svc.order_info(call.ctx, call.caller, p.positive_int(call.params, "id"))
+    return [
+        (
+            "order",
+            [
+                *_order_fields(o.summary),
+                ("service_uid", o.service_uid),
+                ("service_name", o.service_name),
+                ("xsp_name", o.xsp_name),
+                ("coid", o.coid),
+                ("socket", o.socket),
+                ("price_monthly", o.price_monthly),
+                ("price_once", o.price_once),
+                ("message", o.message),
+                ("updated", fmt_seconds(o.updated_at)),
+            ],
+        )
+    ]
+
+
+async def _customer_info(call: Call) -> list[Node]:
+    assert call.caller
+    c = await svc.customer_info(call.ctx, call.caller, p.positive_int(call.params, "id"))
+    s = c.summary
+    return [
+        (
+            "customer",
+            [
+                ("id", s.id),
+                ("socket", s.socket),
+                ("serial", s.serial),
+                ("firstname", s.firstname),
+                ("surname", s.surname),
+                ("email", c.email),
+                ("address", c.address),
+                ("zip", c.zip),
+                ("city", c.city),
+            ],
+        ),
+        ("data", [("phone", c.phone), ("premise", c.premise)]),
+    ]
+
+
+async def _order_log(call: Call) -> list[Node]:
+    assert call.caller
+    entries = await svc.order_log(call.ctx, call.caller, p.positive_int(call.params, "id"))
+    return [
+        (
+            "entry",
+            [
+                ("id", e.id),
+                ("date", fmt_seconds(e.created_at)),
+                ("type", e.type.value),
+                ("message", e.message),
+                ("user", e.user),
+                ("org", e.org),
+            ],
+        )
+        for e in entries
+    ]
+
+
+async def _set_status(call: Call) -> list[Node]:
+    assert call.caller
+    order_id = p.positive_int(call.params, "id")
+    status = p.status(call.params)
+    await svc.set_status(call.ctx, call.caller, order_id, status)
+    return [("message", f"Status changed to {status.value} for order {order_id}")]
+
+
+async def _add_message(call: Call) -> list[Node]:
+    assert call.caller
+    order_id = p.positive_int(call.params, "id")
+    mtype = p.message_type(call.params)
+    text = p.message_text(call.params, call.ctx.settings.message_max_length)
+    await svc.add_message(call.ctx, call.caller, order_id, text, mtype)
+    return [("message", f"Message added to order {order_id}")]
+
+
+async def _events(call: Call) -> list[Node]:
+    assert call.caller
+    since_id = p.optional_since_id(call.params)
+    if since_id is None:
+        raise InvalidInput("since_id", "Missing parameter: since_id")
+    limit = p.optional_limit(call.params)
+    rows = await svc.events(call.ctx, call.caller, since_id=since_id, limit=limit)
+    return [
+        (
+            "event",
+            [
+                ("id", e.id),
+                ("date", fmt_seconds(e.created_at)),
+                ("type", e.type.value),
+                ("order", e.order_id),
+                ("status", e.status.value),
+                ("message_type", e.message_type.value if e.message_type else None),
+            ],
+        )
+        for e in rows
+    ]
+
+
+HANDLERS: dict[str, Handler] = {
+    "api_login": _api_login,
+    "orders": _orders,
+    "customers": _customers,
+    "order_info": _order_info,
+    "customer_info": _customer_info,
+    "order_log": _order_log,
+    "set_status": _set_status,
+    "add_message": _add_message,
+    "events": _events,
+}
+
+#: The element each list method repeats; in JSON it is present (as []) even when empty.
+LIST_ELEMENT = {"orders": "order", "customers": "customer", "order_log": "entry", "events": "event"}
+
+
+def _wants_json(request: Request, params: dict[str, str]) -> bool:
+    fmt = params.get("output_format")
+    if fmt is not None:
+        if fmt not in ("xml", "json"):
+            raise InvalidInput("output_format", "Parameter output_format must be xml or json")
+        return fmt == "json"
+    return "application/json" in request.headers.get("accept", "")
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def _authenticate(call: Call, method: str) -> Caller:
+    hash_key = call.params.get("hash") or _bearer(call.request)
+    if not hash_key and method == "add_message" and "api_user" in call.params:
+        raw = call.params["api_user"].strip()
+        if not raw.isdigit() or len(raw) > 9:
+            raise AuthenticationFailed("Invalid api_user")
+        return await auth.caller_for_allowlisted_user(call.ctx, int(raw), _client_ip(call.request))
+    return await auth.caller_for_hash(call.ctx, hash_key)
+
+
+def _respond(
+    root: str,
+    nodes: list[Node],
+    status: str,
+    code: int,
+    as_json: bool,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    arrays = (LIST_ELEMENT[root],) if root in LIST_ELEMENT and status == "success" else ()
+    if as_json:
+        body = render_json(root, nodes, status, arrays)
+        media = "application/json"
+    else:
+        body = render_xml(root, nodes, status)
+        media = "application/xml; charset=utf-8"
+    h = {"Cache-Control": "no-store"}
+    if headers:
+        h.update(headers)
+    return Response(body, status_code=code, media_type=media, headers=h)
+
+
+def _failure(root: str, message: str, code: int, as_json: bool, **headers: str) -> Response:
+    return _respond(root, [("message", message), ("code", code)], "failed", code, as_json, headers)
+
+
+_DOC = """The XSP order API. GET with query parameters or POST a form with the same fields;
+`method` names the call. Answers XML by default, JSON with `output_format=json` or
+`Accept: application/json`. See docs/api.md for each method's parameters and fields."""
+
+_PARAMS = [
+    {"name": n, "in": "query", "required": n == "method", "schema": s, "description": d}
+    for n, s, d in [
+        ("method", {"type": "string", "enum": list(HANDLERS)}, "the call"),
+        ("api_user", {"type": "integer"}, "api_login; add_message from an allow-listed address"),
+        ("api_key", {"type": "string"}, "api_login"),
+        ("hash", {"type": "string"}, "login hash from api_login (or Authorization: Bearer)"),
+        ("date", {"type": "string", "format": "date"}, "orders, customers: created on or after"),
+        ("since_id", {"type": "integer", "minimum": 0}, "orders, customers, events: ids above"),
+        ("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "with since_id, events"),
+        ("id", {"type": "integer", "minimum": 1}, "order or customer id"),
+        (
+            "status",
+            {
+                "type": "string",
+                "enum": ["new", "received", "active", "waiting", "cancelled", "delivered"],
+            },
+            "set_status",
+        ),
+        ("type", {"type": "string", "enum": ["error", "alert", "system", "log"]}, "add_message"),
+        ("message", {"type": "string"}, "add_message: the text"),
+        ("output_format", {"type": "string", "enum": ["xml", "json"]}, "response format"),
+    ]
+]
+
+
+@router.api_route(
+    PATH,
+    methods=["GET", "POST"],
+    summary="XSP order API (all methods)",
+    description=_DOC,
+    tags=["XSP order API"],
+    openapi_extra={
+        "parameters": _PARAMS,
+        "responses": {
+            "200": {
+                "description": "`<METHOD><response>…</response><status>success</status></METHOD>`",
+                "content": {"application/xml": {}, "application/json": {}},
+            },
+            "400": {"description": "missing or malformed parameter"},
+            "401": {"description": "bad credentials or unknown/expired hash"},
+            "404": {"description": "no such order/customer, or not visible to the caller"},
+            "409": {"description": "status change not allowed"},
+            "429": {"description": "too many failed logins; see Retry-After"},
+        },
+    },
+)
+async def serviceguide_log(request: Request) -> Response:
+    ctx: AppContext = request.app.state.ctx
+    as_json = "application/json" in request.headers.get("accept", "")
+    root = ERROR_ROOT
+    try:
+        params = await p.read_params(request)
+        as_json = _wants_json(request, params)
+        method = params.get("method", "").strip()
+        if not method:
+            raise InvalidInput("method", "Missing parameter: method")
+        handler = HANDLERS.get(method)
+        if handler is None:
+            raise InvalidInput("method", f"Unknown method {method[:40]!r}")
+        root = method
+        call = Call(ctx, params, request)
+        if method != "api_login":
+            call.caller = await _authenticate(call, method)
+        nodes = await handler(call)
+        return _respond(root, nodes, "success", 200, as_json)
+    except AuthenticationFailed as e:
+        return _failure(root, str(e), 401, as_json)
+    except InvalidInput as e:
+        return _failure(root, e.message, 400, as_json)
+    except NotFound as e:
+        return _failure(root, str(e), 404, as_json)
+    except TransitionNotAllowed as e:
+        return _failure(root, str(e), 409, as_json)
+    except Throttled as e:
+        return _failure(root, str(e), 429, as_json, **{"Retry-After": str(e.retry_after)})
+    except DomainError as e:  # pragma: no cover - every domain error is mapped above
+        log.error("unmapped domain error: %s", e)
+        return _failure(root, str(e), 400, as_json)

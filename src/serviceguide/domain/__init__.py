@@ -1,0 +1,1 @@
+"""The domain: plain Python, no framework, no SQL, no I/O."""

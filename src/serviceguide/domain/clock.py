@@ -1,0 +1,36 @@
+"""Time: stored in UTC, shown in Europe/Stockholm."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def local(dt: datetime) -> datetime:
+    """``dt`` (aware, or naive meaning UTC) in Stockholm time."""
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(STOCKHOLM)
+
+
+def local_day_start_utc(day: date) -> datetime:
+    """00:00 Stockholm time on ``day``, as a UTC instant."""
+    return datetime.combine(day, time(0, 0), tzinfo=STOCKHOLM).astimezone(UTC)
+
+
+def today_local() -> date:
+    return utcnow().astimezone(STOCKHOLM).date()
+
+
+def fmt_seconds(dt: datetime) -> str:
+    return local(dt).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def fmt_minutes(dt: datetime) -> str:
+    return local(dt).strftime("%Y-%m-%d %H:%M")

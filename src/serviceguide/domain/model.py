@@ -1,0 +1,107 @@
+"""The things the system is about, as plain dataclasses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from serviceguide.domain.status import EventType, MessageType, OrderStatus
+
+
+class OrgKind(StrEnum):
+    KO = "ko"  # kommunikationsoperatör: operates a network, owns its accesses
+    TL = "tl"  # tjänsteleverantör (XSP): sells services on networks
+
+
+@dataclass(frozen=True, slots=True)
+class Organisation:
+    id: int
+    kind: OrgKind
+    name: str
+    coid: str | None = None  # KO only
+    xsp: int | None = None  # TL only
+    order_email: str | None = None  # TL only
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is asking: an API user (or staff user) and the organisation it acts for."""
+
+    user_id: int
+    user_name: str
+    org_id: int
+    org_name: str
+    org_kind: OrgKind
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSummary:
+    id: int
+    created_at: datetime
+    status: OrderStatus
+    service_id: int
+    xsp: int
+    delivery: date | None  # None = as soon as possible
+    customer_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderDetail:
+    summary: OrderSummary
+    service_uid: str
+    service_name: str
+    xsp_name: str
+    coid: str
+    socket: str  # the accessId
+    price_monthly: Decimal
+    price_once: Decimal
+    message: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerSummary:
+    id: int
+    socket: str
+    serial: str
+    firstname: str
+    surname: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerDetail:
+    summary: CustomerSummary
+    email: str
+    address: str
+    zip: str
+    city: str
+    phone: str
+    premise: str
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    id: int
+    created_at: datetime
+    type: MessageType
+    message: str
+    user: str
+    org: str
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    id: int
+    created_at: datetime
+    type: EventType
+    order_id: int
+    status: OrderStatus
+    message_type: MessageType | None
+
+
+def status_change_text(old: OrderStatus, new: OrderStatus, who: str, org: str) -> str:
+    """The ``system`` log entry a status change writes."""
+    return f"Status changed from {old} to {new} by {who} ({org})"

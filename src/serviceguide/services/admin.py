@@ -1,0 +1,210 @@
+"""Setting up organisations, networks, accesses, services and users (CLI and demo data)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import anyio
+
+from serviceguide.domain.catalogue import (
+    ACCESS_ID,
+    COID,
+    POSTAL_CODE,
+    SERVICE_UID,
+    PremisesType,
+    check,
+    price,
+)
+from serviceguide.domain.clock import utcnow
+from serviceguide.domain.errors import Conflict, InvalidInput, NotFound
+from serviceguide.domain.model import Organisation, OrgKind
+from serviceguide.services.context import AppContext
+from serviceguide.services.secrets import hash_secret, new_api_key, new_password
+from serviceguide.storage import catalogue, identity
+
+
+@dataclass(frozen=True, slots=True)
+class NewCredentials:
+    ident: int | str  # api_user number or staff username
+    secret: str  # shown once, stored only as an argon2 hash
+
+
+def _hash(ctx: AppContext, secret: str) -> str:
+    return hash_secret(secret, ctx.settings.password_hashing)
+
+
+async def create_ko(
+    ctx: AppContext, coid: str, name: str, activation_url: str | None = None
+) -> int:
+    """A KO and its network, both named by the coId."""
+    check(COID, coid, "coid", "coId (2-16 capital letters or digits)")
+    async with ctx.db.write() as conn:
+        if await catalogue.org_by_coid(conn, coid) is not None:
+            raise Conflict(f"A KO with coId {coid} already exists")
+        now = utcnow()
+        org_id = await catalogue.insert_organisation(
+            conn, kind=OrgKind.KO, name=name, coid=coid, now=now
+        )
+        await catalogue.insert_network(
+            conn, coid=coid, name=name, ko_org_id=org_id, activation_url=activation_url, now=now
+        )
+    return org_id
+
+
+async def create_tl(ctx: AppContext, xsp: int, name: str, order_email: str) -> int:
+    if xsp <= 0:
+        raise InvalidInput("xsp", "xsp must be a positive integer")
+    if "@" not in order_email:
+        raise InvalidInput("email", "order e-mail must be an e-mail address")
+    async with ctx.db.write() as conn:
+        if await catalogue.org_by_xsp(conn, xsp) is not None:
+            raise Conflict(f"A TL with xsp {xsp} already exists")
+        return await catalogue.insert_organisation(
+            conn, kind=OrgKind.TL, name=name, xsp=xsp, order_email=order_email, now=utcnow()
+        )
+
+
+async def find_org(
+    ctx: AppContext, *, coid: str | None = None, xsp: int | None = None
+) -> Organisation:
+    async with ctx.db.read() as conn:
+        org = (
+            await catalogue.org_by_coid(conn, coid)
+            if coid is not None
+            else await catalogue.org_by_xsp(conn, xsp)
+            if xsp is not None
+            else None
+        )
+    if org is None:
+        raise NotFound("organisation", coid or xsp)
+    return org
+
+
+async def set_activation_url(ctx: AppContext, coid: str, url: str | None) -> None:
+    async with ctx.db.write() as conn:
+        if not await catalogue.set_activation_url(conn, coid, url):
+            raise NotFound("network", coid)
+
+
+async def add_access(
+    ctx: AppContext,
+    *,
+    coid: str,
+    access_id: str,
+    street_name: str,
+    street_number: str,
+    postal_code: str,
+    city: str,
+    street_littera: str = "",
+    premises_type: str = PremisesType.OTHER.value,
+    mdu_apartment_number: str = "",
+) -> int:
+    check(ACCESS_ID, access_id, "accessId", "accessId (1-36 of 0-9 a-z A-Z - .)")
+    check(POSTAL_CODE, postal_code, "postalCode", "postal code (5 digits)")
+    if premises_type not in PremisesType.__members__:
+        raise InvalidInput("premisesType", f"premisesType must be one of {list(PremisesType)}")
+    if not street_name.strip() or not street_number.strip() or not city.strip():
+        raise InvalidInput("address", "street name, street number and city are required")
+    async with ctx.db.write() as conn:
+        network = await catalogue.network_by_coid(conn, coid)
+        if network is None:
+            raise NotFound("network", coid)
+        if await catalogue.access_by_id(conn, coid, access_id) is not None:
+            raise Conflict(f"Access {access_id} already exists in {coid}")
+        return await catalogue.insert_access(
+            conn,
+            network_id=network.id,
+            access_id=access_id,
+            street_name=street_name.strip(),
+            street_number=street_number.strip(),
+            street_littera=street_littera.strip(),
+            postal_code=postal_code,
+            city=city.strip(),
+            premises_type=premises_type,
+            mdu_apartment_number=mdu_apartment_number,
+            updated_at=utcnow(),
+        )
+
+
+async def create_service(
+    ctx: AppContext,
+    *,
+    xsp: int,
+    coid: str,
+    uid: str,
+    name: str,
+    price_monthly: Decimal | str,
+    price_once: Decimal | str,
+    direct_activation: bool = False,
+    description: str = "",
+    service_id: int | None = None,
+) -> int:
+    check(SERVICE_UID, uid, "uid", "product code")
+    monthly = price(price_monthly, "price_monthly")
+    once = price(price_once, "price_once")
+    if not name.strip():
+        raise InvalidInput("name", "name is required")
+    async with ctx.db.write() as conn:
+        tl = await catalogue.org_by_xsp(conn, xsp)
+        if tl is None:
+            raise NotFound("TL", xsp)
+        network = await catalogue.network_by_coid(conn, coid)
+        if network is None:
+            raise NotFound("network", coid)
+        if service_id is None:
+            service_id = await catalogue.next_service_id(conn)
+        elif await catalogue.service_by_id(conn, service_id) is not None:
+            raise Conflict(f"Service {service_id} already exists")
+        return await catalogue.insert_service(
+            conn,
+            id=service_id,
+            uid=uid,
+            name=name.strip(),
+            description=description,
+            tl_org_id=tl.id,
+            network_id=network.id,
+            price_monthly=monthly,
+            price_once=once,
+            direct_activation=direct_activation,
+            created_at=utcnow(),
+        )
+
+
+async def create_api_user(
+    ctx: AppContext,
+    org: Organisation,
+    name: str,
+    *,
+    api_key: str | None = None,
+    ip_allowlist: list[str] | None = None,
+) -> NewCredentials:
+    """A new API user; the key is returned once and stored only as an argon2 hash."""
+    key = api_key or new_api_key()
+    key_hash = await anyio.to_thread.run_sync(_hash, ctx, key)
+    async with ctx.db.write() as conn:
+        api_user = await identity.insert_api_user(
+            conn,
+            org_id=org.id,
+            name=name,
+            key_hash=key_hash,
+            ip_allowlist=ip_allowlist,
+            now=utcnow(),
+        )
+    return NewCredentials(api_user, key)
+
+
+async def create_staff_user(
+    ctx: AppContext, org: Organisation, username: str, name: str, *, password: str | None = None
+) -> NewCredentials:
+    if not username.strip() or len(username) > 100:
+        raise InvalidInput("username", "username is required (at most 100 characters)")
+    pw = password or new_password()
+    pw_hash = await anyio.to_thread.run_sync(_hash, ctx, pw)
+    async with ctx.db.write() as conn:
+        if await identity.staff_username_taken(conn, username):
+            raise Conflict(f"Username {username} is taken")
+        await identity.insert_staff_user(
+            conn, org_id=org.id, username=username, name=name, password_hash=pw_hash, now=utcnow()
+        )
+    return NewCredentials(username, pw)

@@ -1,0 +1,110 @@
+"""API login, login hashes, the KO-side IP allow-list, and throttling of failed logins."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import anyio
+
+from serviceguide.domain.clock import utcnow
+from serviceguide.domain.errors import AuthenticationFailed, Throttled
+from serviceguide.domain.model import Caller
+from serviceguide.services.context import AppContext
+from serviceguide.services.secrets import new_login_hash, sha256_hex, verify_secret
+from serviceguide.storage import identity
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    hash_key: str
+    caller: Caller
+    expires_at: datetime
+
+
+def _failure_keys(api_user: int, client_ip: str | None) -> list[str]:
+    keys = [f"user:{api_user}"]
+    if client_ip:
+        keys.append(f"ip:{client_ip}")
+    return keys
+
+
+async def check_throttle(ctx: AppContext, keys: list[str], now: datetime) -> None:
+    """Raise :class:`Throttled` when any key has reached the failed-login limit in the window."""
+    window = timedelta(seconds=ctx.settings.login_failure_window_seconds)
+    async with ctx.db.read() as conn:
+        for key in keys:
+            count, first = await identity.failures_since(conn, key, now - window)
+            if count >= ctx.settings.login_failures and first is not None:
+                retry = int((first + window - now).total_seconds()) + 1
+                raise Throttled("Too many failed logins, try again later", retry)
+
+
+async def api_login(ctx: AppContext, api_user: int, api_key: str, client_ip: str | None) -> Login:
+    """Check ``api_key`` and issue a fresh login hash valid for the configured lifetime."""
+    now = utcnow()
+    keys = _failure_keys(api_user, client_ip)
+    await check_throttle(ctx, keys, now)
+    async with ctx.db.read() as conn:
+        user = await identity.get_api_user(conn, api_user)
+    # argon2 takes tens of milliseconds by design: keep it off the event loop.
+    ok = await anyio.to_thread.run_sync(verify_secret, user.key_hash if user else None, api_key)
+    if not ok or user is None or not user.active:
+        window = timedelta(seconds=ctx.settings.login_failure_window_seconds)
+        async with ctx.db.write() as conn:
+            await identity.forget_failures_before(conn, keys, now - window)
+            await identity.record_failures(conn, keys, now)
+        raise AuthenticationFailed("Invalid api_user or api_key")
+    token = new_login_hash()
+    expires = now + timedelta(seconds=ctx.settings.hash_ttl_seconds)
+    async with ctx.db.write() as conn:
+        await identity.delete_expired_sessions(conn, now)
+        await identity.insert_session(
+            conn, token_sha256=sha256_hex(token), api_user=api_user, now=now, expires=expires
+        )
+    return Login(hash_key=token, caller=user.caller, expires_at=expires)
+
+
+async def caller_for_hash(ctx: AppContext, hash_key: str | None) -> Caller:
+    """The caller a login hash belongs to; :class:`AuthenticationFailed` otherwise."""
+    if not hash_key:
+        raise AuthenticationFailed("Missing parameter: hash")
+    async with ctx.db.read() as conn:
+        caller = await identity.caller_for_session(conn, sha256_hex(hash_key), utcnow())
+    if caller is None:
+        raise AuthenticationFailed("Unknown or expired hash, log in again with api_login")
+    return caller
+
+
+def _ip_allowed(client_ip: str, allowlist: list[str]) -> bool:
+    try:
+        ip = ipaddress.ip_address(client_ip)
+    except ValueError:
+        return False
+    for entry in allowlist:
+        try:
+            if ip in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+async def caller_for_allowlisted_user(
+    ctx: AppContext, api_user: int, client_ip: str | None
+) -> Caller:
+    """The original platform's KO-side convention: ``api_user`` alone, from an allowed address."""
+    async with ctx.db.read() as conn:
+        user = await identity.get_api_user(conn, api_user)
+    if (
+        user is None
+        or not user.active
+        or not user.ip_allowlist
+        or not client_ip
+        or not _ip_allowed(client_ip, user.ip_allowlist)
+    ):
+        raise AuthenticationFailed(
+            "api_user without hash is accepted only from an allow-listed address"
+        )
+    return user.caller

@@ -1,0 +1,156 @@
+"""Reading and changing orders as an API user or staff member sees them."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from serviceguide.domain.clock import local_day_start_utc, utcnow
+from serviceguide.domain.errors import NotFound
+from serviceguide.domain.model import (
+    Caller,
+    CustomerDetail,
+    CustomerSummary,
+    Event,
+    LogEntry,
+    OrderDetail,
+    OrderSummary,
+    status_change_text,
+)
+from serviceguide.domain.status import EventType, MessageType, OrderStatus, check_transition
+from serviceguide.services.context import AppContext
+from serviceguide.storage import orders as repo
+
+
+async def list_orders(
+    ctx: AppContext,
+    caller: Caller,
+    *,
+    day: date | None,
+    since_id: int | None,
+    limit: int | None,
+) -> list[OrderSummary]:
+    """Orders created on or after ``day`` (Stockholm time) and/or with id above ``since_id``."""
+    async with ctx.db.read() as conn:
+        return await repo.list_orders(
+            conn,
+            caller,
+            created_from=local_day_start_utc(day) if day else None,
+            since_id=since_id,
+            limit=limit,
+        )
+
+
+async def list_customers(
+    ctx: AppContext,
+    caller: Caller,
+    *,
+    day: date | None,
+    since_id: int | None,
+    limit: int | None,
+) -> list[CustomerSummary]:
+    async with ctx.db.read() as conn:
+        return await repo.list_customers(
+            conn,
+            caller,
+            created_from=local_day_start_utc(day) if day else None,
+            since_id=since_id,
+            limit=limit,
+        )
+
+
+async def order_info(ctx: AppContext, caller: Caller, order_id: int) -> OrderDetail:
+    async with ctx.db.read() as conn:
+        order = await repo.get_order(conn, caller, order_id)
+    if order is None:
+        raise NotFound("order", order_id)
+    return order
+
+
+async def customer_info(ctx: AppContext, caller: Caller, customer_id: int) -> CustomerDetail:
+    async with ctx.db.read() as conn:
+        customer = await repo.get_customer(conn, caller, customer_id)
+    if customer is None:
+        raise NotFound("customer", customer_id)
+    return customer
+
+
+async def order_log(ctx: AppContext, caller: Caller, order_id: int) -> list[LogEntry]:
+    async with ctx.db.read() as conn:
+        if not await repo.order_visible(conn, caller, order_id):
+            raise NotFound("order", order_id)
+        return await repo.list_log(conn, order_id)
+
+
+async def events(ctx: AppContext, caller: Caller, *, since_id: int, limit: int) -> list[Event]:
+    async with ctx.db.read() as conn:
+        return await repo.list_events(conn, caller, since_id=since_id, limit=limit)
+
+
+async def set_status(ctx: AppContext, caller: Caller, order_id: int, new: OrderStatus) -> bool:
+    """Move the order to ``new``; True if it changed. Writes a ``system`` log entry and an event."""
+    async with ctx.db.write(ordered=True) as conn:
+        found = await repo.order_for_change(conn, caller, order_id)
+        if found is None:
+            raise NotFound("order", order_id)
+        current, tl_org_id, ko_org_id = found
+        if not check_transition(current, new):
+            return False
+        now = utcnow()
+        # The write transaction holds the stream lock (PostgreSQL) or the write lock (SQLite),
+        # so the status read above is still current here.
+        await repo.update_status(conn, order_id, current, new, now)
+        await repo.append_log(
+            conn,
+            order_id=order_id,
+            at=now,
+            type=MessageType.SYSTEM,
+            message=status_change_text(current, new, caller.user_name, caller.org_name),
+            user_name=caller.user_name,
+            org_name=caller.org_name,
+            org_id=caller.org_id,
+        )
+        await repo.append_event(
+            conn,
+            order_id=order_id,
+            at=now,
+            type=EventType.STATUS_CHANGED,
+            status=new,
+            message_type=None,
+            tl_org_id=tl_org_id,
+            ko_org_id=ko_org_id,
+        )
+    return True
+
+
+async def add_message(
+    ctx: AppContext, caller: Caller, order_id: int, message: str, type: MessageType
+) -> int:
+    """Append a message to the order's log (shared between TL and KO); returns the entry id."""
+    async with ctx.db.write(ordered=True) as conn:
+        found = await repo.order_for_change(conn, caller, order_id)
+        if found is None:
+            raise NotFound("order", order_id)
+        status, tl_org_id, ko_org_id = found
+        now = utcnow()
+        entry_id = await repo.append_log(
+            conn,
+            order_id=order_id,
+            at=now,
+            type=type,
+            message=message,
+            user_name=caller.user_name,
+            org_name=caller.org_name,
+            org_id=caller.org_id,
+        )
+        await repo.touch_order(conn, order_id, now)
+        await repo.append_event(
+            conn,
+            order_id=order_id,
+            at=now,
+            type=EventType.MESSAGE_ADDED,
+            status=status,
+            message_type=type,
+            tl_org_id=tl_org_id,
+            ko_org_id=ko_org_id,
+        )
+    return entry_id

@@ -1,0 +1,58 @@
+"""All configuration, from environment variables (and a ``.env`` file)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SERVICEGUIDE_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = "sqlite:///./var/serviceguide.sqlite3"
+    base_url: str = "http://127.0.0.1:8000"
+    smtp_url: str | None = None
+    mail_from: str = "tjansteguiden@localhost"
+    hash_ttl_seconds: int = Field(default=1200, gt=0)
+    secret_key: str | None = None
+    guide_rate: int = Field(default=60, ge=0)
+    login_failures: int = Field(default=10, gt=0)
+    #: Window over which failed logins are counted (CONTRACT: 5 minutes).
+    login_failure_window_seconds: int = Field(default=300, gt=0)
+    #: Where generated files live (the secret key, mail as .eml files, the SQLite file by default).
+    var_dir: Path = Path("./var")
+    #: argon2 parameters: "default" is RFC 9106's low-memory profile (argon2-cffi's default);
+    #: "fast" is the cheapest valid profile, for test suites only.
+    password_hashing: Literal["default", "fast"] = "default"  # noqa: S105
+    #: Max characters in an ``add_message`` text.
+    message_max_length: int = Field(default=2000, gt=0)
+
+    def resolved_secret_key(self) -> str:
+        """The configured key, else one generated once and kept under ``var_dir``."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.var_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        # Create exclusively so that two processes starting together agree on one key.
+        try:
+            with open(path, "x") as f:
+                f.write(key)
+            path.chmod(0o600)
+        except FileExistsError:
+            return path.read_text().strip()
+        return key
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

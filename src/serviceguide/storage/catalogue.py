@@ -1,0 +1,242 @@
+"""Organisations, networks, accesses and services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from serviceguide.domain.model import Organisation, OrgKind
+from serviceguide.storage.tables import accesses, networks, organisations, services
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkRecord:
+    id: int
+    coid: str
+    name: str
+    ko_org_id: int
+    activation_url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRecord:
+    id: int
+    network_id: int
+    coid: str
+    access_id: str
+    street_name: str
+    street_number: str
+    street_littera: str
+    postal_code: str
+    city: str
+    mdu_apartment_number: str
+
+    @property
+    def street_address(self) -> str:
+        return f"{self.street_name} {self.street_number}{self.street_littera}".strip()
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceRecord:
+    id: int
+    uid: str
+    name: str
+    tl_org_id: int
+    network_id: int
+    price_monthly: Decimal
+    price_once: Decimal
+    direct_activation: bool
+    active: bool
+
+
+def _org(r: Any) -> Organisation:
+    return Organisation(
+        id=r.id,
+        kind=OrgKind(r.kind),
+        name=r.name,
+        coid=r.coid,
+        xsp=r.xsp,
+        order_email=r.order_email,
+    )
+
+
+async def insert_organisation(
+    conn: AsyncConnection,
+    *,
+    kind: OrgKind,
+    name: str,
+    now: datetime,
+    coid: str | None = None,
+    xsp: int | None = None,
+    order_email: str | None = None,
+) -> int:
+    result = await conn.execute(
+        insert(organisations)
+        .values(
+            kind=kind.value, name=name, coid=coid, xsp=xsp, order_email=order_email, created_at=now
+        )
+        .returning(organisations.c.id)
+    )
+    return int(result.scalar_one())
+
+
+async def org_by_coid(conn: AsyncConnection, coid: str) -> Organisation | None:
+    r = (await conn.execute(select(organisations).where(organisations.c.coid == coid))).first()
+    return None if r is None else _org(r)
+
+
+async def org_by_xsp(conn: AsyncConnection, xsp: int) -> Organisation | None:
+    r = (await conn.execute(select(organisations).where(organisations.c.xsp == xsp))).first()
+    return None if r is None else _org(r)
+
+
+async def org_by_id(conn: AsyncConnection, org_id: int) -> Organisation | None:
+    r = (await conn.execute(select(organisations).where(organisations.c.id == org_id))).first()
+    return None if r is None else _org(r)
+
+
+async def list_organisations(conn: AsyncConnection) -> list[Organisation]:
+    rows = await conn.execute(select(organisations).order_by(organisations.c.id))
+    return [_org(r) for r in rows]
+
+
+async def insert_network(
+    conn: AsyncConnection,
+    *,
+    coid: str,
+    name: str,
+    ko_org_id: int,
+    activation_url: str | None,
+    now: datetime,
+) -> int:
+    result = await conn.execute(
+        insert(networks)
+        .values(
+            coid=coid,
+            name=name,
+            ko_org_id=ko_org_id,
+            activation_url=activation_url,
+            created_at=now,
+        )
+        .returning(networks.c.id)
+    )
+    return int(result.scalar_one())
+
+
+def _network(r: Any) -> NetworkRecord:
+    return NetworkRecord(
+        id=r.id,
+        coid=r.coid,
+        name=r.name,
+        ko_org_id=r.ko_org_id,
+        activation_url=r.activation_url,
+    )
+
+
+async def network_by_coid(conn: AsyncConnection, coid: str) -> NetworkRecord | None:
+    r = (await conn.execute(select(networks).where(networks.c.coid == coid))).first()
+    return None if r is None else _network(r)
+
+
+async def list_networks(conn: AsyncConnection) -> list[NetworkRecord]:
+    return [_network(r) for r in await conn.execute(select(networks).order_by(networks.c.id))]
+
+
+async def set_activation_url(conn: AsyncConnection, coid: str, url: str | None) -> bool:
+    result = await conn.execute(
+        update(networks).where(networks.c.coid == coid).values(activation_url=url)
+    )
+    return result.rowcount == 1
+
+
+async def insert_access(conn: AsyncConnection, **values: Any) -> int:
+    result = await conn.execute(insert(accesses).values(**values).returning(accesses.c.id))
+    return int(result.scalar_one())
+
+
+_access_cols = (
+    accesses.c.id,
+    accesses.c.network_id,
+    networks.c.coid,
+    accesses.c.access_id,
+    accesses.c.street_name,
+    accesses.c.street_number,
+    accesses.c.street_littera,
+    accesses.c.postal_code,
+    accesses.c.city,
+    accesses.c.mdu_apartment_number,
+)
+
+
+def _access(r: Any) -> AccessRecord:
+    return AccessRecord(
+        id=r.id,
+        network_id=r.network_id,
+        coid=r.coid,
+        access_id=r.access_id,
+        street_name=r.street_name,
+        street_number=r.street_number,
+        street_littera=r.street_littera,
+        postal_code=r.postal_code,
+        city=r.city,
+        mdu_apartment_number=r.mdu_apartment_number,
+    )
+
+
+async def access_by_id(conn: AsyncConnection, coid: str, access_id: str) -> AccessRecord | None:
+    q = (
+        select(*_access_cols)
+        .join(networks, networks.c.id == accesses.c.network_id)
+        .where(networks.c.coid == coid, accesses.c.access_id == access_id)
+    )
+    r = (await conn.execute(q)).first()
+    return None if r is None else _access(r)
+
+
+async def list_accesses(conn: AsyncConnection, network_id: int | None = None) -> list[AccessRecord]:
+    q = select(*_access_cols).join(networks, networks.c.id == accesses.c.network_id)
+    if network_id is not None:
+        q = q.where(accesses.c.network_id == network_id)
+    return [_access(r) for r in await conn.execute(q.order_by(accesses.c.id))]
+
+
+async def next_service_id(conn: AsyncConnection) -> int:
+    """Service ids are chosen, not generated (they appear in TLs' systems): max + 1 by default."""
+    top = (await conn.execute(select(func.max(services.c.id)))).scalar_one()
+    return int(top or 1000) + 1
+
+
+async def insert_service(conn: AsyncConnection, **values: Any) -> int:
+    result = await conn.execute(insert(services).values(**values).returning(services.c.id))
+    return int(result.scalar_one())
+
+
+def _service(r: Any) -> ServiceRecord:
+    return ServiceRecord(
+        id=r.id,
+        uid=r.uid,
+        name=r.name,
+        tl_org_id=r.tl_org_id,
+        network_id=r.network_id,
+        price_monthly=Decimal(r.price_monthly),
+        price_once=Decimal(r.price_once),
+        direct_activation=r.direct_activation,
+        active=r.active,
+    )
+
+
+async def service_by_id(conn: AsyncConnection, service_id: int) -> ServiceRecord | None:
+    r = (await conn.execute(select(services).where(services.c.id == service_id))).first()
+    return None if r is None else _service(r)
+
+
+async def list_services(conn: AsyncConnection, tl_org_id: int | None = None) -> list[ServiceRecord]:
+    q = select(services)
+    if tl_org_id is not None:
+        q = q.where(services.c.tl_org_id == tl_org_id)
+    return [_service(r) for r in await conn.execute(q.order_by(services.c.id))]

@@ -1,0 +1,109 @@
+"""Engines and transactions for SQLite (default) and PostgreSQL.
+
+``Database.read()`` gives a connection for queries; ``Database.write()`` a transaction that
+commits when the block ends and rolls back on any exception. Writes that add rows to the polled
+streams (orders, customers, events) pass ``ordered=True``: the ids of those rows then become
+visible in id order, so polling with ``since_id`` never skips a row that commits late. On
+PostgreSQL this is a transaction-scoped advisory lock; SQLite has a single writer already, and
+every write transaction starts with ``BEGIN IMMEDIATE`` so that a read-then-write cannot fail
+half-way with SQLITE_BUSY.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+#: Key of the PostgreSQL advisory lock that orders writes to the polled streams.
+STREAM_LOCK_KEY = 0x5E41CE
+
+
+def async_url(url: str) -> str:
+    """``sqlite:///x`` → ``sqlite+aiosqlite:///x``; ``postgresql://`` → ``postgresql+asyncpg://``."""
+    u = make_url(url)
+    backend = u.get_backend_name()
+    if backend == "sqlite":
+        return str(u.set(drivername="sqlite+aiosqlite"))
+    if backend == "postgresql":
+        return u.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+    raise ValueError(f"unsupported database URL {url!r}: use sqlite:/// or postgresql://")
+
+
+def sync_url(url: str) -> str:
+    """The URL for synchronous tools (Alembic): the stdlib sqlite3 or psycopg 3."""
+    u = make_url(url)
+    backend = u.get_backend_name()
+    if backend == "sqlite":
+        return str(u.set(drivername="sqlite"))
+    if backend == "postgresql":
+        return u.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    raise ValueError(f"unsupported database URL {url!r}: use sqlite:/// or postgresql://")
+
+
+def ensure_sqlite_dir(url: str) -> None:
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
+        Path(u.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def _sqlite_setup(engine: AsyncEngine, begin: str) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql(begin)
+
+
+class Database:
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = url
+        self.backend = make_url(url).get_backend_name()
+        aurl = async_url(url)
+        if self.backend == "sqlite":
+            ensure_sqlite_dir(url)
+            self.engine = create_async_engine(aurl)
+            _sqlite_setup(self.engine, "BEGIN")
+            # One writer connection per process: SQLite serialises writers anyway, and
+            # queueing in the pool is cheaper than spinning on the busy timeout.
+            self.write_engine = create_async_engine(aurl, pool_size=1, max_overflow=0)
+            _sqlite_setup(self.write_engine, "BEGIN IMMEDIATE")
+        else:
+            self.engine = create_async_engine(
+                aurl, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False
+            )
+            self.write_engine = self.engine
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.backend == "postgresql"
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def write(self, *, ordered: bool = False) -> AsyncIterator[AsyncConnection]:
+        async with self.write_engine.begin() as conn:
+            if ordered and self.is_postgres:
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": STREAM_LOCK_KEY})
+            yield conn
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+        if self.write_engine is not self.engine:
+            await self.write_engine.dispose()

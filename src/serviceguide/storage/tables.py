@@ -1,0 +1,218 @@
+"""The schema. Alembic migrations are written against it; queries import the tables from here."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from serviceguide.storage.types import UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# BigInteger ids would be nicer on PostgreSQL, but SQLite only autoincrements INTEGER PRIMARY KEY.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+organisations = Table(
+    "organisations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(2), nullable=False),  # OrgKind
+    Column("name", String(200), nullable=False),
+    Column("coid", String(16), unique=True),  # KO only
+    Column("xsp", Integer, unique=True),  # TL only
+    Column("order_email", String(254)),  # TL only
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("kind IN ('ko', 'tl')", name="kind"),
+)
+
+networks = Table(
+    "networks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("coid", String(16), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("ko_org_id", ForeignKey("organisations.id"), nullable=False, index=True),
+    Column("activation_url", String(500)),  # None: the network does not activate directly
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+accesses = Table(
+    "accesses",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("network_id", ForeignKey("networks.id"), nullable=False),
+    Column("access_id", String(36), nullable=False),
+    Column("street_name", String(200), nullable=False),
+    Column("street_number", String(20), nullable=False),
+    Column("street_littera", String(10), nullable=False, server_default=""),
+    Column("postal_code", String(5), nullable=False),
+    Column("city", String(100), nullable=False),
+    Column("country_code", String(2), nullable=False, server_default="SE"),
+    Column("premises_type", String(40), nullable=False, server_default="OTHER"),
+    Column("mdu_apartment_number", String(4), nullable=False, server_default=""),
+    Column("mdu_distinguisher", String(100), nullable=False, server_default=""),
+    Column("property_unit_designation", String(67), nullable=False, server_default=""),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("network_id", "access_id", name="uq_accesses_network_access"),
+)
+
+services = Table(
+    "services",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("uid", String(40), nullable=False),  # the KO's product code, e.g. AB100100
+    Column("name", String(200), nullable=False),
+    Column("description", String(500), nullable=False, server_default=""),
+    Column("tl_org_id", ForeignKey("organisations.id"), nullable=False, index=True),
+    Column("network_id", ForeignKey("networks.id"), nullable=False, index=True),
+    Column("price_monthly", Numeric(10, 2), nullable=False),
+    Column("price_once", Numeric(10, 2), nullable=False),
+    Column("direct_activation", Boolean, nullable=False, server_default="0"),
+    Column("active", Boolean, nullable=False, server_default="1"),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("access_pk", ForeignKey("accesses.id"), nullable=False, index=True),
+    Column("serial", String(12), nullable=False),  # personnummer, 12 digits
+    Column("firstname", String(100), nullable=False),
+    Column("surname", String(100), nullable=False),
+    Column("email", String(254), nullable=False),
+    Column("phone", String(30), nullable=False),
+    Column("address", String(300), nullable=False),
+    Column("zip", String(5), nullable=False),
+    Column("city", String(100), nullable=False),
+    Column("premise", String(40), nullable=False, server_default=""),
+    Column("created_at", UTCDateTime, nullable=False, index=True),
+    sqlite_autoincrement=True,  # ids are never reused: since_id polling relies on it
+)
+
+# tl_org_id and ko_org_id are copied from the service and the access's network when the order is
+# placed: every visibility check is then a single indexed column, with no joins on the hot path.
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("customer_id", ForeignKey("customers.id"), nullable=False, index=True),
+    Column("service_id", ForeignKey("services.id"), nullable=False),
+    Column("access_pk", ForeignKey("accesses.id"), nullable=False, index=True),
+    Column("tl_org_id", ForeignKey("organisations.id"), nullable=False),
+    Column("ko_org_id", ForeignKey("organisations.id"), nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("delivery", Date),  # None = as soon as possible
+    Column("message", Text, nullable=False, server_default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint(
+        "status IN ('new', 'received', 'active', 'waiting', 'cancelled', 'delivered')",
+        name="status",
+    ),
+    sqlite_autoincrement=True,  # ids are never reused: since_id polling relies on it
+)
+Index("ix_orders_tl_id", orders.c.tl_org_id, orders.c.id)
+Index("ix_orders_ko_id", orders.c.ko_org_id, orders.c.id)
+Index("ix_orders_tl_created", orders.c.tl_org_id, orders.c.created_at)
+Index("ix_orders_ko_created", orders.c.ko_org_id, orders.c.created_at)
+
+order_log = Table(
+    "order_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("order_id", ForeignKey("orders.id"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("type", String(8), nullable=False),  # MessageType
+    Column("message", Text, nullable=False),
+    Column("user_name", String(200), nullable=False),
+    Column("org_name", String(200), nullable=False),
+    Column("org_id", ForeignKey("organisations.id")),  # None: written by the system itself
+    sqlite_autoincrement=True,  # ids are never reused: since_id polling relies on it
+)
+Index("ix_order_log_order_id", order_log.c.order_id, order_log.c.id)
+
+# The append-only change feed behind the `events` method (and, later, webhooks). Written in the
+# same transaction as the change it records.
+events = Table(
+    "events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("order_id", ForeignKey("orders.id"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("type", String(20), nullable=False),  # EventType
+    Column("status", String(12), nullable=False),  # the order's status after the change
+    Column("message_type", String(8)),
+    Column("tl_org_id", ForeignKey("organisations.id"), nullable=False),
+    Column("ko_org_id", ForeignKey("organisations.id"), nullable=False),
+    sqlite_autoincrement=True,  # ids are never reused: since_id polling relies on it
+)
+Index("ix_events_tl_id", events.c.tl_org_id, events.c.id)
+Index("ix_events_ko_id", events.c.ko_org_id, events.c.id)
+
+api_users = Table(
+    "api_users",
+    metadata,
+    Column("id", Integer, primary_key=True),  # the `api_user` number
+    Column("org_id", ForeignKey("organisations.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("key_hash", String(200), nullable=False),  # argon2
+    Column("ip_allowlist", JSON),  # list of addresses/networks; None = no allow-list
+    Column("active", Boolean, nullable=False, server_default="1"),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Login hashes. Only the SHA-256 of a hash is stored; the row is looked up by it.
+api_sessions = Table(
+    "api_sessions",
+    metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("api_user_id", ForeignKey("api_users.id"), nullable=False, index=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
+)
+
+# Failed logins, for throttling that holds across server processes.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("key", String(80), nullable=False),  # "user:12" or "ip:127.0.0.1"
+    Column("at", UTCDateTime, nullable=False),
+)
+Index("ix_login_failures_key_at", login_failures.c.key, login_failures.c.at)
+
+staff_users = Table(
+    "staff_users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("org_id", ForeignKey("organisations.id"), nullable=False, index=True),
+    Column("username", String(100), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("password_hash", String(200), nullable=False),  # argon2
+    Column("active", Boolean, nullable=False, server_default="1"),
+    Column("created_at", UTCDateTime, nullable=False),
+)
