@@ -31,7 +31,7 @@ def _pg_available() -> str | None:
     try:
         with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
             return None
-    except Exception as e:  # noqa: BLE001 - any failure means "not here"
+    except Exception as e:
         return str(e)
 
 
@@ -60,7 +60,9 @@ def drop_pg_database(admin_url: str, url: str) -> None:
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A migrated database of each backend, shared by the session's tests (emptied per test)."""
     if request.param == "sqlite":
         path = tmp_path_factory.mktemp("db") / "test.sqlite3"

@@ -8,8 +8,9 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serviceguide import __version__
 from serviceguide.api import xsp
@@ -25,6 +26,44 @@ _SECRET_PARAMS = re.compile(r"((?:^|&)(?:hash|api_key|password)=)[^&]*", re.IGNO
 
 def redact_query(query: str) -> str:
     return _SECRET_PARAMS.sub(r"\1***", query)
+
+
+class AccessLog:
+    """One log line per request, with credentials in the query string redacted.
+
+    Plain ASGI rather than ``BaseHTTPMiddleware``: it stays off the hot path's cost sheet.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not access_log.isEnabledFor(logging.INFO):
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            query = scope.get("query_string", b"").decode("latin-1")
+            client = scope.get("client")
+            access_log.info(
+                '%s "%s %s%s" %d %.1fms',
+                client[0] if client else "-",
+                scope["method"],
+                scope["path"],
+                "?" + redact_query(query) if query else "",
+                status,
+                (time.perf_counter() - start) * 1000,
+            )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -47,22 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(xsp.router)
 
-    @app.middleware("http")
-    async def log_requests(request: Request, call_next):  # type: ignore[no-untyped-def]
-        start = time.perf_counter()
-        response: Response = await call_next(request)
-        if access_log.isEnabledFor(logging.INFO):
-            query = request.scope.get("query_string", b"").decode("latin-1")
-            access_log.info(
-                '%s "%s %s%s" %d %.1fms',
-                request.client.host if request.client else "-",
-                request.method,
-                request.url.path,
-                "?" + redact_query(query) if query else "",
-                response.status_code,
-                (time.perf_counter() - start) * 1000,
-            )
-        return response
+    app.add_middleware(AccessLog)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def index() -> str:

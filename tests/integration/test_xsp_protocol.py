@@ -57,8 +57,9 @@ async def test_json_reply_uses_integers_and_arrays(xsp: XspClient, world: World)
 
 async def test_accept_header_selects_json(xsp: XspClient, world: World):
     s = await xsp.session(world.users["TL1"])
-    r = await xsp.call("orders", hash=s.hash, date="2020-01-01",
-                       headers={"Accept": "application/json"})
+    r = await xsp.call(
+        "orders", hash=s.hash, date="2020-01-01", headers={"Accept": "application/json"}
+    )
     assert r.http.headers["content-type"].startswith("application/json")
 
 
@@ -73,19 +74,28 @@ async def test_a_date_in_the_future_returns_no_orders(xsp: XspClient, world: Wor
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-async def test_order_info_has_every_documented_field(
-    xsp: XspClient, world: World, fmt: str | None
-):
+async def test_order_info_has_every_documented_field(xsp: XspClient, world: World, fmt: str | None):
     s = await xsp.session(world.users["TL2"])
     r = await s.call("order_info", id=world.orders["o2"], output_format=fmt)
     o = r.one("order")
     assert o == {
-        "id": str(world.orders["o2"]), "type": "order", "date": o["date"], "status": "new",
-        "service": "102", "xsp": "1002", "delivery": "asap",
-        "customer": str(world.customers["c2"]), "service_uid": "S2UID",
-        "service_name": "Tjänst S2", "xsp_name": "Leverantör Två AB", "coid": "KOA",
-        "socket": "A2", "price_monthly": "199.50", "price_once": "495.00",
-        "message": "Notering 2", "updated": o["updated"],
+        "id": str(world.orders["o2"]),
+        "type": "order",
+        "date": o["date"],
+        "status": "new",
+        "service": "102",
+        "xsp": "1002",
+        "delivery": "asap",
+        "customer": str(world.customers["c2"]),
+        "service_uid": "S2UID",
+        "service_name": "Tjänst S2",
+        "xsp_name": "Leverantör Två AB",
+        "coid": "KOA",
+        "socket": "A2",
+        "price_monthly": "199.50",
+        "price_once": "495.00",
+        "message": "Notering 2",
+        "updated": o["updated"],
     }
 
 
@@ -102,7 +112,12 @@ async def test_customer_info_and_customers(xsp: XspClient, world: World, fmt: st
     ids = [int(x["id"]) for x in listing.items("customer")]
     assert ids == sorted({world.customers[k] for k in ("c1", "c3", "c4")})
     assert set(listing.items("customer")[0]) == {
-        "id", "socket", "serial", "firstname", "surname", "date"
+        "id",
+        "socket",
+        "serial",
+        "firstname",
+        "surname",
+        "date",
     }
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", listing.items("customer")[0]["date"])
 
@@ -116,8 +131,9 @@ async def test_full_lifecycle_writes_the_log(xsp: XspClient, world: World, fmt: 
         assert (r.code, r.root, r.status) == (200, "set_status", "success")
         assert r.message == f"Status changed to {status} for order {oid}"
     for mtype in ("error", "alert", "system", "log"):
-        r = await s.call("add_message", id=oid, type=mtype, message=f"Text {mtype} <&>",
-                         output_format=fmt)
+        r = await s.call(
+            "add_message", id=oid, type=mtype, message=f"Text {mtype} <&>", output_format=fmt
+        )
         assert (r.code, r.status, r.message) == (200, "success", f"Message added to order {oid}")
     info = await s.call("order_info", id=oid)
     assert info.one("order")["status"] == "delivered"
@@ -167,8 +183,9 @@ async def test_post_form_works_like_get(xsp: XspClient, world: World):
 
 async def test_bearer_header_is_accepted(xsp: XspClient, world: World):
     s = await xsp.session(world.users["TL1"])
-    r = await xsp.call("order_info", id=world.orders["o1"],
-                       headers={"Authorization": f"Bearer {s.hash}"})
+    r = await xsp.call(
+        "order_info", id=world.orders["o1"], headers={"Authorization": f"Bearer {s.hash}"}
+    )
     assert (r.code, r.status) == (200, "success")
 
 
@@ -189,8 +206,13 @@ async def test_ko_sees_its_network_and_the_tls_messages(xsp: XspClient, world: W
 
 async def test_allowlisted_api_user_adds_message_without_hash(xsp: XspClient, world: World):
     u = world.users["KOA_IP"]
-    r = await xsp.call("add_message", api_user=u.api_user, id=world.orders["o1"],
-                       message="Port finns ej", type="error")
+    r = await xsp.call(
+        "add_message",
+        api_user=u.api_user,
+        id=world.orders["o1"],
+        message="Port finns ej",
+        type="error",
+    )
     assert (r.code, r.status) == (200, "success")
 
 
@@ -199,8 +221,9 @@ async def test_api_user_without_hash_is_refused_from_an_address_off_its_list(
 ):
     for key in ("KOA_FAR", "TL1"):
         u = world.users[key]
-        r = await xsp.call("add_message", api_user=u.api_user, id=world.orders["o1"],
-                           message="x", type="error")
+        r = await xsp.call(
+            "add_message", api_user=u.api_user, id=world.orders["o1"], message="x", type="error"
+        )
         assert (r.code, r.status) == (401, "failed")
     ko = await xsp.session(world.users["KOA"])
     assert len((await ko.call("order_log", id=world.orders["o1"])).items("entry")) == 1

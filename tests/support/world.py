@@ -60,24 +60,60 @@ async def build_world(ctx: AppContext) -> World:
     for coid, prefix, count in (("KOA", "A", 5), ("KOB", "B", 3)):
         for n in range(1, count + 1):
             await admin.add_access(
-                ctx, coid=coid, access_id=f"{prefix}{n}", street_name=f"{prefix}-gatan",
-                street_number=str(n), postal_code="12345", city="Teststad",
+                ctx,
+                coid=coid,
+                access_id=f"{prefix}{n}",
+                street_name=f"{prefix}-gatan",
+                street_number=str(n),
+                postal_code="12345",
+                city="Teststad",
             )
-    await admin.create_service(ctx, xsp=1001, coid="KOA", uid="S1UID", name="Tjänst S1",
-                               price_monthly="299", price_once="0", service_id=101)
-    await admin.create_service(ctx, xsp=1002, coid="KOA", uid="S2UID", name="Tjänst S2",
-                               price_monthly="199.50", price_once="495", service_id=102)
-    await admin.create_service(ctx, xsp=1001, coid="KOB", uid="S3UID", name="Tjänst S3",
-                               price_monthly="349", price_once="0", service_id=103)
-    for key, kwargs in (("KOA", {"coid": "KOA"}), ("KOB", {"coid": "KOB"}),
-                        ("TL1", {"xsp": 1001}), ("TL2", {"xsp": 1002})):
+    await admin.create_service(
+        ctx,
+        xsp=1001,
+        coid="KOA",
+        uid="S1UID",
+        name="Tjänst S1",
+        price_monthly="299",
+        price_once="0",
+        service_id=101,
+    )
+    await admin.create_service(
+        ctx,
+        xsp=1002,
+        coid="KOA",
+        uid="S2UID",
+        name="Tjänst S2",
+        price_monthly="199.50",
+        price_once="495",
+        service_id=102,
+    )
+    await admin.create_service(
+        ctx,
+        xsp=1001,
+        coid="KOB",
+        uid="S3UID",
+        name="Tjänst S3",
+        price_monthly="349",
+        price_once="0",
+        service_id=103,
+    )
+    for key, kwargs in (
+        ("KOA", {"coid": "KOA"}),
+        ("KOB", {"coid": "KOB"}),
+        ("TL1", {"xsp": 1001}),
+        ("TL2", {"xsp": 1002}),
+    ):
         org = await admin.find_org(ctx, **kwargs)  # type: ignore[arg-type]
         secret = f"key-{key.lower()}-0123456789"
         cred = await admin.create_api_user(ctx, org, f"{key} integration", api_key=secret)
         w.users[key] = Login(int(cred.ident), secret)
     koa = await admin.find_org(ctx, coid="KOA")
     cred = await admin.create_api_user(
-        ctx, koa, "KOA allow-listed", api_key="key-koa-ip-0123456789",
+        ctx,
+        koa,
+        "KOA allow-listed",
+        api_key="key-koa-ip-0123456789",
         ip_allowlist=["127.0.0.0/8", "::1"],
     )
     w.users["KOA_IP"] = Login(int(cred.ident), "key-koa-ip-0123456789")
@@ -88,8 +124,15 @@ async def build_world(ctx: AppContext) -> World:
 
     async def order(coid: str, access: str, services: list[int], i: int) -> list[int]:
         p = await placing.place_order(
-            ctx, OrderRequest(coid=coid, access_id=access, service_ids=services,
-                              customer=customer(i), delivery=None, message=f"Notering {i}"),
+            ctx,
+            OrderRequest(
+                coid=coid,
+                access_id=access,
+                service_ids=services,
+                customer=customer(i),
+                delivery=None,
+                message=f"Notering {i}",
+            ),
         )
         w.customers[f"c{i}"] = p.customer_id
         return [o.id for o in p.orders]

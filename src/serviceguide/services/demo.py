@@ -279,7 +279,9 @@ async def describe(ctx: AppContext) -> dict[str, Any]:
         all_orders = await order_repo.all_orders_brief(conn)
         api_user_ids = {org.id: await identity.first_api_user_of(conn, org.id) for org in orgs}
     by_org = {o.id: o for o in orgs}
-    kos, tls, staff = [], [], []
+    kos: list[dict[str, Any]] = []
+    tls: list[dict[str, Any]] = []
+    staff: list[dict[str, Any]] = []
     for ko in KOS:
         org = next(o for o in orgs if o.coid == ko.coid)
         kos.append(
