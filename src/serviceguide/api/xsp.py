@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import date
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -76,26 +77,27 @@ async def _api_login(call: Call) -> list[Node]:
     ]
 
 
-def _since_and_date(params: dict[str, str]) -> tuple[int | None, object]:
+def _window(params: dict[str, str]) -> tuple[date | None, int | None, int | None]:
+    """``date``, ``since_id`` and ``limit`` of a list method. ``limit`` is checked whenever it
+    is given but applies only to ``since_id`` polling: a query by date alone returns every
+    matching row, as the original platform does."""
     since_id = p.optional_since_id(params)
-    if since_id is None or "date" in params:
-        return since_id, p.parse_date(params)
-    return since_id, None
+    day = p.parse_date(params) if since_id is None or "date" in params else None
+    limit = p.optional_limit(params)
+    return day, since_id, (limit if since_id is not None else None)
 
 
 async def _orders(call: Call) -> list[Node]:
     assert call.caller
-    since_id, day = _since_and_date(call.params)
-    limit = p.optional_limit(call.params) if since_id is not None else None
-    rows = await svc.list_orders(call.ctx, call.caller, day=day, since_id=since_id, limit=limit)  # type: ignore[arg-type]
+    day, since_id, limit = _window(call.params)
+    rows = await svc.list_orders(call.ctx, call.caller, day=day, since_id=since_id, limit=limit)
     return [("order", _order_fields(o)) for o in rows]
 
 
 async def _customers(call: Call) -> list[Node]:
     assert call.caller
-    since_id, day = _since_and_date(call.params)
-    limit = p.optional_limit(call.params) if since_id is not None else None
-    rows = await svc.list_customers(call.ctx, call.caller, day=day, since_id=since_id, limit=limit)  # type: ignore[arg-type]
+    day, since_id, limit = _window(call.params)
+    rows = await svc.list_customers(call.ctx, call.caller, day=day, since_id=since_id, limit=limit)
     return [
         (
             "customer",

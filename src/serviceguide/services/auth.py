@@ -9,8 +9,9 @@ from datetime import datetime, timedelta
 import anyio
 
 from serviceguide.domain.clock import utcnow
-from serviceguide.domain.errors import AuthenticationFailed, Throttled
+from serviceguide.domain.errors import AuthenticationFailed
 from serviceguide.domain.model import Caller
+from serviceguide.services import ratelimit
 from serviceguide.services.context import AppContext
 from serviceguide.services.secrets import new_login_hash, sha256_hex, verify_secret
 from serviceguide.storage import identity
@@ -24,37 +25,25 @@ class Login:
 
 
 def _failure_keys(api_user: int, client_ip: str | None) -> list[str]:
-    keys = [f"user:{api_user}"]
+    keys = [f"login-user:{api_user}"]
     if client_ip:
-        keys.append(f"ip:{client_ip}")
+        keys.append(f"login-ip:{client_ip}")
     return keys
-
-
-async def check_throttle(ctx: AppContext, keys: list[str], now: datetime) -> None:
-    """Raise :class:`Throttled` when any key has reached the failed-login limit in the window."""
-    window = timedelta(seconds=ctx.settings.login_failure_window_seconds)
-    async with ctx.db.read() as conn:
-        for key in keys:
-            count, first = await identity.failures_since(conn, key, now - window)
-            if count >= ctx.settings.login_failures and first is not None:
-                retry = int((first + window - now).total_seconds()) + 1
-                raise Throttled("Too many failed logins, try again later", retry)
 
 
 async def api_login(ctx: AppContext, api_user: int, api_key: str, client_ip: str | None) -> Login:
     """Check ``api_key`` and issue a fresh login hash valid for the configured lifetime."""
     now = utcnow()
     keys = _failure_keys(api_user, client_ip)
-    await check_throttle(ctx, keys, now)
+    window = timedelta(seconds=ctx.settings.login_failure_window_seconds)
+    limit = ctx.settings.login_failures
+    await ratelimit.check(ctx.db, keys, limit=limit, window=window, now=now, what="failed logins")
     async with ctx.db.read() as conn:
         user = await identity.get_api_user(conn, api_user)
     # argon2 takes tens of milliseconds by design: keep it off the event loop.
     ok = await anyio.to_thread.run_sync(verify_secret, user.key_hash if user else None, api_key)
     if not ok or user is None or not user.active:
-        window = timedelta(seconds=ctx.settings.login_failure_window_seconds)
-        async with ctx.db.write() as conn:
-            await identity.forget_failures_before(conn, keys, now - window)
-            await identity.record_failures(conn, keys, now)
+        await ratelimit.hit(ctx.db, keys, window=window, now=now)
         raise AuthenticationFailed("Invalid api_user or api_key")
     token = new_login_hash()
     expires = now + timedelta(seconds=ctx.settings.hash_ttl_seconds)

@@ -13,7 +13,6 @@ from serviceguide.domain.model import Caller, OrgKind
 from serviceguide.storage.tables import (
     api_sessions,
     api_users,
-    login_failures,
     organisations,
     staff_users,
 )
@@ -92,27 +91,6 @@ async def insert_session(
 async def delete_expired_sessions(conn: AsyncConnection, now: datetime) -> int:
     result = await conn.execute(delete(api_sessions).where(api_sessions.c.expires_at <= now))
     return result.rowcount or 0
-
-
-async def failures_since(
-    conn: AsyncConnection, key: str, since: datetime
-) -> tuple[int, datetime | None]:
-    """How many failed logins ``key`` has had since ``since``, and the earliest of them."""
-    q = select(func.count(), func.min(login_failures.c.at)).where(
-        login_failures.c.key == key, login_failures.c.at > since
-    )
-    count, first = (await conn.execute(q)).one()
-    return int(count), first
-
-
-async def record_failures(conn: AsyncConnection, keys: list[str], at: datetime) -> None:
-    await conn.execute(insert(login_failures), [{"key": k, "at": at} for k in keys])
-
-
-async def forget_failures_before(conn: AsyncConnection, keys: list[str], before: datetime) -> None:
-    await conn.execute(
-        delete(login_failures).where(login_failures.c.key.in_(keys), login_failures.c.at <= before)
-    )
 
 
 async def insert_api_user(

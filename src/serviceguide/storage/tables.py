@@ -195,15 +195,16 @@ api_sessions = Table(
     Column("expires_at", UTCDateTime, nullable=False, index=True),
 )
 
-# Failed logins, for throttling that holds across server processes.
-login_failures = Table(
-    "login_failures",
+# Rate limiting that holds across server processes: one row per counted event (a failed login,
+# an order placed through the guide), keyed by what is limited ("login-user:12", "guide-ip:…").
+rate_hits = Table(
+    "rate_hits",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
-    Column("key", String(80), nullable=False),  # "user:12" or "ip:127.0.0.1"
+    Column("key", String(80), nullable=False),
     Column("at", UTCDateTime, nullable=False),
 )
-Index("ix_login_failures_key_at", login_failures.c.key, login_failures.c.at)
+Index("ix_rate_hits_key_at", rate_hits.c.key, rate_hits.c.at)
 
 staff_users = Table(
     "staff_users",
@@ -215,4 +216,16 @@ staff_users = Table(
     Column("password_hash", String(200), nullable=False),  # argon2
     Column("active", Boolean, nullable=False, server_default="1"),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Idempotency-Key of the guide's order API: the first answer, kept to be repeated. Written in the
+# same transaction as the orders it answers for.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("request_sha256", String(64), nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("response", Text, nullable=False),  # the JSON body
+    Column("created_at", UTCDateTime, nullable=False, index=True),
 )

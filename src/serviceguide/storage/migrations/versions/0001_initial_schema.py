@@ -19,7 +19,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
 
     op.create_table(
-        "login_failures",
+        "rate_hits",
         sa.Column(
             "id",
             sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
@@ -28,10 +28,10 @@ def upgrade() -> None:
         ),
         sa.Column("key", sa.String(length=80), nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_login_failures")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_rate_hits")),
     )
-    with op.batch_alter_table("login_failures", schema=None) as batch_op:
-        batch_op.create_index("ix_login_failures_key_at", ["key", "at"], unique=False)
+    with op.batch_alter_table("rate_hits", schema=None) as batch_op:
+        batch_op.create_index("ix_rate_hits_key_at", ["key", "at"], unique=False)
 
     op.create_table(
         "organisations",
@@ -363,7 +363,7 @@ def downgrade() -> None:
 
     op.drop_table("api_users")
     op.drop_table("organisations")
-    with op.batch_alter_table("login_failures", schema=None) as batch_op:
-        batch_op.drop_index("ix_login_failures_key_at")
+    with op.batch_alter_table("rate_hits", schema=None) as batch_op:
+        batch_op.drop_index("ix_rate_hits_key_at")
 
-    op.drop_table("login_failures")
+    op.drop_table("rate_hits")
