@@ -105,3 +105,26 @@ class Event:
 def status_change_text(old: OrderStatus, new: OrderStatus, who: str, org: str) -> str:
     """The ``system`` log entry a status change writes."""
     return f"Status changed from {old} to {new} by {who} ({org})"
+
+
+@dataclass(frozen=True, slots=True)
+class OfferedService:
+    """A service as the guide offers it on one access."""
+
+    id: int
+    uid: str
+    name: str
+    description: str
+    xsp: int
+    xsp_name: str
+    price_monthly: Decimal
+    price_once: Decimal
+    direct_activation: bool  # the service is flagged and its network has an activation URL
+
+
+@dataclass(frozen=True, slots=True)
+class AddressMatch:
+    coid: str
+    access_id: str
+    address: str  # "Demogatan 123, 12345 Demostad"
+    premise: str  # apartment number or premise id; "" if none

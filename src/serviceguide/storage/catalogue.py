@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from serviceguide.domain.model import Organisation, OrgKind
+from serviceguide.domain.model import OfferedService, Organisation, OrgKind
 from serviceguide.storage.tables import accesses, networks, organisations, services
 
 
@@ -240,3 +240,52 @@ async def list_services(conn: AsyncConnection, tl_org_id: int | None = None) -> 
     if tl_org_id is not None:
         q = q.where(services.c.tl_org_id == tl_org_id)
     return [_service(r) for r in await conn.execute(q.order_by(services.c.id))]
+
+
+async def offered_services(conn: AsyncConnection, network_id: int) -> list[OfferedService]:
+    """Active services on a network, with their TL; ordered by TL name, then price."""
+    q = (
+        select(
+            services.c.id,
+            services.c.uid,
+            services.c.name,
+            services.c.description,
+            organisations.c.xsp,
+            organisations.c.name.label("xsp_name"),
+            services.c.price_monthly,
+            services.c.price_once,
+            (services.c.direct_activation & networks.c.activation_url.is_not(None)).label("direct"),
+        )
+        .join(organisations, organisations.c.id == services.c.tl_org_id)
+        .join(networks, networks.c.id == services.c.network_id)
+        .where(services.c.network_id == network_id, services.c.active.is_(True))
+        .order_by(organisations.c.name, services.c.price_monthly, services.c.id)
+    )
+    return [
+        OfferedService(
+            id=r.id,
+            uid=r.uid,
+            name=r.name,
+            description=r.description,
+            xsp=r.xsp,
+            xsp_name=r.xsp_name,
+            price_monthly=Decimal(r.price_monthly),
+            price_once=Decimal(r.price_once),
+            direct_activation=bool(r.direct),
+        )
+        for r in await conn.execute(q)
+    ]
+
+
+async def search_accesses_simple(
+    conn: AsyncConnection, street: str, limit: int
+) -> list[AccessRecord]:
+    """Accesses whose street name starts with ``street`` (case-insensitive)."""
+    q = (
+        select(*_access_cols)
+        .join(networks, networks.c.id == accesses.c.network_id)
+        .where(func.lower(accesses.c.street_name).startswith(street.lower(), autoescape=True))
+        .order_by(accesses.c.street_name, accesses.c.street_number, accesses.c.id)
+        .limit(limit)
+    )
+    return [_access(r) for r in await conn.execute(q)]
