@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Annotated, Any, TypeVar
@@ -59,6 +58,24 @@ def _run(fn: Callable[[AppContext], Awaitable[T]]) -> T:
         raise typer.Exit(1) from None
 
 
+LOG_CONFIG: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "stream": "ext://sys.stderr",
+        }
+    },
+    "loggers": {
+        "serviceguide": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        "uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+    },
+}
+
+
 def _show_secret(what: str, ident: Any, secret: str) -> None:
     console.print(f"{what} [bold]{ident}[/bold] created. Its secret is shown once, keep it now:")
     console.print(f"  [bold green]{secret}[/bold green]")
@@ -75,7 +92,6 @@ def serve(
 
     settings = get_settings()
     settings.resolved_secret_key()  # create it once, before workers race for it
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     uvicorn.run(
         "serviceguide.app:create_app",
         factory=True,
@@ -83,7 +99,7 @@ def serve(
         port=port,
         workers=workers,
         access_log=False,  # the app logs requests itself, with credentials redacted
-        log_level="info",
+        log_config=LOG_CONFIG,  # applied in every worker process, not only the parent
     )
 
 
