@@ -3,29 +3,35 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import unquote_plus
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serviceguide import __version__
-from serviceguide.api import xsp
+from serviceguide.api import guide, xsp
 from serviceguide.services.context import AppContext
 from serviceguide.settings import Settings, get_settings
 from serviceguide.storage.db import Database
 
 access_log = logging.getLogger("serviceguide.access")
 
-# Credentials never reach the access log.
-_SECRET_PARAMS = re.compile(r"((?:^|&)(?:hash|api_key|password)=)[^&]*", re.IGNORECASE)
+# Credentials never reach the access log, however their names are spelt or encoded.
+_SECRET_NAMES = frozenset({"hash", "api_key", "password"})
 
 
 def redact_query(query: str) -> str:
-    return _SECRET_PARAMS.sub(r"\1***", query)
+    parts = []
+    for part in query.split("&"):
+        name, sep, _value = part.partition("=")
+        if sep and unquote_plus(name).strip().lower() in _SECRET_NAMES:
+            part = f"{name}=***"
+        parts.append(part)
+    return "&".join(parts)
 
 
 class AccessLog:
@@ -85,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(xsp.router)
+    app.include_router(guide.router)
 
     app.add_middleware(AccessLog)
 

@@ -103,6 +103,20 @@ def serve(
     )
 
 
+@app.command("ko-simulator")
+def ko_simulator(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8001,
+) -> None:
+    """Simulate the demo networks' KO: the direct-activation calls the guide makes."""
+    import uvicorn
+
+    from serviceguide.simulator.app import create_simulator
+
+    console.print(f"KO simulator on http://{host}:{port}/{{coid}}/activation")
+    uvicorn.run(create_simulator(), host=host, port=port, log_config=LOG_CONFIG)
+
+
 @app.command()
 def migrate() -> None:
     """Bring the database schema up to date."""

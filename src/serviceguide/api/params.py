@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date
 from urllib.parse import unquote_to_bytes
 
@@ -18,7 +19,8 @@ _DIGITS = re.compile(r"^[0-9]{1,18}$")  # fits a 64-bit integer
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def _decode_pairs(raw: bytes) -> list[tuple[str, str]]:
+def _decode_pairs(raw: bytes, problems: list[InvalidInput]) -> list[tuple[str, str]]:
+    """Decode ``a=b&c=d``; text that is not UTF-8 is kept (with U+FFFD) and reported."""
     pairs = []
     for part in raw.split(b"&"):
         if not part:
@@ -27,38 +29,58 @@ def _decode_pairs(raw: bytes) -> list[tuple[str, str]]:
         key_b = unquote_to_bytes(key_raw.replace(b"+", b" "))
         value_b = unquote_to_bytes(value_raw.replace(b"+", b" "))
         key = key_b.decode("utf-8", errors="replace")
+        value = value_b.decode("utf-8", errors="replace")
         try:
             key_b.decode("utf-8")
-            value = value_b.decode("utf-8")
+            value_b.decode("utf-8")
         except UnicodeDecodeError:
-            raise InvalidInput(key, f"Parameter {key} is not valid UTF-8") from None
+            problems.append(InvalidInput(key, f"Parameter {key} is not valid UTF-8"))
         pairs.append((key, value))
     return pairs
 
 
-async def read_params(request: Request) -> dict[str, str]:
-    """Query string and (for POST) form fields, merged; a name given twice with two values is
-    refused rather than guessed at."""
-    pairs = _decode_pairs(request.scope.get("query_string", b""))
+@dataclass(frozen=True, slots=True)
+class Params:
+    values: dict[str, str]
+    #: what is wrong with the request as a whole (not UTF-8, a name given twice with two values,
+    #: a body too large); reported as a 400 after authentication, like any other bad parameter
+    problems: list[InvalidInput]
+
+
+async def read_params(request: Request) -> Params:
+    """Query string and (for POST) form fields, merged."""
+    problems: list[InvalidInput] = []
+    pairs = _decode_pairs(request.scope.get("query_string", b""), problems)
     if request.method == "POST":
         ctype = request.headers.get("content-type", "")
         if ctype.startswith("application/x-www-form-urlencoded"):
             length = request.headers.get("content-length")
             if length and length.isdigit() and int(length) > MAX_BODY:
-                raise InvalidInput("body", "Request body is too large")
-            body = await request.body()
-            if len(body) > MAX_BODY:
-                raise InvalidInput("body", "Request body is too large")
-            pairs += _decode_pairs(body)
+                problems.append(InvalidInput("body", "Request body is too large"))
+            else:
+                body = await request.body()
+                if len(body) > MAX_BODY:
+                    problems.append(InvalidInput("body", "Request body is too large"))
+                else:
+                    pairs += _decode_pairs(body, problems)
         elif ctype.startswith("multipart/form-data"):
             form = await request.form(max_files=0, max_fields=100)
             pairs += [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
-    params: dict[str, str] = {}
+    values: dict[str, str] = {}
     for key, value in pairs:
-        if key in params and params[key] != value:
-            raise InvalidInput(key, f"Parameter {key} is given more than once")
-        params[key] = value
-    return params
+        if key in values and values[key] != value:
+            problems.append(InvalidInput(key, f"Parameter {key} is given more than once"))
+            continue
+        values[key] = value
+    return Params(values, problems)
+
+
+def api_user(value: str) -> int:
+    """An ``api_user`` number: ASCII digits only."""
+    value = value.strip()
+    if not _DIGITS.match(value) or len(value) > 9 or int(value) == 0:
+        raise InvalidInput("api_user", "Parameter api_user must be a positive integer")
+    return int(value)
 
 
 def required(params: dict[str, str], name: str) -> str:

@@ -66,11 +66,9 @@ def _order_fields(o: OrderSummary) -> list[Node]:
 
 
 async def _api_login(call: Call) -> list[Node]:
-    api_user_raw = p.required(call.params, "api_user").strip()
-    if not api_user_raw.isdigit() or len(api_user_raw) > 9:
-        raise InvalidInput("api_user", "Parameter api_user must be a positive integer")
+    api_user = p.api_user(p.required(call.params, "api_user"))
     api_key = p.required(call.params, "api_key")
-    login = await auth.api_login(call.ctx, int(api_user_raw), api_key, _client_ip(call.request))
+    login = await auth.api_login(call.ctx, api_user, api_key, _client_ip(call.request))
     return [
         ("message", f"{login.caller.user_name} logged in"),
         ("hash_key", login.hash_key),
@@ -234,12 +232,14 @@ HANDLERS: dict[str, Handler] = {
 LIST_ELEMENT = {"orders": "order", "customers": "customer", "order_log": "entry", "events": "event"}
 
 
-def _wants_json(request: Request, params: dict[str, str]) -> bool:
+def _wants_json(request: Request, params: dict[str, str], problems: list[InvalidInput]) -> bool:
     fmt = params.get("output_format")
-    if fmt is not None:
-        if fmt not in ("xml", "json"):
-            raise InvalidInput("output_format", "Parameter output_format must be xml or json")
+    if fmt in ("xml", "json"):
         return fmt == "json"
+    if fmt is not None:
+        problems.append(
+            InvalidInput("output_format", "Parameter output_format must be xml or json")
+        )
     return "application/json" in request.headers.get("accept", "")
 
 
@@ -252,10 +252,11 @@ def _bearer(request: Request) -> str | None:
 async def _authenticate(call: Call, method: str) -> Caller:
     hash_key = call.params.get("hash") or _bearer(call.request)
     if not hash_key and method == "add_message" and "api_user" in call.params:
-        raw = call.params["api_user"].strip()
-        if not raw.isdigit() or len(raw) > 9:
-            raise AuthenticationFailed("Invalid api_user")
-        return await auth.caller_for_allowlisted_user(call.ctx, int(raw), _client_ip(call.request))
+        try:
+            api_user = p.api_user(call.params["api_user"])
+        except InvalidInput:
+            raise AuthenticationFailed("Invalid api_user") from None
+        return await auth.caller_for_allowlisted_user(call.ctx, api_user, _client_ip(call.request))
     return await auth.caller_for_hash(call.ctx, hash_key)
 
 
@@ -340,8 +341,9 @@ async def serviceguide_log(request: Request) -> Response:
     as_json = "application/json" in request.headers.get("accept", "")
     root = ERROR_ROOT
     try:
-        params = await p.read_params(request)
-        as_json = _wants_json(request, params)
+        parsed = await p.read_params(request)
+        params, problems = parsed.values, list(parsed.problems)
+        as_json = _wants_json(request, params, problems)
         method = params.get("method", "").strip()
         if not method:
             raise InvalidInput("method", "Missing parameter: method")
@@ -350,8 +352,10 @@ async def serviceguide_log(request: Request) -> Response:
             raise InvalidInput("method", f"Unknown method {method[:40]!r}")
         root = method
         call = Call(ctx, params, request)
-        if method != "api_login":
+        if method != "api_login":  # authentication first (401), then parameters (400)
             call.caller = await _authenticate(call, method)
+        if problems:
+            raise problems[0]
         nodes = await handler(call)
         return _respond(root, nodes, "success", 200, as_json)
     except AuthenticationFailed as e:

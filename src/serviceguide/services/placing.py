@@ -1,16 +1,40 @@
-"""Placing an order: one customer and one order per service, in one transaction."""
+"""Placing an order: one customer and one order per service, in one transaction.
+
+Direct activation happens before the orders are stored, so an order the KO activated is
+stored as ``delivered`` from the start and a TL never sees it as ``new``. If the KO refuses or
+cannot be reached, the order is stored as ``new`` with a log entry saying why: a KO that is down
+never costs the customer the order. (Should the database fail after the KO has activated, the
+customer gets an error and may retry; the KO's ``service_order`` sees the same socket and
+service again.)
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+
+from sqlalchemy.exc import IntegrityError
 
 from serviceguide.domain.clock import today_local, utcnow
-from serviceguide.domain.errors import InvalidInput
-from serviceguide.domain.ordering import OrderRequest, ValidationFailed, validate_request
+from serviceguide.domain.errors import Conflict, InvalidInput
+from serviceguide.domain.ordering import (
+    CleanCustomer,
+    OrderRequest,
+    ValidationFailed,
+    validate_request,
+)
 from serviceguide.domain.status import EventType, MessageType, OrderStatus
+from serviceguide.services import ratelimit
+from serviceguide.services.activation import ActivationResult, activate
 from serviceguide.services.context import AppContext
-from serviceguide.storage import catalogue
+from serviceguide.storage import catalogue, idempotency
 from serviceguide.storage import orders as repo
+from serviceguide.storage.catalogue import AccessRecord, NetworkRecord, ServiceRecord
+
+GUIDE = "Tjänsteguiden"
+RATE_WINDOW = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,43 +50,162 @@ class Placement:
     customer_id: int
     orders: list[PlacedOrder]
 
+    def to_public(self) -> dict[str, object]:
+        """The documented answer (CONTRACT.md §3), also what an Idempotency-Key replays."""
+        return {
+            "customer": self.customer_id,
+            "orders": [
+                {"id": o.id, "service": o.service_id, "xsp": o.xsp, "status": o.status.value}
+                for o in self.orders
+            ],
+        }
 
-async def place_order(ctx: AppContext, req: OrderRequest) -> Placement:
-    """Validate, then store the customer and its orders (status ``new``) or nothing at all."""
-    customer, message = validate_request(req, today_local())
-    async with ctx.db.write(ordered=True) as conn:
+    @classmethod
+    def from_public(cls, doc: dict[str, object]) -> Placement:
+        orders = doc["orders"]
+        assert isinstance(orders, list)
+        return cls(
+            int(doc["customer"]),  # type: ignore[call-overload]
+            [
+                PlacedOrder(o["id"], o["service"], o["xsp"], OrderStatus(o["status"]))
+                for o in orders
+            ],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    access: AccessRecord
+    network: NetworkRecord
+    services: list[tuple[ServiceRecord, int]]  # with the TL's xsp
+
+
+def fingerprint(req: OrderRequest) -> str:
+    """What makes two requests "the same" for an Idempotency-Key: their parsed content."""
+    canonical = json.dumps(asdict(req), sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def _plan(ctx: AppContext, req: OrderRequest) -> _Plan:
+    async with ctx.db.read() as conn:
         access = await catalogue.access_by_id(conn, req.coid, req.access_id)
-        if access is None:
-            raise ValidationFailed([InvalidInput("accessId", "No such access in that network")])
         network = await catalogue.network_by_coid(conn, req.coid)
-        assert network is not None  # the access was found through it
+        if access is None or network is None:
+            field = "coid" if network is None else "accessId"
+            raise ValidationFailed([InvalidInput(field, "No such access in that network")])
         chosen = []
+        bad = []
         for sid in req.service_ids:
             svc = await catalogue.service_by_id(conn, sid)
             if svc is None or not svc.active or svc.network_id != access.network_id:
-                raise ValidationFailed(
-                    [InvalidInput("services", f"Service {sid} is not offered on this access")]
-                )
+                bad.append(sid)
+                continue
             tl = await catalogue.org_by_id(conn, svc.tl_org_id)
             assert tl is not None and tl.xsp is not None
             chosen.append((svc, tl.xsp))
+    if bad:
+        ids = ", ".join(str(b) for b in bad)
+        raise ValidationFailed([InvalidInput("services", f"Not offered on this access: {ids}")])
+    return _Plan(access, network, chosen)
+
+
+async def _replay(ctx: AppContext, key: str, print_: str) -> Placement | None:
+    async with ctx.db.read() as conn:
+        found = await idempotency.get(conn, key)
+    if found is None:
+        return None
+    stored_print, body = found
+    if stored_print != print_:
+        raise Conflict("This Idempotency-Key was used for a different order")
+    return Placement.from_public(json.loads(body))
+
+
+async def place_order(
+    ctx: AppContext,
+    req: OrderRequest,
+    *,
+    client_ip: str | None = None,
+    idempotency_key: str | None = None,
+) -> Placement:
+    """Validate, activate directly where the network does, then store the customer and its
+    orders or nothing at all. With ``idempotency_key``, a repeat returns the first answer."""
+    customer, message = validate_request(req, today_local())
+    print_ = fingerprint(req)
+    if idempotency_key and (replayed := await _replay(ctx, idempotency_key, print_)):
+        return replayed
+    plan = await _plan(ctx, req)
+    limit = ctx.settings.guide_rate
+    rate_keys = [f"guide-ip:{client_ip}"] if client_ip and limit else []
+    if rate_keys:
+        await ratelimit.check(
+            ctx.db,
+            rate_keys,
+            limit=limit,
+            window=RATE_WINDOW,
+            now=utcnow(),
+            what="orders from this address",
+            cost=len(plan.services),
+        )
+
+    activations: dict[int, ActivationResult] = {}
+    for svc, _xsp in plan.services:
+        if svc.direct_activation and plan.network.activation_url:
+            activations[svc.id] = await activate(
+                plan.network.activation_url,
+                plan.network.coid,
+                svc.uid,
+                plan.access.access_id,
+                req.delivery or today_local(),
+            )
+
+    try:
+        placement = await _store(
+            ctx, req, plan, customer, message, activations, idempotency_key, print_
+        )
+    except IntegrityError:
+        # Most likely the same Idempotency-Key committed by a concurrent request.
+        if idempotency_key and (replayed := await _replay(ctx, idempotency_key, print_)):
+            return replayed
+        raise
+    if rate_keys:
+        await ratelimit.hit(
+            ctx.db, rate_keys, window=RATE_WINDOW, now=utcnow(), cost=len(placement.orders)
+        )
+    return placement
+
+
+async def _store(
+    ctx: AppContext,
+    req: OrderRequest,
+    plan: _Plan,
+    customer: CleanCustomer,
+    message: str,
+    activations: dict[int, ActivationResult],
+    idempotency_key: str | None,
+    print_: str,
+) -> Placement:
+    c = customer
+    access, network = plan.access, plan.network
+    async with ctx.db.write(ordered=True) as conn:
         now = utcnow()
         customer_id = await repo.insert_customer(
             conn,
             access_pk=access.id,
-            serial=customer.serial,
-            firstname=customer.firstname,
-            surname=customer.surname,
-            email=customer.email,
-            phone=customer.phone,
+            serial=c.serial,
+            firstname=c.firstname,
+            surname=c.surname,
+            email=c.email,
+            phone=c.phone,
             address=access.street_address,
             zip=access.postal_code,
             city=access.city,
-            premise=customer.premise or access.mdu_apartment_number,
+            premise=c.premise or access.mdu_apartment_number,
             created_at=now,
         )
         placed = []
-        for svc, xsp in chosen:
+        for svc, xsp in plan.services:
+            result = activations.get(svc.id)
+            status = OrderStatus.DELIVERED if result and result.activated else OrderStatus.NEW
             order_id = await repo.insert_order(
                 conn,
                 customer_id=customer_id,
@@ -70,31 +213,45 @@ async def place_order(ctx: AppContext, req: OrderRequest) -> Placement:
                 access_pk=access.id,
                 tl_org_id=svc.tl_org_id,
                 ko_org_id=network.ko_org_id,
-                status=OrderStatus.NEW.value,
+                status=status.value,
                 delivery=req.delivery,
                 message=message,
                 created_at=now,
                 updated_at=now,
             )
-            await repo.append_log(
-                conn,
-                order_id=order_id,
-                at=now,
-                type=MessageType.SYSTEM,
-                message="Order placed through Tjänsteguiden",
-                user_name="Tjänsteguiden",
-                org_name="Tjänsteguiden",
-                org_id=None,
-            )
+            notes = ["Order placed through Tjänsteguiden"]
+            if result:
+                notes.append(result.note)
+            for note in notes:
+                await repo.append_log(
+                    conn,
+                    order_id=order_id,
+                    at=now,
+                    type=MessageType.SYSTEM,
+                    message=note,
+                    user_name=GUIDE,
+                    org_name=GUIDE,
+                    org_id=None,
+                )
             await repo.append_event(
                 conn,
                 order_id=order_id,
                 at=now,
                 type=EventType.ORDER_CREATED,
-                status=OrderStatus.NEW,
+                status=status,
                 message_type=None,
                 tl_org_id=svc.tl_org_id,
                 ko_org_id=network.ko_org_id,
             )
-            placed.append(PlacedOrder(order_id, svc.id, xsp, OrderStatus.NEW))
-    return Placement(customer_id, placed)
+            placed.append(PlacedOrder(order_id, svc.id, xsp, status))
+        placement = Placement(customer_id, placed)
+        if idempotency_key:
+            await idempotency.put(
+                conn,
+                key=idempotency_key,
+                request_sha256=print_,
+                status_code=201,
+                response=json.dumps(placement.to_public()),
+                now=now,
+            )
+    return placement

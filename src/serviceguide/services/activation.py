@@ -1,0 +1,104 @@
+"""Direct activation: the guide asks the KO's activation endpoint while an order is placed.
+
+The KO hosts ``?method=…`` calls (DOMAIN.md, "Aktiverings-API"): ``service_deliverable`` then
+``service_order``. Answers use the platform's envelope: ``<METHOD><response>…</response>
+<status>success|failed</status></METHOD>`` with ``<code>`` and ``<message>`` on failure (404
+unknown access, 426 upgrade required, 428 hardware insufficient, 500).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+
+import httpx
+from defusedxml import ElementTree as ET
+
+log = logging.getLogger(__name__)
+
+TIMEOUT = httpx.Timeout(5.0)
+ORIGIN = "serviceguide"
+
+REASONS = {
+    "404": "okänd access (unknown access)",
+    "426": "uppgradering krävs (upgrade required)",
+    "428": "otillräcklig hårdvara (hardware insufficient)",
+    "500": "fel hos nätägaren (error at the network operator)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ActivationResult:
+    activated: bool
+    note: str  # for the order's log: what happened, in words
+
+
+def _parse(method: str, resp: httpx.Response) -> tuple[bool, str, str]:
+    """(success, code, message) from an envelope answer; tolerant of a JSON twin."""
+    ctype = resp.headers.get("content-type", "")
+    if "json" in ctype:
+        doc = resp.json()
+        inner = doc.get(method) or next(iter(doc.values()))
+        response = inner.get("response") or {}
+        return (
+            inner.get("status") == "success",
+            str(response.get("code", "")),
+            str(response.get("message", "")),
+        )
+    root = ET.fromstring(resp.content)
+    status = (root.findtext("status") or "").strip()
+    return (
+        status == "success",
+        (root.findtext("response/code") or str(resp.status_code)).strip(),
+        (root.findtext("response/message") or "").strip(),
+    )
+
+
+async def _call(
+    client: httpx.AsyncClient, url: str, method: str, **params: str
+) -> tuple[bool, str, str]:
+    resp = await client.get(url, params={"method": method, "origin": ORIGIN, **params})
+    try:
+        return _parse(method, resp)
+    except (ET.ParseError, ValueError, AttributeError, StopIteration):
+        return False, str(resp.status_code), "unreadable answer"
+
+
+async def activate(
+    url: str, coid: str, service_uid: str, socket: str, day: date
+) -> ActivationResult:
+    """Ask the KO to deliver ``service_uid`` on ``socket``. Never raises: a KO that is down or
+    refuses gives ``activated=False`` and a note saying why."""
+    try:
+        async with httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False) as client:
+            ok, code, message = await _call(
+                client, url, "service_deliverable", service_uid=service_uid, socket=socket
+            )
+            if not ok:
+                reason = REASONS.get(code, f"kod {code}")
+                return ActivationResult(
+                    False,
+                    f"Direktaktivering nekad av {coid}: {code} {reason}"
+                    + (f" – {message}" if message else ""),
+                )
+            ok, code, message = await _call(
+                client,
+                url,
+                "service_order",
+                service_uid=service_uid,
+                socket=socket,
+                date=day.isoformat(),
+            )
+            if not ok:
+                return ActivationResult(
+                    False,
+                    f"Direktaktivering: beställningen nekades av {coid}: {code}"
+                    + (f" – {message}" if message else ""),
+                )
+    except httpx.HTTPError as e:
+        log.warning("direct activation at %s failed: %s", coid, type(e).__name__)
+        return ActivationResult(
+            False, f"Direktaktivering kunde inte nå {coid} ({type(e).__name__}); hanteras manuellt"
+        )
+    return ActivationResult(True, f"Direktaktiverad av {coid} ({service_uid} på {socket})")
