@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serviceguide import __version__
-from serviceguide.api import guide, xsp
+from serviceguide.api import guide, onapi, xsp
 from serviceguide.services.context import AppContext
 from serviceguide.settings import Settings, get_settings
 from serviceguide.storage.db import Database
@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(xsp.router)
     app.include_router(guide.router)
+    app.include_router(onapi.router)
 
     app.add_middleware(AccessLog)
 

@@ -31,8 +31,8 @@ def _failure_keys(api_user: int, client_ip: str | None) -> list[str]:
     return keys
 
 
-async def api_login(ctx: AppContext, api_user: int, api_key: str, client_ip: str | None) -> Login:
-    """Check ``api_key`` and issue a fresh login hash valid for the configured lifetime."""
+async def verify_key(ctx: AppContext, api_user: int, api_key: str, client_ip: str | None) -> Caller:
+    """The caller whose ``api_key`` this is; failed attempts are counted and throttled."""
     now = utcnow()
     keys = _failure_keys(api_user, client_ip)
     window = timedelta(seconds=ctx.settings.login_failure_window_seconds)
@@ -45,14 +45,36 @@ async def api_login(ctx: AppContext, api_user: int, api_key: str, client_ip: str
     if not ok or user is None or not user.active:
         await ratelimit.hit(ctx.db, keys, window=window, now=now)
         raise AuthenticationFailed("Invalid api_user or api_key")
+    return user.caller
+
+
+async def api_login(ctx: AppContext, api_user: int, api_key: str, client_ip: str | None) -> Login:
+    """Check ``api_key`` and issue a fresh login hash valid for the configured lifetime."""
+    caller = await verify_key(ctx, api_user, api_key, client_ip)
     token = new_login_hash()
+    now = utcnow()
     expires = now + timedelta(seconds=ctx.settings.hash_ttl_seconds)
     async with ctx.db.write() as conn:
         await identity.delete_expired_sessions(conn, now)
         await identity.insert_session(
             conn, token_sha256=sha256_hex(token), api_user=api_user, now=now, expires=expires
         )
-    return Login(hash_key=token, caller=user.caller, expires_at=expires)
+    return Login(hash_key=token, caller=caller, expires_at=expires)
+
+
+async def caller_for_basic(
+    ctx: AppContext, api_user: int, api_key: str, client_ip: str | None
+) -> Caller:
+    """HTTP Basic credentials (ON-API): argon2 once, then a short in-process memory of the
+    verified pair, so that polling does not pay tens of milliseconds per request. A changed or
+    disabled key is noticed within ``BasicCache.TTL``."""
+    fingerprint = sha256_hex(f"{api_user}:{api_key}")
+    cached = ctx.basic_cache.get(fingerprint)
+    if cached is not None:
+        return cached
+    caller = await verify_key(ctx, api_user, api_key, client_ip)
+    ctx.basic_cache.put(fingerprint, caller)
+    return caller
 
 
 async def caller_for_hash(ctx: AppContext, hash_key: str | None) -> Caller:
