@@ -27,10 +27,16 @@ migrate: install
 demo: migrate
 	$(BIN)/serviceguide demo-data
 
+SIM_PORT ?= 8001
+
 run: demo
 	@echo
-	@echo "Serving on http://$(HOST):$(PORT)/  (API reference: http://$(HOST):$(PORT)/docs)"
-	@echo "The credentials above are the demo's; 'serviceguide demo-data' prints them again."
+	@echo "Tjänsteguiden:     http://$(HOST):$(PORT)/"
+	@echo "XSP order API:     http://$(HOST):$(PORT)/plain/serviceguide_log  (reference: /docs)"
+	@echo "KO simulator:      http://127.0.0.1:$(SIM_PORT)/  (the demo networks' direct activation)"
+	@echo "The credentials above are the demo's; '$(BIN)/serviceguide demo-data' prints them again."
+	@$(BIN)/serviceguide ko-simulator --port $(SIM_PORT) & sim=$$!; \
+	trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/serviceguide serve --host $(HOST) --port $(PORT)
 
 test: install
