@@ -18,6 +18,8 @@ class Network:
     #: sockets whose hardware cannot carry more services (answers 428), for demos of refusals
     insufficient: set[str] = field(default_factory=set)
     active: dict[str, set[str]] = field(default_factory=dict)  # socket -> service uids
+    #: the ON-API service names this KO offers (the guide services' uids); empty = any
+    services: set[str] = field(default_factory=set)
 
 
 def _reply(method: str, nodes: list[Node], ok: bool, code: int = 200) -> Response:
