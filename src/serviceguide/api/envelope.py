@@ -18,7 +18,8 @@ Node = tuple[str, Any]
 
 ARRAY_ELEMENTS = frozenset({"order", "customer", "entry", "event"})
 
-_XML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+# A carriage return is written as a reference: raw, XML parsers would turn it into a newline.
+_XML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
 # Characters XML 1.0 cannot carry at all, even escaped.
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 

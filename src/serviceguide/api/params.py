@@ -15,6 +15,7 @@ from serviceguide.domain.status import MessageType, OrderStatus
 
 MAX_BODY = 1 << 20
 MAX_LIMIT = 1000
+MAX_ID = 2**63 - 1  # PostgreSQL bigint
 _DIGITS = re.compile(r"^[0-9]{1,18}$")  # fits a 64-bit integer
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -99,26 +100,39 @@ def positive_int(params: dict[str, str], name: str) -> int:
     return int(value)
 
 
+def _whole_number(params: dict[str, str], name: str) -> int | None:
+    """A non-negative integer of any size, or None when it is not written as one."""
+    value = required(params, name).strip()
+    if not value.isascii() or not value.isdigit():
+        return None
+    digits = value.lstrip("0")
+    return 0 if not digits else (int(digits) if len(digits) <= 19 else 10**19)
+
+
 def optional_since_id(params: dict[str, str]) -> int | None:
+    """``since_id``: 0 or more; a number beyond every possible id just finds nothing."""
     if "since_id" not in params:
         return None
-    value = required(params, "since_id").strip()
-    if not _DIGITS.match(value):
+    number = _whole_number(params, "since_id")
+    if number is None:
         raise InvalidInput(
-            "since_id", f"Parameter since_id must be a non-negative integer, got {value[:40]!r}"
+            "since_id",
+            f"Parameter since_id must be a non-negative integer, got {params['since_id'][:40]!r}",
         )
-    return int(value)
+    return min(number, MAX_ID)
 
 
 def optional_limit(params: dict[str, str]) -> int:
+    """``limit``: 1 or more; larger than 1000 counts as 1000."""
     if "limit" not in params:
         return MAX_LIMIT
-    value = required(params, "limit").strip()
-    if not _DIGITS.match(value) or int(value) == 0:
+    number = _whole_number(params, "limit")
+    if not number:
         raise InvalidInput(
-            "limit", f"Parameter limit must be a positive integer, got {value[:40]!r}"
+            "limit",
+            f"Parameter limit must be a positive integer, got {params['limit'][:40]!r}",
         )
-    return min(int(value), MAX_LIMIT)
+    return min(number, MAX_LIMIT)
 
 
 def parse_date(params: dict[str, str], name: str = "date") -> date:

@@ -20,8 +20,12 @@ def local(dt: datetime) -> datetime:
 
 
 def local_day_start_utc(day: date) -> datetime:
-    """00:00 Stockholm time on ``day``, as a UTC instant."""
-    return datetime.combine(day, time(0, 0), tzinfo=STOCKHOLM).astimezone(UTC)
+    """00:00 Stockholm time on ``day``, as a UTC instant (the earliest instant there is, for a
+    day so early that the conversion would leave the calendar)."""
+    try:
+        return datetime.combine(day, time(0, 0), tzinfo=STOCKHOLM).astimezone(UTC)
+    except OverflowError:
+        return datetime.min.replace(tzinfo=UTC)
 
 
 def today_local() -> date:
