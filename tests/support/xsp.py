@@ -87,8 +87,9 @@ def parse(resp: httpx.Response) -> Reply:
 
 
 class XspClient:
-    def __init__(self, http: httpx.AsyncClient) -> None:
+    def __init__(self, http: httpx.AsyncClient, ctx: AppContext | None = None) -> None:
         self.http = http
+        self.ctx = ctx  # in-process only: lets a test look at the database behind the API
 
     @classmethod
     @asynccontextmanager
@@ -99,7 +100,7 @@ class XspClient:
         app.state.ctx = ctx
         transport = httpx.ASGITransport(app=app, client=client)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield cls(http)
+            yield cls(http, ctx)
 
     @classmethod
     @asynccontextmanager
