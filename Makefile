@@ -62,3 +62,11 @@ format: install
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache
+
+.PHONY: bench-marketdb
+# Import 1 000 000 MdB2 accesses into SQLite and PostgreSQL and time address searches in them;
+# writes the "Market database" section of BENCHMARKS.md. MDB_ROWS=…, MDB_BACKEND=sqlite|postgresql|both.
+MDB_ROWS    ?= 1000000
+MDB_BACKEND ?= both
+bench-marketdb: install
+	$(BIN)/python -m bench.marketdb --rows $(MDB_ROWS) --backend $(MDB_BACKEND)

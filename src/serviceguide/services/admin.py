@@ -21,7 +21,7 @@ from serviceguide.domain.errors import Conflict, InvalidInput, NotFound
 from serviceguide.domain.model import Organisation, OrgKind
 from serviceguide.services.context import AppContext
 from serviceguide.services.secrets import hash_secret, new_api_key, new_password
-from serviceguide.storage import catalogue, identity
+from serviceguide.storage import accesses, catalogue, identity
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +124,12 @@ async def add_access(
             premises_type=premises_type,
             mdu_apartment_number=mdu_apartment_number,
             updated_at=utcnow(),
+            **accesses.search_keys(
+                street_name=street_name.strip(),
+                street_number=street_number.strip(),
+                street_littera=street_littera.strip(),
+                city=city.strip(),
+            ),
         )
 
 

@@ -275,17 +275,3 @@ async def offered_services(conn: AsyncConnection, network_id: int) -> list[Offer
         )
         for r in await conn.execute(q)
     ]
-
-
-async def search_accesses_simple(
-    conn: AsyncConnection, street: str, limit: int
-) -> list[AccessRecord]:
-    """Accesses whose street name starts with ``street`` (case-insensitive)."""
-    q = (
-        select(*_access_cols)
-        .join(networks, networks.c.id == accesses.c.network_id)
-        .where(func.lower(accesses.c.street_name).startswith(street.lower(), autoescape=True))
-        .order_by(accesses.c.street_name, accesses.c.street_number, accesses.c.id)
-        .limit(limit)
-    )
-    return [_access(r) for r in await conn.execute(q)]

@@ -59,6 +59,12 @@ networks = Table(
     Column("created_at", UTCDateTime, nullable=False),
 )
 
+
+def _search_key(length: int) -> String:
+    """A normalised search key: byte-ordered on PostgreSQL, BINARY (the default) on SQLite."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
 accesses = Table(
     "accesses",
     metadata,
@@ -75,9 +81,25 @@ accesses = Table(
     Column("mdu_apartment_number", String(4), nullable=False, server_default=""),
     Column("mdu_distinguisher", String(100), nullable=False, server_default=""),
     Column("property_unit_designation", String(67), nullable=False, server_default=""),
+    Column("sweref_type", String(20), nullable=False, server_default=""),
+    Column("sweref_north", String(20), nullable=False, server_default=""),
+    Column("sweref_east", String(20), nullable=False, server_default=""),
+    # Search keys written from the address by storage.accesses.search_keys (domain.addresses):
+    # folded street name, zero-padded number + littera, folded city. Byte order ("C") on
+    # PostgreSQL so that a prefix is a contiguous index range whatever the database's locale.
+    Column("search_street", _search_key(200), nullable=False, server_default=""),
+    Column("search_number", _search_key(30), nullable=False, server_default=""),
+    Column("search_city", _search_key(100), nullable=False, server_default=""),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("network_id", "access_id", name="uq_accesses_network_access"),
 )
+# Address search: every query is a range or equality on the first column, read in index order.
+_address_order = (accesses.c.search_number, accesses.c.mdu_apartment_number, accesses.c.id)
+Index("ix_accesses_search_street", accesses.c.search_street, *_address_order)
+Index(
+    "ix_accesses_search_postal", accesses.c.postal_code, accesses.c.search_street, *_address_order
+)
+Index("ix_accesses_search_city", accesses.c.search_city, accesses.c.search_street, *_address_order)
 
 services = Table(
     "services",

@@ -1,0 +1,323 @@
+"""The market database in SQL: bulk writes of MdB2 rows, export, and the address search.
+
+Bulk writes bypass SQLAlchemy's per-row work, which would cost more than the database does at
+a million rows. ``upsert``: SQLite gets one ``INSERT … ON CONFLICT DO UPDATE … WHERE changed``
+run by the driver's ``executemany``; PostgreSQL gets the batch by ``COPY`` into a temporary
+table and one ``INSERT … SELECT … ON CONFLICT`` from it. Either way a row whose data is
+unchanged is not written at all, so its ``updated_at`` (ON-API's Last-Modified) stays as it
+was. ``insert_new`` is the faster path for rows known to be new (a network's first import):
+a plain ``executemany`` insert, or on PostgreSQL a ``COPY`` straight into the table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from asyncpg.exceptions import UniqueViolationError
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from serviceguide.domain.addresses import (
+    KEY_END,
+    AddressQuery,
+    city_key,
+    format_address,
+    number_key,
+    street_key,
+)
+from serviceguide.domain.mdb import AccessRow
+from serviceguide.domain.model import AddressMatch
+from serviceguide.storage.tables import accesses, networks
+from serviceguide.storage.types import UTCDateTime
+
+#: The MdB2 data of a row, in ``AccessRow`` order.
+DATA_COLUMNS: tuple[str, ...] = (
+    "access_id",
+    "street_name",
+    "street_number",
+    "street_littera",
+    "postal_code",
+    "city",
+    "country_code",
+    "premises_type",
+    "mdu_apartment_number",
+    "mdu_distinguisher",
+    "property_unit_designation",
+    "sweref_type",
+    "sweref_north",
+    "sweref_east",
+)
+SEARCH_COLUMNS: tuple[str, ...] = ("search_street", "search_number", "search_city")
+_COMPARED = DATA_COLUMNS[1:]  # the accessId is the identity, never changed by an upsert
+_UPDATED = (*_COMPARED, *SEARCH_COLUMNS, "updated_at")
+
+
+def search_keys(
+    *, street_name: str, street_number: str, street_littera: str, city: str
+) -> dict[str, str]:
+    """The normalised search columns of an access, for every insert and update of one."""
+    return {
+        "search_street": street_key(street_name),
+        "search_number": number_key(street_number, street_littera),
+        "search_city": city_key(city),
+    }
+
+
+def _values(r: AccessRow) -> tuple[str, ...]:
+    return (
+        *r,
+        street_key(r.street_name),
+        number_key(r.street_number, r.street_littera),
+        city_key(r.city),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertCount:
+    inserted: int
+    updated: int
+
+
+_ROW_COLUMNS = ("network_id", *DATA_COLUMNS, *SEARCH_COLUMNS, "updated_at")
+_PG_STAGE_COLUMNS = (*DATA_COLUMNS, *SEARCH_COLUMNS)
+
+# The statements below are built from the constant column names above only; every value is a
+# bound parameter.
+_INSERT_COLUMNS = ", ".join(_ROW_COLUMNS)
+_SET = ", ".join(f"{c} = excluded.{c}" for c in _UPDATED)
+_CHANGED = (
+    f"({', '.join(f'accesses.{c}' for c in _COMPARED)}) "
+    f"<> ({', '.join(f'excluded.{c}' for c in _COMPARED)})"
+)
+_SQLITE_INSERT = (
+    f"INSERT INTO accesses ({_INSERT_COLUMNS}) "  # noqa: S608
+    f"VALUES ({', '.join('?' * len(_ROW_COLUMNS))})"
+)
+_SQLITE_UPSERT = (
+    f"{_SQLITE_INSERT} ON CONFLICT (network_id, access_id) DO UPDATE SET {_SET} WHERE {_CHANGED}"
+)
+_PG_STAGE = (
+    "CREATE TEMPORARY TABLE mdb_stage ("
+    + ", ".join(f"{c} text NOT NULL" for c in _PG_STAGE_COLUMNS)
+    + ") ON COMMIT DROP"
+)
+_PG_UPSERT = text(
+    "WITH up AS ("  # noqa: S608
+    f" INSERT INTO accesses ({_INSERT_COLUMNS})"
+    f" SELECT :network_id, {', '.join(_PG_STAGE_COLUMNS)}, :now FROM mdb_stage"
+    f" ON CONFLICT (network_id, access_id) DO UPDATE SET {_SET} WHERE {_CHANGED}"
+    " RETURNING (xmax = 0) AS inserted)"
+    " SELECT count(*) FILTER (WHERE inserted) AS inserted,"
+    " count(*) FILTER (WHERE NOT inserted) AS updated FROM up"
+).bindparams(bindparam("now", type_=UTCDateTime))
+
+
+class AlreadyStored(Exception):
+    """``insert_new`` met an accessId that is stored already; the transaction is lost."""
+
+
+async def insert_new(
+    conn: AsyncConnection, network_id: int, rows: Sequence[AccessRow], now: datetime
+) -> None:
+    """Insert accesses that are not stored yet: the fast path for a network's first import.
+
+    PostgreSQL gets them by ``COPY`` straight into the table. Raises AlreadyStored when one of
+    them is there after all (then use ``upsert`` in a new transaction).
+    """
+    if not rows:
+        return
+    try:
+        if conn.dialect.name == "postgresql":
+            await conn.exec_driver_sql("SELECT 1")  # begins the driver's transaction
+            raw = await conn.get_raw_connection()
+            driver: Any = raw.driver_connection
+            await driver.copy_records_to_table(
+                "accesses",
+                records=[(network_id, *_values(r), now) for r in rows],
+                columns=_ROW_COLUMNS,
+            )
+        else:
+            stamp = UTCDateTime().bind_processor(conn.dialect)
+            stored_now = stamp(now) if stamp else now
+            params = [(network_id, *_values(r), stored_now) for r in rows]
+            await conn.exec_driver_sql(_SQLITE_INSERT, params)
+    except (IntegrityError, UniqueViolationError) as e:  # asyncpg's own from the COPY
+        raise AlreadyStored(str(e)) from e
+
+
+async def upsert(
+    conn: AsyncConnection, network_id: int, rows: Sequence[AccessRow], now: datetime
+) -> UpsertCount:
+    """Insert new accesses and update changed ones (stamping ``now``); leave the rest alone.
+
+    The accessIds in ``rows`` must be distinct. Runs in the caller's transaction.
+    """
+    if not rows:
+        return UpsertCount(0, 0)
+    if conn.dialect.name == "postgresql":
+        return await _upsert_postgresql(conn, network_id, rows, now)
+    return await _upsert_sqlite(conn, network_id, rows, now)
+
+
+async def _upsert_sqlite(
+    conn: AsyncConnection, network_id: int, rows: Sequence[AccessRow], now: datetime
+) -> UpsertCount:
+    stamp = UTCDateTime().bind_processor(conn.dialect)
+    stored_now = stamp(now) if stamp else now
+    # Rows written by this statement are counted by total_changes(); new rows get rowids above
+    # the largest before it (SQLite's single writer makes both exact).
+    changes_before = await _sqlite_scalar(conn, "SELECT total_changes()")
+    max_id_before = await _sqlite_scalar(conn, "SELECT coalesce(max(id), 0) FROM accesses")
+    params = [(network_id, *_values(r), stored_now) for r in rows]
+    await conn.exec_driver_sql(_SQLITE_UPSERT, params)
+    changes = await _sqlite_scalar(conn, "SELECT total_changes()") - changes_before
+    new_rows = select(func.count()).select_from(accesses).where(accesses.c.id > max_id_before)
+    inserted = int((await conn.execute(new_rows)).scalar_one())
+    return UpsertCount(inserted, changes - inserted)
+
+
+async def _sqlite_scalar(conn: AsyncConnection, sql: str) -> int:
+    return int((await conn.exec_driver_sql(sql)).scalar_one())
+
+
+async def _upsert_postgresql(
+    conn: AsyncConnection, network_id: int, rows: Sequence[AccessRow], now: datetime
+) -> UpsertCount:
+    await conn.exec_driver_sql(_PG_STAGE)  # also begins the driver's transaction
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection
+    await driver.copy_records_to_table(
+        "mdb_stage", records=[_values(r) for r in rows], columns=_PG_STAGE_COLUMNS
+    )
+    counted = (await conn.execute(_PG_UPSERT, {"network_id": network_id, "now": now})).one()
+    await conn.exec_driver_sql("DROP TABLE mdb_stage")
+    return UpsertCount(counted.inserted, counted.updated)
+
+
+async def count(conn: AsyncConnection, network_id: int) -> int:
+    """How many accesses a network has."""
+    q = select(func.count()).select_from(accesses).where(accesses.c.network_id == network_id)
+    return int((await conn.execute(q)).scalar_one())
+
+
+async def export_rows(conn: AsyncConnection, network_id: int) -> AsyncIterator[AccessRow]:
+    """Every access of a network in MdB2 form, ordered by accessId, streamed."""
+    q = (
+        select(*(accesses.c[c] for c in DATA_COLUMNS))
+        .where(accesses.c.network_id == network_id)
+        .order_by(accesses.c.access_id)
+        .execution_options(yield_per=5000)
+    )
+    result = await conn.stream(q)
+    async for r in result:
+        yield AccessRow(*r)
+
+
+# --- address search ------------------------------------------------------------------------
+
+_a = accesses.c
+_MATCH_COLUMNS = (
+    _a.id,
+    networks.c.coid,
+    _a.access_id,
+    _a.street_name,
+    _a.street_number,
+    _a.street_littera,
+    _a.postal_code,
+    _a.city,
+    _a.mdu_apartment_number,
+)
+_ADDRESS_ORDER = (_a.search_number, _a.mdu_apartment_number, _a.id)
+
+
+def _starts_with(column: Any, prefix: str) -> ColumnElement[bool]:
+    """A range on the key's index: ``column >= prefix AND column < prefix + KEY_END``."""
+    return and_(column >= prefix, column < prefix + KEY_END)
+
+
+def _after_prefix(column: Any, prefix: str) -> ColumnElement[bool]:
+    """Starts with ``prefix`` but is not ``prefix`` itself (the exact match came first)."""
+    return and_(column > prefix, column < prefix + KEY_END)
+
+
+def _filters(q: AddressQuery, *, city: bool = True) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if q.number:
+        conditions.append(_starts_with(_a.search_number, q.number))
+    if q.postal_code:
+        conditions.append(
+            _starts_with(_a.postal_code, q.postal_code)
+            if q.postal_is_prefix
+            else _a.postal_code == q.postal_code
+        )
+    if city and q.city:
+        conditions.append(_starts_with(_a.search_city, q.city))
+    return conditions
+
+
+def search_statements(q: AddressQuery) -> list[Select[Any]]:
+    """The queries that answer ``q``, best matches first; each reads one index in order."""
+    base = select(*_MATCH_COLUMNS).join(networks, networks.c.id == _a.network_id)
+    plans: list[Select[Any]] = []
+    if q.street:
+        found = _filters(q)
+        plans.append(base.where(_a.search_street == q.street, *found).order_by(*_ADDRESS_ORDER))
+        if q.street_may_be_city:
+            plans.append(
+                base.where(_a.search_city == q.street).order_by(_a.search_street, *_ADDRESS_ORDER)
+            )
+        plans.append(
+            base.where(_after_prefix(_a.search_street, q.street), *found).order_by(
+                _a.search_street, *_ADDRESS_ORDER
+            )
+        )
+        if q.street_may_be_city:
+            plans.append(
+                base.where(_after_prefix(_a.search_city, q.street)).order_by(
+                    _a.search_city, _a.search_street, *_ADDRESS_ORDER
+                )
+            )
+    elif q.postal_code:
+        plans.append(
+            base.where(*_filters(q)).order_by(_a.postal_code, _a.search_street, *_ADDRESS_ORDER)
+        )
+    elif q.city:
+        found = _filters(q, city=False)
+        plans.append(
+            base.where(_a.search_city == q.city, *found).order_by(_a.search_street, *_ADDRESS_ORDER)
+        )
+        plans.append(
+            base.where(_after_prefix(_a.search_city, q.city), *found).order_by(
+                _a.search_city, _a.search_street, *_ADDRESS_ORDER
+            )
+        )
+    return plans
+
+
+async def search(conn: AsyncConnection, q: AddressQuery, limit: int) -> list[AddressMatch]:
+    """Up to ``limit`` accesses matching ``q``: exact street (or city) first, then prefixes."""
+    matches: list[AddressMatch] = []
+    seen: set[int] = set()
+    for plan in search_statements(q):
+        if len(matches) >= limit:
+            break
+        # The full limit each time: a row already found by an earlier plan is skipped.
+        for r in await conn.execute(plan.limit(limit)):
+            if r.id in seen or len(matches) >= limit:
+                continue
+            seen.add(r.id)
+            matches.append(
+                AddressMatch(
+                    coid=r.coid,
+                    access_id=r.access_id,
+                    address=format_address(
+                        r.street_name, r.street_number, r.street_littera, r.postal_code, r.city
+                    ),
+                    premise=r.mdu_apartment_number,
+                )
+            )
+    return matches
