@@ -9,11 +9,11 @@ from contextlib import asynccontextmanager
 from urllib.parse import unquote_plus
 
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from serviceguide import __version__
+from serviceguide import __version__, web
 from serviceguide.api import guide, onapi, xsp
+from serviceguide.notify.relay import relay_in_background
 from serviceguide.services.context import AppContext
 from serviceguide.settings import Settings, get_settings
 from serviceguide.storage.db import Database
@@ -78,9 +78,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(settings.database_url)
-        app.state.ctx = AppContext(db=db, settings=settings)
+        app.state.ctx = ctx = AppContext(db=db, settings=settings)
         try:
-            yield
+            # Every worker runs one outbox relay; their claims keep them from sending twice.
+            async with relay_in_background(ctx, enabled=settings.relay_in_serve):
+                yield
         finally:
             await db.dispose()
 
@@ -91,28 +93,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(xsp.router)
+    web.install(app)  # the guide's pages at / and their static files
     app.include_router(guide.router)
     app.include_router(onapi.router)
 
     app.add_middleware(AccessLog)
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def index() -> str:
-        return _INDEX
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     return app
-
-
-_INDEX = """<!doctype html>
-<html lang="sv"><head><meta charset="utf-8"><title>Tjänsteguiden</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body><main><h1>Tjänsteguiden</h1>
-<ul>
-<li><a href="/docs">XSP order API — interactive reference (OpenAPI)</a></li>
-<li><a href="/plain/serviceguide_log">/plain/serviceguide_log</a> — the XSP order API endpoint</li>
-</ul></main></body></html>
-"""

@@ -3,17 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import logging.config
+import signal
+import sys
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
+from serviceguide.domain.clock import fmt_seconds
 from serviceguide.domain.errors import DomainError
-from serviceguide.services import admin, demo
+from serviceguide.domain.mdb import MdbFormat
+from serviceguide.domain.outbox import OutboxKind, OutboxState
+from serviceguide.services import admin, demo, marketdb, outbox, webhooks
 from serviceguide.services.context import AppContext
 from serviceguide.settings import get_settings
 from serviceguide.storage import migrate as migrations
@@ -34,6 +52,10 @@ app.add_typer(accesses_app, name="accesses")
 app.add_typer(services_app, name="services")
 app.add_typer(api_users_app, name="api-users")
 app.add_typer(staff_app, name="staff")
+outbox_app = typer.Typer(help="Queued mails and webhook deliveries.", no_args_is_help=True)
+webhooks_app = typer.Typer(help="Webhook endpoints of TLs and KOs.", no_args_is_help=True)
+app.add_typer(outbox_app, name="outbox")
+app.add_typer(webhooks_app, name="webhooks")
 
 console = Console()
 err = Console(stderr=True)
@@ -87,7 +109,7 @@ def serve(
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="worker processes")] = 1,
 ) -> None:
-    """Serve the web pages and APIs."""
+    """Serve the web pages and APIs, and deliver mails and webhooks in the background."""
     import uvicorn
 
     settings = get_settings()
@@ -107,14 +129,25 @@ def serve(
 def ko_simulator(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8001,
+    fail_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="share of ON-API orders ending DONE_FAILED")
+    ] = 0.0,
+    delay: Annotated[
+        float, typer.Option(min=0.0, help="seconds an ON-API order stays unfinished")
+    ] = 1.0,
+    username: Annotated[str, typer.Option(help="ON-API Basic auth user")] = "sim",
+    password: Annotated[str, typer.Option(help="ON-API Basic auth password")] = "sim",  # noqa: S107
 ) -> None:
-    """Simulate the demo networks' KO: the direct-activation calls the guide makes."""
+    """Simulate the demo networks' KO: direct activation and ON-API 2.4 orders."""
     import uvicorn
 
     from serviceguide.simulator.app import create_simulator
+    from serviceguide.simulator.onapi import SimConfig
 
-    console.print(f"KO simulator on http://{host}:{port}/{{coid}}/activation")
-    uvicorn.run(create_simulator(), host=host, port=port, log_config=LOG_CONFIG)
+    config = SimConfig(username=username, password=password, fail_rate=fail_rate, delay=delay)
+    console.print(f"KO simulator: http://{host}:{port}/{{coid}}/activation (direct activation)")
+    console.print(f"              http://{host}:{port}/{{coid}}/onapi/2.4/orders/ (ON-API)")
+    uvicorn.run(create_simulator(config=config), host=host, port=port, log_config=LOG_CONFIG)
 
 
 @app.command()
@@ -213,6 +246,95 @@ def accesses_add(
     console.print(f"Access {access_id} added to {coid}.")
 
 
+def _print_import_report(report: marketdb.ImportReport, show: int) -> None:
+    def say(text: str) -> None:
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    say(
+        f"{report.coid}: {report.imported} of {report.rows} rows imported in "
+        f"{report.seconds:.1f} s — {report.inserted} new, {report.updated} updated, "
+        f"{report.unchanged} unchanged."
+    )
+    if report.ignored_columns:
+        say(f"Columns ignored (not MdB2): {', '.join(report.ignored_columns)}")
+    if report.rejected_rows:
+        say(f"{report.rejected_rows} rows rejected (not imported):")
+        for r in report.rejections[:show]:
+            who = f" (accessId {r.access_id})" if r.access_id else ""
+            say(f"  line {r.line}{who}: {r.field}: {r.reason}")
+        hidden = len(report.rejections) - show
+        if hidden > 0:
+            say(f"  … and {hidden} more problems (--show N prints more)")
+        if len(report.rejections) >= marketdb.MAX_REJECTIONS:
+            say(f"  (only the first {marketdb.MAX_REJECTIONS} problems are kept)")
+    if report.absent:
+        say(
+            f"{report.absent} accesses of {report.coid} are not in the file; "
+            "they are kept unchanged (orders refer to them)."
+        )
+
+
+@accesses_app.command("import")
+def accesses_import(
+    file: Annotated[Path, typer.Argument(help="MdB2 file: CSV or TAB, UTF-8, header row")],
+    coid: Annotated[str, typer.Option(help="the network (KO coId) the accesses belong to")],
+    fmt: Annotated[
+        MdbFormat | None,
+        typer.Option("--format", help="default: from the extension (.csv; .tab .tsv .txt)"),
+    ] = None,
+    show: Annotated[int, typer.Option(min=0, help="rejected-row problems to print")] = 100,
+) -> None:
+    """Import a network's accesses from an MdB2 file: new ones are added, changed ones updated.
+
+    Exit code 0 when every row was imported, 2 when some rows were rejected (the others are
+    imported), 1 when nothing could be imported (unknown network, unreadable file or header).
+    """
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("reading", total=None)
+
+        def progress(p: marketdb.ImportProgress) -> None:
+            bar.update(
+                task, completed=p.bytes_read, total=p.bytes_total, description=f"{p.rows:>9} rows"
+            )
+
+        report = _run(lambda ctx: marketdb.import_accesses(ctx, coid, file, fmt, progress))
+    _print_import_report(report, show)
+    if not report.complete:
+        raise typer.Exit(2)
+
+
+@accesses_app.command("export")
+def accesses_export(
+    coid: Annotated[str, typer.Option(help="the network (KO coId)")],
+    fmt: Annotated[
+        MdbFormat | None,
+        typer.Option("--format", help="default: from the output's extension, else csv"),
+    ] = None,
+    output: Annotated[Path | None, typer.Option(help="file to write; default: stdout")] = None,
+) -> None:
+    """Export a network's accesses in the MdB2 layout (the same the import reads)."""
+    chosen = fmt or (marketdb.guess_format(output) if output else None) or MdbFormat.CSV
+    if output is None:
+        out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="")
+        try:
+            written = _run(lambda ctx: marketdb.export_accesses(ctx, coid, chosen, out))
+        finally:
+            out.flush()
+            out.detach()
+    else:
+        with output.open("w", encoding="utf-8", newline="") as f:
+            written = _run(lambda ctx: marketdb.export_accesses(ctx, coid, chosen, f))
+    err.print(f"{written} accesses of {coid} exported.", markup=False, highlight=False)
+
+
 @services_app.command("create")
 def services_create(
     xsp: Annotated[int, typer.Option(help="the TL selling it")],
@@ -281,6 +403,187 @@ def staff_create(
 
     cred = _run(go)
     _show_secret("Staff user", cred.ident, cred.secret)
+
+
+# -- notifications: the outbox relay, its queue, webhook endpoints ------------------------------
+
+
+@app.command()
+def relay(
+    once: Annotated[
+        bool, typer.Option("--once", help="deliver what is due now, then exit")
+    ] = False,
+) -> None:
+    """Deliver queued order e-mails and webhooks (as `serve` does in the background).
+
+    Runs until stopped (SIGTERM/SIGINT); any number may run against one database.
+    """
+    from serviceguide.notify.relay import Relay, Tally
+
+    logging.config.dictConfig(LOG_CONFIG)
+
+    async def go(ctx: AppContext) -> Tally:
+        async with Relay(ctx) as r:
+            if once:
+                return await r.drain()
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await r.run(stop)
+            return r.tally
+
+    tally = _run(go)
+    err.print(f"Outbox relay: {tally}.", markup=False, highlight=False)
+
+
+def _when(dt: datetime | None) -> str:
+    return fmt_seconds(dt) if dt else ""
+
+
+@outbox_app.command("list")
+def outbox_list(
+    state: Annotated[OutboxState | None, typer.Option(help="only messages in this state")] = None,
+    kind: Annotated[OutboxKind | None, typer.Option(help="mail or webhook")] = None,
+    order: Annotated[int | None, typer.Option(help="only messages about this order")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="newest N messages")] = 50,
+) -> None:
+    """Queued, delivered and failed messages, newest first, with attempts and last error."""
+    entries = _run(
+        lambda ctx: outbox.list_entries(ctx, state=state, kind=kind, order_id=order, limit=limit)
+    )
+    t = Table(title="Outbox")
+    for col in (
+        "id",
+        "kind",
+        "order",
+        "event",
+        "to",
+        "state",
+        "attempts",
+        "next / done",
+        "last error",
+    ):
+        t.add_column(col, overflow="fold")
+    for e in entries:
+        t.add_row(
+            str(e.id),
+            e.kind.value,
+            str(e.order_id),
+            str(e.event_id or ""),
+            Text(e.target),
+            e.state.value,
+            str(e.attempts),
+            _when(e.next_or_done),
+            Text(e.last_error or ""),
+        )
+    console.print(t)
+
+
+@outbox_app.command("attempts")
+def outbox_attempts(outbox_id: int) -> None:
+    """The delivery log of one message: every attempt, its outcome and error."""
+    found = _run(lambda ctx: outbox.attempts(ctx, outbox_id))
+    t = Table(title=f"Attempts of outbox message {outbox_id}")
+    for col in ("at", "outcome", "ms", "relay", "error"):
+        t.add_column(col, overflow="fold")
+    for a in found:
+        t.add_row(
+            _when(a.at),
+            a.outcome.value,
+            str(a.duration_ms or ""),
+            Text(a.relay),
+            Text(a.error or ""),
+        )
+    console.print(t)
+
+
+@outbox_app.command("retry")
+def outbox_retry(
+    outbox_id: Annotated[int | None, typer.Argument(help="the message to queue again")] = None,
+    all_failed: Annotated[bool, typer.Option("--all-failed", help="every failed message")] = False,
+) -> None:
+    """Queue a failed message (or every failed one) for delivery now, with fresh attempts."""
+    if (outbox_id is None) == (not all_failed):
+        raise typer.BadParameter("give either an ID or --all-failed")
+    if all_failed:
+        n = _run(outbox.retry_all_failed)
+        console.print(f"{n} failed messages queued again.")
+        return
+    assert outbox_id is not None
+    _run(lambda ctx: outbox.retry(ctx, outbox_id))
+    console.print(f"Outbox message {outbox_id} queued again.")
+
+
+def _show_webhook_secret(what: str, secret: webhooks.EndpointSecret) -> None:
+    console.print(
+        f"Webhook endpoint [bold]{secret.endpoint_id}[/bold] {what}. "
+        "Its signing secret is shown once, keep it now:"
+    )
+    console.print(f"  [bold green]{secret.secret}[/bold green]", highlight=False)
+
+
+@webhooks_app.command("register")
+def webhooks_register(
+    url: Annotated[str, typer.Argument(help="https://… (http:// only for 127.0.0.1/localhost)")],
+    coid: Annotated[str | None, typer.Option(help="for a KO")] = None,
+    xsp: Annotated[int | None, typer.Option(help="for a TL")] = None,
+    events: Annotated[
+        str | None,
+        typer.Option(help="comma-separated: order_created,status_changed,message_added (all)"),
+    ] = None,
+) -> None:
+    """Register a webhook endpoint of a TL or KO; prints its signing secret once."""
+
+    async def go(ctx: AppContext) -> webhooks.EndpointSecret:
+        org = await _org_of(ctx, coid, xsp)
+        return await webhooks.register(ctx, org, url, events)
+
+    _show_webhook_secret("registered", _run(go))
+
+
+@webhooks_app.command("list")
+def webhooks_list() -> None:
+    """Every webhook endpoint (without secrets)."""
+    found = _run(webhooks.list_endpoints)
+    t = Table(title="Webhook endpoints")
+    for col in ("id", "organisation", "url", "events", "active", "created"):
+        t.add_column(col, overflow="fold")
+    for e in found:
+        t.add_row(
+            str(e.id),
+            Text(f"{e.org_kind.value.upper()} {e.org_ident} {e.org_name}"),
+            Text(e.url),
+            ",".join(x.value for x in e.event_types),
+            "yes" if e.active else "no",
+            _when(e.created_at),
+        )
+    console.print(t)
+
+
+@webhooks_app.command("rotate")
+def webhooks_rotate(endpoint_id: int) -> None:
+    """Give an endpoint a new signing secret; prints it once."""
+    _show_webhook_secret("has a new secret", _run(lambda ctx: webhooks.rotate(ctx, endpoint_id)))
+
+
+@webhooks_app.command("disable")
+def webhooks_disable(endpoint_id: int) -> None:
+    """Stop delivering to an endpoint (queued deliveries are marked failed)."""
+    _run(lambda ctx: webhooks.disable(ctx, endpoint_id))
+    console.print(f"Webhook endpoint {endpoint_id} disabled.")
+
+
+@webhooks_app.command("replay")
+def webhooks_replay(
+    endpoint_id: int,
+    since_event: Annotated[
+        int, typer.Option("--since-event", min=0, help="re-send events with an id above this")
+    ],
+) -> None:
+    """Queue again, for one endpoint, the events after --since-event that it subscribes to."""
+    n = _run(lambda ctx: webhooks.replay(ctx, endpoint_id, since_event))
+    console.print(f"{n} deliveries queued for webhook endpoint {endpoint_id}.")
 
 
 def main() -> None:

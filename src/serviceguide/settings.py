@@ -6,14 +6,19 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="SERVICEGUIDE_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="SERVICEGUIDE_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        hide_input_in_errors=True,  # a bad SMTP or database URL must not print its password
     )
 
     database_url: str = "sqlite:///./var/serviceguide.sqlite3"
@@ -33,6 +38,37 @@ class Settings(BaseSettings):
     password_hashing: Literal["default", "fast"] = "default"  # noqa: S105
     #: Max characters in an ``add_message`` text.
     message_max_length: int = Field(default=2000, gt=0)
+
+    # The outbox relay (docs/notifications.md).
+    #: Run a relay inside every ``serviceguide serve`` worker (off: run ``serviceguide relay``).
+    relay_in_serve: bool = True
+    #: Attempts per message before it is marked ``failed``.
+    outbox_max_attempts: int = Field(default=10, gt=0)
+    #: Back-off after the n-th failed attempt: min(cap, base · 2^(n-1)), with jitter.
+    #: The defaults spread 10 attempts over 4 to 8 hours.
+    outbox_backoff_base_seconds: float = Field(default=60.0, ge=0)
+    outbox_backoff_cap_seconds: float = Field(default=14400.0, ge=0)
+    #: How long a relay's claim on a message lasts; after it another relay may deliver it.
+    outbox_lease_seconds: float = Field(default=300.0, gt=0)
+    #: How often an idle relay looks for due messages.
+    outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    #: Messages claimed at a time.
+    outbox_batch_size: int = Field(default=20, gt=0)
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_scheme(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme.lower() not in ("smtp", "smtp+starttls", "smtps"):
+            raise ValueError("SMTP URL must start with smtp://, smtp+starttls:// or smtps://")
+        if not parts.hostname:
+            raise ValueError("SMTP URL has no host")
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+        return value
 
     def resolved_secret_key(self) -> str:
         """The configured key, else one generated once and kept under ``var_dir``."""

@@ -249,6 +249,7 @@ async def _place_sample_orders(ctx: AppContext, callers: dict[str, Caller]) -> N
                 delivery=delivery,
                 message="Ring innan ni kommer." if i % 4 == 0 else "",
             ),
+            notify=False,  # loading demo data sends no mail (CONTRACT §1)
         )
         for placed in placement.orders:
             if placed.service_id in direct:

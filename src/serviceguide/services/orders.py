@@ -17,6 +17,7 @@ from serviceguide.domain.model import (
     status_change_text,
 )
 from serviceguide.domain.status import EventType, MessageType, OrderStatus, check_transition
+from serviceguide.services import changes
 from serviceguide.services.context import AppContext
 from serviceguide.storage import orders as repo
 
@@ -87,7 +88,8 @@ async def events(ctx: AppContext, caller: Caller, *, since_id: int, limit: int) 
 
 
 async def set_status(ctx: AppContext, caller: Caller, order_id: int, new: OrderStatus) -> bool:
-    """Move the order to ``new``; True if it changed. Writes a ``system`` log entry and an event."""
+    """Move the order to ``new``; True if it changed. Writes a ``system`` log entry and an event
+    (with its webhook deliveries)."""
     async with ctx.db.write(ordered=True) as conn:
         found = await repo.order_for_change(conn, caller, order_id)
         if found is None:
@@ -109,7 +111,7 @@ async def set_status(ctx: AppContext, caller: Caller, order_id: int, new: OrderS
             org_name=caller.org_name,
             org_id=caller.org_id,
         )
-        await repo.append_event(
+        await changes.record_event(
             conn,
             order_id=order_id,
             at=now,
@@ -143,7 +145,7 @@ async def add_message(
             org_id=caller.org_id,
         )
         await repo.touch_order(conn, order_id, now)
-        await repo.append_event(
+        await changes.record_event(
             conn,
             order_id=order_id,
             at=now,

@@ -26,7 +26,7 @@ from serviceguide.domain.ordering import (
     validate_request,
 )
 from serviceguide.domain.status import EventType, MessageType, OrderStatus
-from serviceguide.services import ratelimit
+from serviceguide.services import changes, ratelimit
 from serviceguide.services.activation import ActivationResult, activate
 from serviceguide.services.context import AppContext
 from serviceguide.storage import catalogue, idempotency
@@ -126,9 +126,13 @@ async def place_order(
     *,
     client_ip: str | None = None,
     idempotency_key: str | None = None,
+    notify: bool = True,
 ) -> Placement:
     """Validate, activate directly where the network does, then store the customer and its
-    orders or nothing at all. With ``idempotency_key``, a repeat returns the first answer."""
+    orders or nothing at all. With ``idempotency_key``, a repeat returns the first answer.
+
+    Each order's e-mail to its TL is enqueued in the same transaction (``notify=False``: none,
+    for the demo data), and the outbox relay sends it once the orders are committed."""
     customer, message = validate_request(req, today_local())
     print_ = fingerprint(req)
     if idempotency_key and (replayed := await _replay(ctx, idempotency_key, print_)):
@@ -160,7 +164,7 @@ async def place_order(
 
     try:
         placement = await _store(
-            ctx, req, plan, customer, message, activations, idempotency_key, print_
+            ctx, req, plan, customer, message, activations, idempotency_key, print_, notify
         )
     except IntegrityError:
         # Most likely the same Idempotency-Key committed by a concurrent request.
@@ -183,6 +187,7 @@ async def _store(
     activations: dict[int, ActivationResult],
     idempotency_key: str | None,
     print_: str,
+    notify: bool,
 ) -> Placement:
     c = customer
     access, network = plan.access, plan.network
@@ -203,6 +208,7 @@ async def _store(
             created_at=now,
         )
         placed = []
+        mails: list[tuple[int, int]] = []
         for svc, xsp in plan.services:
             result = activations.get(svc.id)
             status = OrderStatus.DELIVERED if result and result.activated else OrderStatus.NEW
@@ -233,7 +239,7 @@ async def _store(
                     org_name=GUIDE,
                     org_id=None,
                 )
-            await repo.append_event(
+            await changes.record_event(
                 conn,
                 order_id=order_id,
                 at=now,
@@ -244,6 +250,9 @@ async def _store(
                 ko_org_id=network.ko_org_id,
             )
             placed.append(PlacedOrder(order_id, svc.id, xsp, status))
+            mails.append((order_id, svc.tl_org_id))
+        if notify:
+            await changes.enqueue_order_mails(conn, mails, now)
         placement = Placement(customer_id, placed)
         if idempotency_key:
             await idempotency.put(

@@ -251,3 +251,59 @@ idempotency_keys = Table(
     Column("response", Text, nullable=False),  # the JSON body
     Column("created_at", UTCDateTime, nullable=False, index=True),
 )
+
+# Webhook endpoints an organisation (TL or KO) registered. The secret signs every delivery, so it
+# must be readable: it is stored as is (docs/notifications.md says why) and shown only when it is
+# created or rotated.
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("org_id", ForeignKey("organisations.id"), nullable=False, index=True),
+    Column("url", String(500), nullable=False),
+    Column("event_types", String(200), nullable=False),  # comma-separated EventType values
+    Column("secret", String(100), nullable=False),
+    Column("active", Boolean, nullable=False, server_default="1"),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# The transactional outbox: one row per message to deliver (an order mail to a TL, or one event
+# to one webhook endpoint), written in the same transaction as the change it announces. The relay
+# claims due rows (state pending, or delivering with an expired claim), delivers them outside any
+# transaction and records the outcome.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(8), nullable=False),  # OutboxKind
+    Column("order_id", ForeignKey("orders.id"), nullable=False, index=True),
+    Column("event_id", ForeignKey("events.id")),  # webhook: the event it delivers
+    Column("org_id", ForeignKey("organisations.id")),  # mail: the TL it goes to
+    Column("endpoint_id", ForeignKey("webhook_endpoints.id"), index=True),  # webhook
+    Column("state", String(10), nullable=False),  # OutboxState
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("claimed_until", UTCDateTime),  # state delivering: the claim's end
+    Column("claim_token", String(32)),  # which claim may record the outcome
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime),
+    Column("last_error", Text),
+    CheckConstraint("kind IN ('mail', 'webhook')", name="kind"),
+    CheckConstraint("state IN ('pending', 'delivering', 'delivered', 'failed')", name="state"),
+    sqlite_autoincrement=True,  # a retried or replayed id is never another message's id
+)
+Index("ix_outbox_due", outbox.c.state, outbox.c.next_attempt_at)
+
+# Every delivery attempt of an outbox row: the delivery log.
+outbox_attempts = Table(
+    "outbox_attempts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("outbox_id", ForeignKey("outbox.id"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),  # when the attempt started
+    Column("outcome", String(10), nullable=False),  # AttemptOutcome
+    Column("error", Text),
+    Column("duration_ms", Integer),
+    Column("relay", String(100), nullable=False),  # host:pid of the relay that tried
+)
+Index("ix_outbox_attempts_outbox_id", outbox_attempts.c.outbox_id, outbox_attempts.c.id)

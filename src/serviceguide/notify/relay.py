@@ -1,0 +1,303 @@
+"""The outbox relay: delivers what changes wrote into the outbox, after they committed.
+
+One loop, run inside every ``serviceguide serve`` worker (unless ``SERVICEGUIDE_RELAY_IN_SERVE``
+is off) and by ``serviceguide relay``. Each round it claims a batch of due rows for a lease
+(storage.outbox.claim: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, the write lock on SQLite), so any
+number of relays may run against one database without two of them taking the same row. It
+delivers the batch outside any transaction, then records each attempt and its outcome: delivered;
+or back to pending with an exponential, jittered back-off; or ``failed`` after the last attempt.
+
+When can a message go out twice? Only if a relay stops (crash, kill -9, lost database) after the
+SMTP server or webhook receiver accepted the message but before the outcome was recorded: the
+claim then expires and another relay delivers it again. The mail's ``X-Order-ID`` and stable
+``Message-ID``, and the webhook event's ``id``, let the receiver drop such a duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from types import TracebackType
+
+import httpx
+
+from serviceguide.domain.clock import utcnow
+from serviceguide.domain.outbox import AttemptOutcome, OutboxKind, OutboxState, backoff_seconds
+from serviceguide.notify import mail, webhooks
+from serviceguide.notify.smtp import Mailer, mailer_for
+from serviceguide.services.context import AppContext
+from serviceguide.storage import outbox as repo
+
+log = logging.getLogger("serviceguide.relay")
+
+#: Deliveries in flight at once per relay.
+CONCURRENCY = 8
+#: Longest wait between rounds after database errors.
+MAX_ERROR_WAIT = 30.0
+
+
+@dataclass
+class Tally:
+    delivered: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.delivered} delivered, {self.retrying} to retry, {self.failed} failed"
+
+
+class Relay:
+    """Use as ``async with Relay(ctx) as relay: await relay.drain()`` (or ``relay.run(stop)``).
+
+    ``clock`` is the time the relay believes it is (claims, back-off); tests move it forward
+    instead of sleeping.
+    """
+
+    def __init__(
+        self,
+        ctx: AppContext,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        rand: Callable[[], float] = random.random,
+        name: str | None = None,
+        mailer: Mailer | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.settings = ctx.settings
+        self.clock = clock
+        self.rand = rand
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.mailer = mailer or mailer_for(ctx.settings)
+        self.tally = Tally()
+        self._http: httpx.AsyncClient | None = None
+        self._slots = asyncio.Semaphore(CONCURRENCY)
+
+    async def __aenter__(self) -> Relay:
+        self._http = httpx.AsyncClient(
+            timeout=self.settings.webhook_timeout_seconds,
+            follow_redirects=False,
+            headers={"User-Agent": webhooks.USER_AGENT},
+        )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    # -- one round -------------------------------------------------------------------------
+
+    async def step(self) -> int:
+        """Claim one batch of due rows and deliver it; returns how many were claimed."""
+        s = self.settings
+        now = self.clock()
+        async with self.ctx.db.read() as conn:
+            if not await repo.any_due(conn, now):
+                return 0
+        token = uuid.uuid4().hex
+        async with self.ctx.db.write() as conn:
+            claims = await repo.claim(
+                conn,
+                now=now,
+                lease=timedelta(seconds=s.outbox_lease_seconds),
+                limit=s.outbox_batch_size,
+                token=token,
+                max_attempts=s.outbox_max_attempts,
+                relay=self.name,
+            )
+        if not claims:
+            return 0
+        mail_ids = [c.id for c in claims if c.kind == OutboxKind.MAIL]
+        hook_ids = [c.id for c in claims if c.kind == OutboxKind.WEBHOOK]
+        async with self.ctx.db.read() as conn:
+            mails = await repo.mail_facts(conn, mail_ids) if mail_ids else {}
+            hooks = await repo.webhook_facts(conn, hook_ids) if hook_ids else {}
+        await asyncio.gather(*(self._attempt(c, token, mails, hooks) for c in claims))
+        return len(claims)
+
+    async def drain(self) -> Tally:
+        """Deliver until nothing is due (``serviceguide relay --once``)."""
+        while await self.step():
+            pass
+        return self.tally
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until ``stop`` is set, looking for due rows every poll interval."""
+        poll = self.settings.outbox_poll_seconds
+        errors = 0
+        log.info("outbox relay %s started", self.name)
+        while not stop.is_set():
+            try:
+                claimed = await self.step()
+                errors = 0
+            except Exception:
+                errors += 1
+                claimed = 0
+                log.exception("outbox relay round failed (database unreachable?)")
+            if claimed and not errors:
+                continue
+            wait = min(MAX_ERROR_WAIT, poll * 2**errors) if errors else poll
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=wait)
+        log.info("outbox relay %s stopped", self.name)
+
+    # -- one message -----------------------------------------------------------------------
+
+    async def _attempt(
+        self,
+        claim: repo.Claim,
+        token: str,
+        mails: dict[int, repo.MailFacts],
+        hooks: dict[int, repo.WebhookFacts],
+    ) -> None:
+        async with self._slots:
+            started = self.clock()
+            t0 = time.perf_counter()
+            error, final, target = None, False, "?"
+            try:
+                if claim.kind == OutboxKind.MAIL:
+                    facts = mails.get(claim.id)
+                    if facts is None:
+                        raise LookupError("order or TL not found")
+                    target = facts.to or "?"
+                    message = mail.compose(
+                        facts, mail_from=self.settings.mail_from, base_url=self.settings.base_url
+                    )
+                    await self.mailer.send(message, outbox_id=claim.id)
+                else:
+                    hook = hooks.get(claim.id)
+                    if hook is None:
+                        raise LookupError("event or endpoint not found")
+                    target = hook.url
+                    if not hook.active:
+                        error, final = "the endpoint is disabled", True
+                    else:
+                        assert self._http is not None, "use the relay as an async context manager"
+                        await webhooks.deliver(self._http, hook)
+            except Exception as e:
+                error = _describe(e)
+            duration_ms = int((time.perf_counter() - t0) * 1000)
+        await self._record(claim, token, started, duration_ms, error, final, target)
+
+    async def _record(
+        self,
+        claim: repo.Claim,
+        token: str,
+        started: datetime,
+        duration_ms: int,
+        error: str | None,
+        final: bool,
+        target: str,
+    ) -> None:
+        s = self.settings
+        now = self.clock()
+        next_at: datetime | None = None
+        if error is None:
+            state, outcome = OutboxState.DELIVERED, AttemptOutcome.DELIVERED
+        elif final or claim.attempts >= s.outbox_max_attempts:
+            state, outcome = OutboxState.FAILED, AttemptOutcome.ERROR
+        else:
+            state, outcome = OutboxState.PENDING, AttemptOutcome.ERROR
+            delay = backoff_seconds(
+                claim.attempts,
+                base=s.outbox_backoff_base_seconds,
+                cap=s.outbox_backoff_cap_seconds,
+                rand=self.rand,
+            )
+            next_at = now + timedelta(seconds=delay)
+        held = False
+        # The message is out (or not); losing this record would mean delivering it again after
+        # the lease, so a database hiccup gets a few tries.
+        for attempt in range(3):
+            try:
+                async with self.ctx.db.write() as conn:
+                    await repo.log_attempt(
+                        conn,
+                        outbox_id=claim.id,
+                        at=started,
+                        outcome=outcome,
+                        error=error,
+                        duration_ms=duration_ms,
+                        relay=self.name,
+                    )
+                    held = await repo.finish(
+                        conn,
+                        outbox_id=claim.id,
+                        token=token,
+                        state=state,
+                        next_attempt_at=next_at,
+                        delivered_at=now if error is None else None,
+                        error=error,
+                    )
+                break
+            except Exception:
+                if attempt == 2:
+                    log.exception("outbox %d: could not record the outcome", claim.id)
+                    return
+                await asyncio.sleep(0.5 * 2**attempt)
+        if not held:
+            log.warning("outbox %d: claim expired before the outcome was recorded", claim.id)
+        what = f"outbox {claim.id} ({claim.kind}, order {claim.order_id}) to {target}"
+        if state == OutboxState.DELIVERED:
+            self.tally.delivered += 1
+            log.info("%s delivered", what)
+        elif state == OutboxState.FAILED:
+            self.tally.failed += 1
+            log.error("%s failed after %d attempts: %s", what, claim.attempts, error)
+        else:
+            self.tally.retrying += 1
+            log.warning(
+                "%s attempt %d failed, retry at %s: %s", what, claim.attempts, next_at, error
+            )
+
+
+def _describe(e: Exception) -> str:
+    text = str(e).strip() or type(e).__name__
+    if isinstance(e, TimeoutError) and not str(e):
+        text = "timed out"
+    return text[:1000]
+
+
+#: How long a stopping server waits for the relay's deliveries in flight before cancelling them
+#: (a cancelled delivery is retried by the next relay once its claim expires).
+STOP_GRACE_SECONDS = 10.0
+
+
+@contextlib.asynccontextmanager
+async def relay_in_background(ctx: AppContext, *, enabled: bool = True) -> AsyncIterator[None]:
+    """Run a relay as a background task for the duration of the block (``serve``'s lifespan)."""
+    if not enabled:
+        yield
+        return
+    stop = asyncio.Event()
+    relay = Relay(ctx)  # here, so that a bad SMTP URL stops the server from starting
+
+    async def go() -> None:
+        async with relay:
+            await relay.run(stop)
+
+    task = asyncio.create_task(go(), name="outbox-relay")
+    try:
+        yield
+    finally:
+        stop.set()
+        try:
+            await asyncio.wait_for(task, timeout=STOP_GRACE_SECONDS)
+        except TimeoutError:
+            log.warning("outbox relay did not stop within %.0f s; cancelled", STOP_GRACE_SECONDS)
+        except Exception:
+            log.exception("outbox relay ended with an error")

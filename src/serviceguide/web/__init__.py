@@ -1,0 +1,30 @@
+"""Server-rendered pages: Tjänsteguiden for customers, with its templates and static files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+class GuideStatic(StaticFiles):
+    """The guide's CSS and JavaScript, revalidated on each use and never sniffed as another type."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+
+def install(app: FastAPI) -> None:
+    """Add the guide's pages at ``/`` and its static files at ``/static``."""
+    from serviceguide.web import guide
+
+    app.include_router(guide.router)
+    app.mount("/static", GuideStatic(directory=STATIC_DIR), name="static")

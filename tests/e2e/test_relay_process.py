@@ -1,0 +1,211 @@
+"""``serviceguide relay`` as a separate process, delivering to a real SMTP server (aiosmtpd).
+
+Orders are placed over HTTP on a ``serviceguide serve`` whose own relay is switched off
+(``SERVICEGUIDE_RELAY_IN_SERVE=0``), so that only the relay processes started here send mail.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, select
+
+from serviceguide.domain.personnummer import with_check_digit
+from serviceguide.storage.db import sync_url
+from serviceguide.storage.tables import outbox, outbox_attempts
+from tests.e2e.conftest import SERVICEGUIDE, Deployment
+from tests.support.smtp import Sink, smtp_server
+
+pytestmark = pytest.mark.e2e
+
+DEADLINE = 60.0
+
+
+def place_orders(deployment: Deployment, count: int) -> dict[int, str]:
+    """``count`` one-service orders through the guide's JSON API; order id → its TL's address."""
+    demo = deployment.demo
+    choices = [
+        (svc, tl["email"], access)
+        for tl in demo["tls"]
+        for svc in tl["services"]
+        if not svc["direct_activation"]
+        for access in demo["accesses"]
+        if access["coid"] == svc["coid"]
+    ]
+    # Round-robin over the TLs' services, so that every TL gets mail.
+    by_service: dict[int, list[Any]] = {}
+    for c in choices:
+        by_service.setdefault(c[0]["id"], []).append(c)
+    picks = [c for group in itertools.zip_longest(*by_service.values()) for c in group if c]
+    placed: dict[int, str] = {}
+    with (
+        deployment.serving(1, SERVICEGUIDE_RELAY_IN_SERVE="0") as (server,),
+        httpx.Client(base_url=server.base_url, timeout=30) as http,
+    ):
+        for i, (svc, email, access) in enumerate(picks[:count]):
+            r = http.post(
+                "/api/guide/orders",
+                json={
+                    "coid": access["coid"],
+                    "accessId": access["accessId"],
+                    "services": [svc["id"]],
+                    "customer": {
+                        "firstname": "Relay",
+                        "surname": f"Test{i}",
+                        "serial": with_check_digit(f"850101{i:03d}"),
+                        "email": f"kund{i}@example.se",
+                        "phone": "070-1234567",
+                    },
+                    "delivery": "asap",
+                },
+            )
+            assert r.status_code == 201, r.text
+            (order,) = r.json()["orders"]
+            placed[order["id"]] = email
+    assert len(placed) == count
+    return placed
+
+
+def relay_env(deployment: Deployment, sink: Sink, **extra: str) -> dict[str, str]:
+    return {**deployment.env, "SERVICEGUIDE_SMTP_URL": sink.url, **extra}
+
+
+@contextmanager
+def relay_process(deployment: Deployment, env: dict[str, str], tag: str) -> Iterator[Any]:
+    """A ``serviceguide relay`` running until the block ends (SIGTERM, then SIGKILL)."""
+    with open(deployment.workdir / f"relay-{tag}.stderr", "wb") as err:
+        proc = subprocess.Popen(
+            [str(SERVICEGUIDE), "relay"],
+            cwd=deployment.workdir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            start_new_session=True,
+        )
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(10)
+
+
+def wait_for(condition: Any, what: str) -> None:
+    deadline = time.monotonic() + DEADLINE
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def outbox_rows(deployment: Deployment, order_ids: set[int]) -> dict[int, tuple[Any, list[str]]]:
+    """order id → (its mail row, the outcomes of its attempts)."""
+    engine = create_engine(sync_url(deployment.database_url))
+    try:
+        with engine.connect() as conn:
+            mails = conn.execute(select(outbox).where(outbox.c.kind == "mail")).all()
+            out = {}
+            for r in mails:
+                if r.order_id in order_ids:
+                    q = (
+                        select(outbox_attempts.c.outcome)
+                        .where(outbox_attempts.c.outbox_id == r.id)
+                        .order_by(outbox_attempts.c.id)
+                    )
+                    out[r.order_id] = (r, list(conn.execute(q).scalars()))
+            return out
+    finally:
+        engine.dispose()
+
+
+def test_relay_once_delivers_one_mail_per_new_order_to_its_tl_and_exits(deployment: Deployment):
+    placed = place_orders(deployment, 4)
+    with smtp_server() as sink:
+        proc = subprocess.run(
+            [str(SERVICEGUIDE), "relay", "--once"],
+            cwd=deployment.workdir,
+            env=relay_env(deployment, sink),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert proc.returncode == 0, proc.stderr
+    assert "4 delivered" in proc.stderr
+    got = sink.by_order()
+    assert set(got) == set(placed)
+    for order_id, email in placed.items():
+        (m,) = got[order_id]
+        assert m.rcpt_tos == [email]
+        assert f"Order-ID: {order_id}" in m.text().splitlines()
+        assert m.message["Subject"].startswith(f"Ny beställning {order_id}: ")
+    assert len(set(placed.values())) > 1, "the orders should go to more than one TL"
+
+
+def test_a_relay_killed_mid_delivery_is_replaced_and_every_mail_is_delivered(
+    deployment: Deployment,
+):
+    """Kill -9 a relay while its first batch sits at the SMTP server, then start another one.
+
+    What a crash may duplicate: the killed relay's four messages had been accepted by the SMTP
+    server (it received the whole message) but the relay died before it recorded them as
+    delivered. Their claims expire after the lease and the next relay sends them again, so those
+    orders' TLs get the same mail twice — with the same ``X-Order-ID`` and ``Message-ID``, which
+    is how a receiver recognises and drops the copy. Every other mail arrives exactly once, and
+    none is lost.
+    """
+    placed = place_orders(deployment, 12)
+    settings = {
+        "SERVICEGUIDE_OUTBOX_BATCH_SIZE": "4",
+        "SERVICEGUIDE_OUTBOX_LEASE_SECONDS": "3",
+        "SERVICEGUIDE_OUTBOX_POLL_SECONDS": "0.2",
+    }
+    with smtp_server() as sink:
+        env = relay_env(deployment, sink, **settings)
+        sink.hold()  # the server takes each message, then keeps the relay waiting for its answer
+        with relay_process(deployment, env, "killed") as doomed:
+            sink.wait_held(4)
+            os.killpg(doomed.pid, signal.SIGKILL)
+            doomed.wait(10)
+        in_flight = {r.order_id for r in sink.messages()}
+        assert len(in_flight) == 4 and in_flight <= set(placed)
+        sink.release()
+
+        def all_arrived() -> bool:
+            got = sink.by_order()
+            return set(placed) <= set(got) and all(len(got[o]) == 2 for o in in_flight)
+
+        with relay_process(deployment, env, "rescuer") as rescuer:
+            wait_for(all_arrived, "every mail after the restart")
+            rescuer.terminate()
+            assert rescuer.wait(10) == 0  # a SIGTERM lets the relay finish and exit cleanly
+
+    got = sink.by_order()
+    for order_id, email in placed.items():
+        copies = got[order_id]
+        assert len(copies) == (2 if order_id in in_flight else 1), order_id
+        assert {c.message_id for c in copies} == {copies[0].message_id}
+        assert all(c.order_id == order_id and c.rcpt_tos == [email] for c in copies)
+
+    rows = outbox_rows(deployment, set(placed))
+    assert set(rows) == set(placed)
+    for order_id, (row, outcomes) in rows.items():
+        assert row.state == "delivered"
+        if order_id in in_flight:
+            assert outcomes == ["lost", "delivered"] and row.attempts == 2
+        else:
+            assert outcomes == ["delivered"] and row.attempts == 1

@@ -1,0 +1,91 @@
+"""Helpers for the notification tests: other settings on the same database, the outbox as rows,
+a relay drained to the end, the ``serviceguide`` command as a separate process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from serviceguide.domain.clock import utcnow
+from serviceguide.domain.ordering import OrderRequest
+from serviceguide.notify.relay import Relay, Tally
+from serviceguide.services import placing
+from serviceguide.services.context import AppContext
+from serviceguide.storage.tables import outbox, outbox_attempts
+from tests.support.world import customer
+
+SERVICEGUIDE = Path(sys.executable).parent / "serviceguide"
+
+
+def with_settings(ctx: AppContext, **overrides: Any) -> AppContext:
+    """The same database, other settings (SMTP URL, back-off, …)."""
+    return AppContext(db=ctx.db, settings=ctx.settings.model_copy(update=overrides))
+
+
+def later(**delta: float) -> Callable[[], datetime]:
+    """A relay clock that far in the future: what is waiting for a retry is due."""
+    return lambda: utcnow() + timedelta(**delta)
+
+
+async def drain(ctx: AppContext, **kwargs: Any) -> Tally:
+    async with Relay(ctx, **kwargs) as relay:
+        return await relay.drain()
+
+
+async def rows(ctx: AppContext, **where: Any) -> list[Any]:
+    q = select(outbox).order_by(outbox.c.id)
+    for name, value in where.items():
+        q = q.where(outbox.c[name] == value)
+    async with ctx.db.read() as conn:
+        return list((await conn.execute(q)).all())
+
+
+async def attempts(ctx: AppContext, outbox_id: int) -> list[Any]:
+    q = (
+        select(outbox_attempts)
+        .where(outbox_attempts.c.outbox_id == outbox_id)
+        .order_by(outbox_attempts.c.id)
+    )
+    async with ctx.db.read() as conn:
+        return list((await conn.execute(q)).all())
+
+
+async def place(
+    ctx: AppContext, services: list[int], i: int = 1, *, coid: str = "KOA", access: str = "A4"
+) -> list[int]:
+    """Order ``services`` on one access of the test world; returns the order ids."""
+    p = await placing.place_order(
+        ctx,
+        OrderRequest(
+            coid=coid,
+            access_id=access,
+            service_ids=services,
+            customer=customer(i),
+            delivery=None,
+            message="",
+        ),
+    )
+    return [o.id for o in p.orders]
+
+
+async def command(database_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run ``serviceguide ARGS`` as a separate process against the test database."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith("SERVICEGUIDE_")}
+    full.update(SERVICEGUIDE_DATABASE_URL=database_url, COLUMNS="250", **env)
+    return await asyncio.to_thread(
+        subprocess.run,
+        [str(SERVICEGUIDE), *args],
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
