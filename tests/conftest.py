@@ -3,14 +3,16 @@ organisations, and an XSP API client that speaks the documented protocol."""
 
 from __future__ import annotations
 
+import copy
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
 from serviceguide.services.context import AppContext
@@ -116,9 +118,56 @@ async def ctx(settings: Settings) -> AsyncIterator[AppContext]:
         await db.dispose()
 
 
+# The world, built once per database and then copied back in for every test that asks for it:
+# building it takes dozens of small transactions, restoring it one.
+_world_snapshots: dict[str, tuple[World, dict[str, list[dict[str, Any]]]]] = {}
+
+
+async def _dump(db: Database) -> dict[str, list[dict[str, Any]]]:
+    async with db.read() as conn:
+        return {
+            table.name: [dict(r._mapping) for r in await conn.execute(select(table))]
+            for table in metadata.sorted_tables
+        }
+
+
+async def _restore(db: Database, rows: dict[str, list[dict[str, Any]]]) -> None:
+    """Put the rows back; PostgreSQL's sequences are moved past them (SQLite's AUTOINCREMENT
+    bookkeeping follows the inserted ids by itself)."""
+    async with db.write() as conn:
+        for table in metadata.sorted_tables:
+            if rows[table.name]:
+                await conn.execute(table.insert(), rows[table.name])
+        if db.is_postgres:
+            for table in metadata.sorted_tables:
+                key = next(iter(table.primary_key.columns))
+                if table.name in _SERIAL_TABLES and rows[table.name]:
+                    await conn.execute(
+                        text(
+                            f"SELECT setval(pg_get_serial_sequence('{table.name}', '{key.name}'),"
+                            f" (SELECT max({key.name}) FROM {table.name}))"
+                        )
+                    )
+
+
+_SERIAL_TABLES = {
+    t.name
+    for t in metadata.sorted_tables
+    for c in t.primary_key.columns
+    if c.autoincrement is True or (c.autoincrement == "auto" and c.type.python_type is int)
+}
+
+
 @pytest.fixture
 async def world(ctx: AppContext) -> World:
-    return await build_world(ctx)
+    url = ctx.settings.database_url
+    if url in _world_snapshots:
+        built, rows = _world_snapshots[url]
+        await _restore(ctx.db, rows)
+        return copy.deepcopy(built)
+    built = await build_world(ctx)
+    _world_snapshots[url] = (built, await _dump(ctx.db))
+    return copy.deepcopy(built)
 
 
 @pytest.fixture
