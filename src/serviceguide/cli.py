@@ -10,7 +10,6 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -335,6 +334,68 @@ def accesses_export(
     err.print(f"{written} accesses of {coid} exported.", markup=False, highlight=False)
 
 
+@services_app.command("list")
+def services_list() -> None:
+    """The catalogue: which TL sells which service on which network, at what price."""
+    rows = _run(admin.catalogue_overview)
+    t = Table(title="Services")
+    for col in (
+        "id",
+        "network",
+        "TL",
+        "uid",
+        "name",
+        "description",
+        "monthly",
+        "once",
+        "direct",
+        "active",
+    ):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(
+            str(r["id"]),
+            str(r["coid"]),
+            f"{r['xsp']} {r['tl_name']}",
+            str(r["uid"]),
+            str(r["name"]),
+            str(r["description"]),
+            str(r["price_monthly"]),
+            str(r["price_once"]),
+            "yes" if r["direct_activation"] else "no",
+            "yes" if r["active"] else "no",
+        )
+    console.print(t)
+
+
+@services_app.command("update")
+def services_update(
+    service_id: int,
+    name: Annotated[str | None, typer.Option()] = None,
+    description: Annotated[str | None, typer.Option()] = None,
+    price_monthly: Annotated[str | None, typer.Option("--price-monthly")] = None,
+    price_once: Annotated[str | None, typer.Option("--price-once")] = None,
+    direct_activation: Annotated[
+        bool | None, typer.Option("--direct-activation/--no-direct-activation")
+    ] = None,
+    active: Annotated[bool | None, typer.Option("--active/--inactive")] = None,
+) -> None:
+    """Change a service's name, description, prices, direct activation or whether it is offered."""
+    _run(
+        lambda ctx: admin.update_service(
+            ctx,
+            service_id,
+            name=name,
+            description=description,
+            price_monthly=price_monthly,
+            price_once=price_once,
+            direct_activation=direct_activation,
+            active=active,
+        )
+    )
+    console.print(f"Service {service_id} updated.")
+
+
 @services_app.command("create")
 def services_create(
     xsp: Annotated[int, typer.Option(help="the TL selling it")],
@@ -344,6 +405,7 @@ def services_create(
     price_monthly: Annotated[str, typer.Option("--price-monthly")],
     price_once: Annotated[str, typer.Option("--price-once")] = "0",
     direct_activation: Annotated[bool, typer.Option("--direct-activation")] = False,
+    description: Annotated[str, typer.Option(help="speed or a short description")] = "",
     service_id: Annotated[int | None, typer.Option("--id", help="default: next free")] = None,
 ) -> None:
     """Offer a service on a network."""
@@ -354,9 +416,10 @@ def services_create(
             coid=coid,
             uid=uid,
             name=name,
-            price_monthly=Decimal(price_monthly),
-            price_once=Decimal(price_once),
+            price_monthly=price_monthly,
+            price_once=price_once,
             direct_activation=direct_activation,
+            description=description,
             service_id=service_id,
         )
     )

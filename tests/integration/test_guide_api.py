@@ -293,6 +293,7 @@ async def test_address_search_and_services_on_an_access(guide: httpx.AsyncClient
         "price_monthly": 199.5,
         "price_once": 495.0,
         "direct_activation": False,
+        "description": "",
     }
     assert (await guide.get("/api/guide/accesses/KOA/NOPE/services")).status_code == 404
     assert (await guide.get("/api/guide/addresses", params={"q": ""})).json() == []

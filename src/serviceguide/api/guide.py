@@ -78,6 +78,7 @@ async def access_services(request: Request, coid: str, access_id: str) -> Respon
                 "price_monthly": float(s.price_monthly),
                 "price_once": float(s.price_once),
                 "direct_activation": s.direct_activation,
+                "description": s.description,  # extension: speed or a short description
             }
             for s in offered
         ]

@@ -214,3 +214,43 @@ async def create_staff_user(
             conn, org_id=org.id, username=username, name=name, password_hash=pw_hash, now=utcnow()
         )
     return NewCredentials(username, pw)
+
+
+async def update_service(
+    ctx: AppContext,
+    service_id: int,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    price_monthly: Decimal | str | None = None,
+    price_once: Decimal | str | None = None,
+    direct_activation: bool | None = None,
+    active: bool | None = None,
+) -> None:
+    """Change what is given; an inactive service is no longer offered in the guide (its orders
+    stay as they are)."""
+    values: dict[str, object] = {}
+    if name is not None:
+        if not name.strip():
+            raise InvalidInput("name", "name must not be empty")
+        values["name"] = name.strip()
+    if description is not None:
+        values["description"] = description.strip()
+    if price_monthly is not None:
+        values["price_monthly"] = price(price_monthly, "price_monthly")
+    if price_once is not None:
+        values["price_once"] = price(price_once, "price_once")
+    if direct_activation is not None:
+        values["direct_activation"] = direct_activation
+    if active is not None:
+        values["active"] = active
+    if not values:
+        raise InvalidInput("service", "nothing to change")
+    async with ctx.db.write() as conn:
+        if not await catalogue.update_service(conn, service_id, **values):
+            raise NotFound("service", service_id)
+
+
+async def catalogue_overview(ctx: AppContext) -> list[dict[str, object]]:
+    async with ctx.db.read() as conn:
+        return await catalogue.services_overview(conn)

@@ -51,6 +51,7 @@ class DemoService:
     coid: str
     monthly: str
     once: str
+    description: str
     direct: bool = False
 
 
@@ -63,12 +64,28 @@ TLS = [
     DemoTL(31421, "Exempel Fiber AB", "order@exempelfiber.example", "erik.tl"),
 ]
 SERVICES = [
-    DemoService(2440, "AB100100", "Tjänst 100/100", 31420, "SNFDMO", "299", "0"),
-    DemoService(2441, "AB250250", "Tjänst 250/250", 31420, "SNFDMO", "399", "0"),
-    DemoService(2442, "TVBAS", "TV Bas", 31421, "SNFDMO", "149", "295", direct=True),
-    DemoService(2443, "AB10001000", "Tjänst 1000/1000", 31421, "SNFDMO", "499", "0"),
-    DemoService(2444, "BB100100", "Bredband 100/100", 31421, "SNBDMO", "279", "0"),
-    DemoService(2445, "BB500500", "Bredband 500/500", 31420, "SNBDMO", "379", "495"),
+    DemoService(2440, "AB100100", "Tjänst 100/100", 31420, "SNFDMO", "299", "0", "100/100 Mbit/s"),
+    DemoService(2441, "AB250250", "Tjänst 250/250", 31420, "SNFDMO", "399", "0", "250/250 Mbit/s"),
+    DemoService(
+        2442,
+        "TVBAS",
+        "TV Bas",
+        31421,
+        "SNFDMO",
+        "149",
+        "295",
+        "25 kanaler, direktaktiveras",
+        direct=True,
+    ),
+    DemoService(
+        2443, "AB10001000", "Tjänst 1000/1000", 31421, "SNFDMO", "499", "0", "1000/1000 Mbit/s"
+    ),
+    DemoService(
+        2444, "BB100100", "Bredband 100/100", 31421, "SNBDMO", "279", "0", "100/100 Mbit/s"
+    ),
+    DemoService(
+        2445, "BB500500", "Bredband 500/500", 31420, "SNBDMO", "379", "495", "500/500 Mbit/s"
+    ),
 ]
 
 # (coid, accessId, street, number, littera, postal code, city, premises type, apartment)
@@ -216,6 +233,7 @@ async def load(ctx: AppContext) -> DemoResult:
             coid=s.coid,
             uid=s.uid,
             name=s.name,
+            description=s.description,
             price_monthly=s.monthly,
             price_once=s.once,
             direct_activation=s.direct,

@@ -275,3 +275,26 @@ async def offered_services(conn: AsyncConnection, network_id: int) -> list[Offer
         )
         for r in await conn.execute(q)
     ]
+
+
+async def update_service(conn: AsyncConnection, service_id: int, **values: Any) -> bool:
+    result = await conn.execute(
+        update(services).where(services.c.id == service_id).values(**values)
+    )
+    return result.rowcount == 1
+
+
+async def services_overview(conn: AsyncConnection) -> list[dict[str, Any]]:
+    """Every service with its TL and network, for the catalogue listing."""
+    q = (
+        select(
+            services,
+            organisations.c.xsp,
+            organisations.c.name.label("tl_name"),
+            networks.c.coid,
+        )
+        .join(organisations, organisations.c.id == services.c.tl_org_id)
+        .join(networks, networks.c.id == services.c.network_id)
+        .order_by(networks.c.coid, organisations.c.xsp, services.c.id)
+    )
+    return [dict(r._mapping) for r in await conn.execute(q)]
