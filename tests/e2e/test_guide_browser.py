@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from serviceguide.simulator.app import create_simulator
 from tests.e2e.browser_support import (
     PageProblems,
     check_screenshot,
@@ -20,6 +21,7 @@ from tests.e2e.browser_support import (
     tab_to,
 )
 from tests.e2e.conftest import Deployment, Server
+from tests.support.servers import serve_in_thread
 from tests.support.xsp import Session, XspClient
 
 pytestmark = pytest.mark.e2e
@@ -33,14 +35,18 @@ CUSTOMER = {
 }
 ADDRESS = "adress=Demogatan+123%2C+12345+Demostad"
 WANTED = [2440, 2442]  # Demo Bredband AB's 100/100 and Exempel Fiber AB's TV Bas (direct)
+DIRECT = 2442
 
 
 @pytest.fixture(scope="module")
 def server(deployment: Deployment) -> Iterator[Server]:
-    """One server process on the module's deployment (demo data loaded)."""
+    """One server process on the module's deployment (demo data loaded), with the demo's
+    direct-activation network pointed at a KO simulator of this test's own."""
     require_browser()
-    with deployment.serving(1) as (running,):
-        yield running
+    with serve_in_thread(create_simulator()) as ko:
+        deployment.run("networks", "set-activation-url", "SNFDMO", f"{ko}/SNFDMO/activation")
+        with deployment.serving(1) as (running,):
+            yield running
 
 
 async def shoot(page: Any, folder: Path, name: str) -> Path:
@@ -68,7 +74,9 @@ async def assert_each_order_is_visible_to_its_own_tl_only(
                     assert (r.code, r.status) == (200, "success"), (tl["xsp"], oid, r.response)
                     order = r.one("order")
                     assert order["service"] == str(service) and order["socket"] == "AB123"
-                    assert order["status"] in ("new", "delivered"), order
+                    # TV Bas is activated directly by the network while it is ordered.
+                    expected = "delivered" if service == DIRECT else "new"
+                    assert order["status"] == expected, order
                 else:
                     assert r.code == 404, (tl["xsp"], oid, r.code)
 
@@ -120,6 +128,7 @@ async def test_with_javascript_the_address_is_picked_from_suggestions_by_keyboar
         orders = await order_ids(page)
         assert sorted(orders.values()) == WANTED, orders
         assert "Tack för din beställning, Ebba!" in await page.locator("h1").inner_text()
+        assert "1 av tjänsterna aktiverades direkt" in await page.locator("main").inner_text()
         assert problems.seen == []
     await assert_each_order_is_visible_to_its_own_tl_only(server, deployment.demo, orders)
 
