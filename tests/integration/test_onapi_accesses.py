@@ -140,10 +140,11 @@ async def test_if_modified_since_returns_only_changes_or_304(
 
 
 async def test_a_recent_change_is_announced_again_rather_than_missed(
-    http: httpx.AsyncClient, world: World
+    ctx: AppContext, http: httpx.AsyncClient, world: World
 ):
     """Accesses stamped in the last seconds may still have company committing late: the
     Last-Modified stays behind them, so the next poll includes them again."""
+    await age_all_accesses(ctx, datetime.now(UTC))  # changed just now
     who = auth(world, "KOA")
     first = await http.get("/plain/onapi/KOA/accesses", auth=who)
     again = await http.get(
