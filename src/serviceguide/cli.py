@@ -26,6 +26,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from serviceguide.agent.cli import agent_app
 from serviceguide.domain.clock import fmt_seconds
 from serviceguide.domain.errors import DomainError
 from serviceguide.domain.mdb import MdbFormat
@@ -55,6 +56,8 @@ outbox_app = typer.Typer(help="Queued mails and webhook deliveries.", no_args_is
 webhooks_app = typer.Typer(help="Webhook endpoints of TLs and KOs.", no_args_is_help=True)
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(webhooks_app, name="webhooks")
+
+app.add_typer(agent_app, name="agent")
 
 console = Console()
 err = Console(stderr=True)

@@ -1,0 +1,182 @@
+"""``serviceguide agent``: the service provider's automation (CONTRACT.md §6).
+
+Exit codes: 0 stopped cleanly (or ``--once`` done), 1 fatal runtime error, 2 configuration error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sqlite3
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from serviceguide.agent.config import AgentConfig, ConfigError, load_config
+from serviceguide.agent.state import AgentState, StateLocked
+
+agent_app = typer.Typer(
+    help="The service provider's automation: orders from the guide to the KO's ON-API.",
+    no_args_is_help=True,
+)
+console = Console()
+err = Console(stderr=True)
+STANDARD = set(vars(logging.makeLogRecord({})))
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and any ``extra`` fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        doc: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        doc.update({k: v for k, v in vars(record).items() if k not in STANDARD})
+        if record.exc_info:
+            doc["exception"] = self.formatException(record.exc_info)
+        return json.dumps(doc, ensure_ascii=False, default=str)
+
+
+def _setup_logging(as_json: bool, verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        JsonFormatter()
+        if as_json
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+    )
+    logger = logging.getLogger("serviceguide.agent")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logger.propagate = False
+
+
+def _config(path: Path) -> AgentConfig:
+    try:
+        return load_config(path)
+    except ConfigError as e:
+        err.print(f"[red]configuration error:[/red] {e}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+ConfigOpt = Annotated[Path, typer.Option("--config", help="the agent's TOML configuration")]
+
+
+@agent_app.command("run")
+def run(
+    config: ConfigOpt,
+    once: Annotated[bool, typer.Option("--once", help="one pass, then exit")] = False,
+    interval: Annotated[float, typer.Option(min=0.05, help="seconds between passes")] = 5.0,
+    log_json: Annotated[bool, typer.Option("--log-json", help="JSON lines on stderr")] = False,
+    stale_after: Annotated[
+        float,
+        typer.Option(
+            min=0.0, help="seconds an ON-API order may stay unfinished before a follow-up"
+        ),
+    ] = 86400.0,
+    quiet: Annotated[bool, typer.Option("--quiet", help="no status table")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose")] = False,
+) -> None:
+    """Poll new orders, import them, activate them through the KO's ON-API, keep statuses.
+
+    Runs until SIGTERM/SIGINT (it finishes the current step first). Exit code 0: stopped or
+    --once done; 1: fatal error (e.g. the XSP API refuses the credentials); 2: bad configuration.
+    """
+    from serviceguide.agent.runner import Agent, Fatal
+
+    cfg = _config(config)
+    _setup_logging(log_json, verbose)
+    log = logging.getLogger("serviceguide.agent")
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("signal %s: stopping after the current step", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        agent = Agent(cfg, stop=stop, stale_after=stale_after)
+        agent.state.lock()
+    except (StateLocked, OSError, sqlite3.Error) as e:
+        log.error("cannot start: %s", e)
+        raise typer.Exit(1) from None
+    try:
+        passes = 0
+        while not stop.is_set():
+            passes += 1
+            report = agent.run_pass()
+            if not quiet:
+                _print_pass(passes, report)
+            log.info(
+                "pass %d: %d new orders, %d changed, %d transient failures",
+                passes,
+                report.polled,
+                len(report.outcomes),
+                len(report.transient),
+                extra={"pass": passes, "counts": report.counts},
+            )
+            if once:
+                break
+            stop.wait(interval)
+    except Fatal as e:
+        log.error("fatal: %s", e)
+        raise typer.Exit(1) from None
+    except Exception:
+        log.exception("fatal: unexpected error")
+        raise typer.Exit(1) from None
+    finally:
+        agent.close()
+
+
+def _print_pass(n: int, report: Any) -> None:
+    t = Table(title=f"Pass {n}: {report.polled} new orders", title_justify="left")
+    for col in ("order", "from", "to", "note"):
+        t.add_column(col, overflow="fold")
+    for o in report.outcomes:
+        t.add_row(str(o.order_id), o.before, o.after, Text(o.note))
+    if report.outcomes:
+        console.print(t)
+    totals = ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items())) or "no orders"
+    console.print(f"Pass {n}: {totals}", highlight=False)
+    for problem in report.transient:
+        console.print(Text(f"  retried next pass: {problem}", style="yellow"))
+
+
+@agent_app.command("followups")
+def followups(
+    config: ConfigOpt,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON array")] = False,
+) -> None:
+    """Orders the agent flagged for manual follow-up, with the reason."""
+    from serviceguide.agent.runner import snapshot
+
+    cfg = _config(config)
+    if not cfg.state_path.exists():
+        rows = []
+    else:
+        state = AgentState(cfg.state_path)
+        try:
+            rows = state.followups()
+        finally:
+            state.close()
+    if as_json:
+        typer.echo(json.dumps([snapshot(r) for r in rows], ensure_ascii=False))
+        return
+    t = Table(title=f"Orders to follow up ({len(rows)})", title_justify="left")
+    for col in ("order", "state", "network", "service", "access", "since", "reason"):
+        t.add_column(col, overflow="fold")
+    for r in rows:
+        t.add_row(
+            str(r.id), r.step.value, r.coid, r.service_uid, r.socket, r.updated, Text(r.reason)
+        )
+    console.print(t)

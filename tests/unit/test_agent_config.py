@@ -1,0 +1,105 @@
+"""The agent's TOML configuration: the example of CONTRACT.md §6 parses; every mistake is a
+ConfigError naming the table and key (the command turns it into exit code 2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from serviceguide.agent.config import ConfigError, load_config, parse_config
+
+pytestmark = pytest.mark.unit
+
+EXAMPLE = """
+[api]
+base_url = "http://127.0.0.1:8000"
+api_user = 12
+api_key = "secret"
+
+[state]
+path = "./var/agent.sqlite3"
+
+[sink]
+jsonl = "./var/imported-orders.jsonl"
+
+[onapi.SNFDMO]
+url = "http://127.0.0.1:8001/SNFDMO/onapi/2.4"
+username = "sim"
+password = "sim"
+services = { AB100100 = "BB-100-100" }
+"""
+
+
+def test_the_contract_example_parses_with_paths_relative_to_the_file(tmp_path: Path):
+    cfg = parse_config(EXAMPLE, tmp_path)
+    assert cfg.api.api_user == 12 and cfg.api.base_url == "http://127.0.0.1:8000"
+    assert cfg.state_path == tmp_path / "var/agent.sqlite3"
+    assert cfg.sink_path == tmp_path / "var/imported-orders.jsonl"
+    net = cfg.networks["SNFDMO"]
+    assert net.services == {"AB100100": "BB-100-100"} and net.username == "sim"
+
+
+def test_load_config_resolves_against_the_files_directory(tmp_path: Path):
+    f = tmp_path / "conf" / "agent.toml"
+    f.parent.mkdir()
+    f.write_text(EXAMPLE, encoding="utf-8")
+    assert load_config(f).state_path == (tmp_path / "conf").resolve() / "var/agent.sqlite3"
+
+
+def test_a_network_table_is_optional_and_services_default_to_none(tmp_path: Path):
+    text = EXAMPLE.replace('services = { AB100100 = "BB-100-100" }\n', "")
+    assert parse_config(text).networks["SNFDMO"].services == {}
+    without = EXAMPLE[: EXAMPLE.index("[onapi.SNFDMO]")]
+    assert parse_config(without).networks == {}
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda t: t.replace("[api]", "[api"), "not valid TOML"),
+        (
+            lambda t: t.replace("api_user = 12", 'api_user = "12"'),
+            "[api] api_user: must be an integer",
+        ),
+        (
+            lambda t: t.replace("api_user = 12", "api_user = true"),
+            "[api] api_user: must be an integer",
+        ),
+        (lambda t: t.replace('api_key = "secret"\n', ""), "[api] api_key: missing"),
+        (
+            lambda t: t.replace('api_key = "secret"', 'api_key = ""'),
+            "[api] api_key: must be a non-empty",
+        ),
+        (
+            lambda t: t.replace("http://127.0.0.1:8000", "127.0.0.1:8000"),
+            "[api] base_url: must start",
+        ),
+        (lambda t: t.replace("[state]\npath", "[state]\npth"), "[state]: unknown key 'pth'"),
+        (lambda t: t.replace("[sink]\njsonl", "[sink]\njson"), "[sink]: unknown key 'json'"),
+        (lambda t: t.replace("[sink]", "[sinks]"), "unknown table [sinks]"),
+        (
+            lambda t: t.replace('[state]\npath = "./var/agent.sqlite3"\n', ""),
+            "missing table [state]",
+        ),
+        (lambda t: t.replace('password = "sim"\n', ""), "[onapi.SNFDMO] password: missing"),
+        (
+            lambda t: t.replace('url = "http://127.0.0.1:8001', 'url = "ftp://x'),
+            "[onapi.SNFDMO] url",
+        ),
+        (lambda t: t.replace("services =", "servcies ="), "[onapi.SNFDMO]: unknown key 'servcies'"),
+        (lambda t: t.replace('"BB-100-100"', "100"), "[onapi.SNFDMO] services: must be a table"),
+        (lambda t: t.replace("api_user = 12", "api_user = 12\napi_user = 13"), "not valid TOML"),
+        (lambda t: 'onapi = "x"\n' + t[: t.index("[onapi.")], "[onapi] must be a table"),
+        (lambda t: t.replace("[onapi.SNFDMO]", "[x]"), "unknown table [x]"),
+    ],
+)
+def test_mistakes_name_the_table_and_key(change, expected: str):
+    with pytest.raises(ConfigError) as e:
+        parse_config(change(EXAMPLE))
+    assert expected in str(e.value)
+
+
+def test_an_unreadable_file_is_a_config_error(tmp_path: Path):
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "missing.toml")
