@@ -94,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(xsp.router)
     web.install(app)  # the guide's pages at / and their static files
+    web.install_staff(app)  # the staff pages at /staff (manual handling of orders)
     app.include_router(guide.router)
     app.include_router(onapi.router)
 

@@ -471,6 +471,19 @@ def staff_create(
     _show_secret("Staff user", cred.ident, cred.secret)
 
 
+@staff_app.command("reset-password")
+def staff_reset_password(username: str) -> None:
+    """Give a staff user a new random password (printed once) and end all its sessions."""
+    from serviceguide.services import staff as staff_service
+
+    async def go(ctx: AppContext) -> str:
+        return await staff_service.reset_password(ctx, username)
+
+    password = _run(go)
+    console.print(f"Staff user [bold]{username}[/bold]: new password, shown once, keep it now:")
+    console.print(f"  [bold green]{password}[/bold green]")
+
+
 # -- notifications: the outbox relay, its queue, webhook endpoints ------------------------------
 
 

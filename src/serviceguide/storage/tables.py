@@ -307,3 +307,25 @@ outbox_attempts = Table(
     Column("relay", String(100), nullable=False),  # host:pid of the relay that tried
 )
 Index("ix_outbox_attempts_outbox_id", outbox_attempts.c.outbox_id, outbox_attempts.c.id)
+
+# Staff web sessions. Only the SHA-256 of the cookie's token is stored; expires_at slides forward
+# while the session is used (idle expiry).
+staff_sessions = Table(
+    "staff_sessions",
+    metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("staff_user_id", ForeignKey("staff_users.id"), nullable=False, index=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
+)
+
+# "Needs manual follow-up", per organisation: the TL's flag on an order is not the KO's.
+order_flags = Table(
+    "order_flags",
+    metadata,
+    Column("order_id", ForeignKey("orders.id"), primary_key=True),
+    Column("org_id", ForeignKey("organisations.id"), primary_key=True),
+    Column("set_by", String(200), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+)
+Index("ix_order_flags_org_order", order_flags.c.org_id, order_flags.c.order_id)

@@ -28,3 +28,10 @@ def install(app: FastAPI) -> None:
 
     app.include_router(guide.router)
     app.mount("/static", GuideStatic(directory=STATIC_DIR), name="static")
+
+
+def install_staff(app: FastAPI) -> None:
+    """Add the staff pages at ``/staff`` (they share the guide's templates and static files)."""
+    from serviceguide.web import staff
+
+    app.include_router(staff.router)

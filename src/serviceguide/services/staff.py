@@ -1,0 +1,262 @@
+"""Use cases of the staff pages: logging in and out, passwords, the order list, the order page,
+follow-up flags, revealing a personnummer, and the overview.
+
+Status changes and messages are not here: the pages call :mod:`serviceguide.services.orders`, the
+same functions as the API, so they write the same log entries, events and webhooks.
+
+A staff session is a random token in a signed cookie; only its SHA-256 is stored, with an expiry
+that slides forward while it is used (``SESSION_IDLE``). Revealing a personnummer is written to
+the order's log (type ``log``) so both organisations see who looked and when; it is not a change
+of the order, so no event or webhook is sent for it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import anyio
+
+from serviceguide.domain.clock import STOCKHOLM, local_day_start_utc, today_local, utcnow
+from serviceguide.domain.errors import AuthenticationFailed, InvalidInput, NotFound
+from serviceguide.domain.model import Caller, LogEntry, OrderDetail
+from serviceguide.domain.status import MessageType, OrderStatus
+from serviceguide.services import ratelimit
+from serviceguide.services.context import AppContext
+from serviceguide.services.secrets import hash_secret, new_password, sha256_hex, verify_secret
+from serviceguide.storage import orders as order_repo
+from serviceguide.storage import staff as repo
+from serviceguide.storage.staff import FailedNotification, OrderExtras, OrderFilter, OrderRow
+
+SESSION_IDLE = timedelta(hours=8)
+# The expiry is written again only when this much of it has been used, not on every page view.
+_EXTEND_AFTER = timedelta(minutes=5)
+PASSWORD_MIN = 10
+PASSWORD_MAX = 200
+PAGE_SIZE = 50
+CSV_MAX = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class StaffSession:
+    caller: Caller
+    username: str
+    token_sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPage:
+    order: OrderDetail
+    extras: OrderExtras
+    log: list[LogEntry]
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    counts: dict[OrderStatus, int]
+    per_day: list[tuple[date, int]]
+    oldest_open: list[OrderRow]
+    flagged: list[OrderRow]
+    failed: list[FailedNotification]
+
+
+def _failure_keys(username: str, client_ip: str | None) -> list[str]:
+    keys = [f"staff-login-user:{username.lower()[:60]}"]
+    if client_ip:
+        keys.append(f"staff-login-ip:{client_ip}")
+    return keys
+
+
+async def login(ctx: AppContext, username: str, password: str, client_ip: str | None) -> str:
+    """Check the password and open a session; returns the session token (for the cookie).
+
+    Raises :class:`Throttled` after too many failures for the user or the address, and
+    :class:`AuthenticationFailed` for any wrong or inactive login."""
+    now = utcnow()
+    keys = _failure_keys(username, client_ip)
+    window = timedelta(seconds=ctx.settings.login_failure_window_seconds)
+    limit = ctx.settings.login_failures
+    await ratelimit.check(ctx.db, keys, limit=limit, window=window, now=now, what="failed logins")
+    async with ctx.db.read() as conn:
+        user = await repo.get_user(conn, username=username)
+    ok = await anyio.to_thread.run_sync(
+        verify_secret, user.password_hash if user else None, password
+    )
+    if not ok or user is None or not user.active:
+        await ratelimit.hit(ctx.db, keys, window=window, now=now)
+        raise AuthenticationFailed("Invalid username or password")
+    token = secrets.token_urlsafe(32)
+    async with ctx.db.write() as conn:
+        await repo.delete_expired_sessions(conn, now)
+        await repo.insert_session(
+            conn,
+            token_sha256=sha256_hex(token),
+            user_id=user.caller.user_id,
+            now=now,
+            expires=now + SESSION_IDLE,
+        )
+    return token
+
+
+async def session(ctx: AppContext, token: str) -> StaffSession | None:
+    """The session of ``token`` if it is valid; its idle expiry is moved forward."""
+    now = utcnow()
+    digest = sha256_hex(token)
+    async with ctx.db.read() as conn:
+        found = await repo.session_user(conn, digest, now)
+    if found is None:
+        return None
+    user, expires = found
+    if expires - now < SESSION_IDLE - _EXTEND_AFTER:
+        async with ctx.db.write() as conn:
+            await repo.extend_session(conn, digest, now + SESSION_IDLE)
+    return StaffSession(caller=user.caller, username=user.username, token_sha256=digest)
+
+
+async def logout(ctx: AppContext, token: str) -> None:
+    async with ctx.db.write() as conn:
+        await repo.delete_session(conn, sha256_hex(token))
+
+
+def _hash(ctx: AppContext, password: str) -> str:
+    return hash_secret(password, ctx.settings.password_hashing)
+
+
+async def change_password(ctx: AppContext, s: StaffSession, current: str, new: str) -> None:
+    """Change the caller's own password; every other session of the user is ended."""
+    if not PASSWORD_MIN <= len(new) <= PASSWORD_MAX:
+        raise InvalidInput("new", f"Between {PASSWORD_MIN} and {PASSWORD_MAX} characters")
+    async with ctx.db.read() as conn:
+        user = await repo.get_user(conn, user_id=s.caller.user_id)
+    ok = await anyio.to_thread.run_sync(
+        verify_secret, user.password_hash if user else None, current
+    )
+    if not ok or user is None:
+        raise InvalidInput("current", "Wrong password")
+    new_hash = await anyio.to_thread.run_sync(_hash, ctx, new)
+    async with ctx.db.write() as conn:
+        await repo.set_password(conn, user.caller.user_id, new_hash)
+        await repo.delete_sessions_of(conn, user.caller.user_id, keep=s.token_sha256)
+
+
+async def reset_password(ctx: AppContext, username: str) -> str:
+    """A new random password for ``username`` (admin command); all its sessions are ended."""
+    async with ctx.db.read() as conn:
+        user = await repo.get_user(conn, username=username)
+    if user is None:
+        raise NotFound("staff user", username)
+    password = new_password()
+    new_hash = await anyio.to_thread.run_sync(_hash, ctx, password)
+    async with ctx.db.write() as conn:
+        await repo.set_password(conn, user.caller.user_id, new_hash)
+        await repo.delete_sessions_of(conn, user.caller.user_id)
+    return password
+
+
+# --- orders -------------------------------------------------------------------------------------
+
+
+def day_range(
+    day_from: date | None, day_to: date | None
+) -> tuple[datetime | None, datetime | None]:
+    """Stockholm calendar days (both inclusive) as a half-open UTC range."""
+    return (
+        local_day_start_utc(day_from) if day_from else None,
+        local_day_start_utc(day_to + timedelta(days=1)) if day_to else None,
+    )
+
+
+async def list_orders(
+    ctx: AppContext,
+    caller: Caller,
+    f: OrderFilter,
+    *,
+    before: int | None,
+    limit: int = PAGE_SIZE,
+) -> tuple[list[OrderRow], int | None]:
+    """A page of orders, newest first, and the ``before`` id of the next page (None: last)."""
+    async with ctx.db.read() as conn:
+        rows = await repo.list_orders(conn, caller, f, before=before, limit=limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].id if more and rows else None)
+
+
+async def export_orders(ctx: AppContext, caller: Caller, f: OrderFilter) -> list[OrderRow]:
+    rows: list[OrderRow] = []
+    before: int | None = None
+    async with ctx.db.read() as conn:
+        while len(rows) < CSV_MAX:
+            batch = await repo.list_orders(conn, caller, f, before=before, limit=1000)
+            rows += batch
+            if len(batch) < 1000:
+                break
+            before = batch[-1].id
+    return rows[:CSV_MAX]
+
+
+async def filter_choices(
+    ctx: AppContext, caller: Caller
+) -> tuple[list[tuple[int, str]], list[tuple[str, str]]]:
+    async with ctx.db.read() as conn:
+        return await repo.filter_choices(conn, caller)
+
+
+async def order_page(ctx: AppContext, caller: Caller, order_id: int) -> OrderPage:
+    async with ctx.db.read() as conn:
+        order = await order_repo.get_order(conn, caller, order_id)
+        extras = await repo.order_extras(conn, caller, order_id)
+        if order is None or extras is None:
+            raise NotFound("order", order_id)
+        log = await order_repo.list_log(conn, order_id)
+    return OrderPage(order=order, extras=extras, log=log)
+
+
+async def set_flag(ctx: AppContext, caller: Caller, order_id: int, on: bool) -> None:
+    """Set or clear the caller's organisation's "needs follow-up" flag on the order."""
+    async with ctx.db.write() as conn:
+        if not await order_repo.order_visible(conn, caller, order_id):
+            raise NotFound("order", order_id)
+        await repo.set_flag(conn, order_id, caller.org_id, on=on, by=caller.user_name, at=utcnow())
+
+
+async def reveal_serial(ctx: AppContext, caller: Caller, order_id: int) -> str:
+    """The customer's full personnummer; the reveal is written to the order's log."""
+    async with ctx.db.write() as conn:
+        if not await order_repo.order_visible(conn, caller, order_id):
+            raise NotFound("order", order_id)
+        extras = await repo.order_extras(conn, caller, order_id)
+        assert extras is not None
+        await order_repo.append_log(
+            conn,
+            order_id=order_id,
+            at=utcnow(),
+            type=MessageType.LOG,
+            message=f"Personnummer visat för {caller.user_name} ({caller.org_name})",
+            user_name=caller.user_name,
+            org_name=caller.org_name,
+            org_id=caller.org_id,
+        )
+    return extras.serial
+
+
+async def overview(ctx: AppContext, caller: Caller, *, days: int = 30) -> Overview:
+    today = today_local()
+    first = today - timedelta(days=days - 1)
+    async with ctx.db.read() as conn:
+        counts = await repo.status_counts(conn, caller)
+        hours = await repo.created_per_hour(conn, caller, local_day_start_utc(first))
+        oldest = await repo.oldest_open(conn, caller, 10)
+        flagged = await repo.flagged_orders(conn, caller, 20)
+        failed = await repo.failed_notifications(conn, caller, 20)
+    per: Counter[date] = Counter()
+    for hour, n in hours:
+        per[hour.astimezone(STOCKHOLM).date()] += n
+    per_day = [
+        (first + timedelta(days=i), per.get(first + timedelta(days=i), 0)) for i in range(days)
+    ]
+    return Overview(
+        counts=counts, per_day=per_day, oldest_open=oldest, flagged=flagged, failed=failed
+    )
