@@ -21,6 +21,7 @@ import anyio
 
 from serviceguide.domain.clock import STOCKHOLM, local_day_start_utc, today_local, utcnow
 from serviceguide.domain.errors import AuthenticationFailed, InvalidInput, NotFound
+from serviceguide.domain.listing import OrderFilter, OrderRow
 from serviceguide.domain.model import Caller, LogEntry, OrderDetail
 from serviceguide.domain.status import MessageType, OrderStatus
 from serviceguide.services import ratelimit
@@ -28,7 +29,7 @@ from serviceguide.services.context import AppContext
 from serviceguide.services.secrets import hash_secret, new_password, sha256_hex, verify_secret
 from serviceguide.storage import orders as order_repo
 from serviceguide.storage import staff as repo
-from serviceguide.storage.staff import FailedNotification, OrderExtras, OrderFilter, OrderRow
+from serviceguide.storage.staff import FailedNotification, OrderExtras
 
 SESSION_IDLE = timedelta(hours=8)
 # The expiry is written again only when this much of it has been used, not on every page view.

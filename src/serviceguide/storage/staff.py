@@ -8,7 +8,7 @@ services, a KO the orders on its network; anything else is not found.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from serviceguide.domain.listing import OrderFilter, OrderRow
 from serviceguide.domain.model import Caller, OrgKind
 from serviceguide.domain.status import OrderStatus
 from serviceguide.storage.tables import (
@@ -48,34 +49,6 @@ class StaffUserRecord:
     username: str
     password_hash: str
     active: bool
-
-
-@dataclass(frozen=True, slots=True)
-class OrderFilter:
-    status: OrderStatus | None = None
-    coid: str | None = None
-    service_id: int | None = None
-    created_from: datetime | None = None  # inclusive, UTC
-    created_before: datetime | None = None  # exclusive, UTC
-    flagged: bool = False
-    text: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class OrderRow:
-    id: int
-    created_at: datetime
-    status: OrderStatus
-    service_id: int
-    service_name: str
-    xsp_name: str
-    coid: str
-    network_name: str
-    access_id: str
-    address: str
-    customer_name: str
-    delivery: date | None
-    flagged: bool
 
 
 @dataclass(frozen=True, slots=True)

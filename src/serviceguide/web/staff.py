@@ -43,6 +43,7 @@ from serviceguide.domain.errors import (
     Throttled,
     TransitionNotAllowed,
 )
+from serviceguide.domain.listing import OrderFilter, OrderRow
 from serviceguide.domain.ordering import MESSAGE_MAX
 from serviceguide.domain.personnummer import masked
 from serviceguide.domain.status import MessageType, OrderStatus, next_statuses
@@ -50,7 +51,6 @@ from serviceguide.services import orders as order_service
 from serviceguide.services import staff as service
 from serviceguide.services.context import AppContext
 from serviceguide.services.staff import PASSWORD_MAX, PASSWORD_MIN, StaffSession
-from serviceguide.storage.staff import OrderFilter, OrderRow
 from serviceguide.web import guide, staff_i18n
 from serviceguide.web.guide import FIELD_MAX, SECURITY_HEADERS
 
