@@ -32,8 +32,9 @@ SIM_PORT ?= 8001
 run: demo
 	@echo
 	@echo "Tjänsteguiden:     http://$(HOST):$(PORT)/"
+	@echo "Staff pages:       http://$(HOST):$(PORT)/staff/  (staff users above)"
 	@echo "XSP order API:     http://$(HOST):$(PORT)/plain/serviceguide_log  (reference: /docs)"
-	@echo "KO simulator:      http://127.0.0.1:$(SIM_PORT)/  (the demo networks' direct activation)"
+	@echo "KO simulator:      http://127.0.0.1:$(SIM_PORT)/  (the demo networks' direct activation and ON-API)"
 	@echo "The credentials above are the demo's; '$(BIN)/serviceguide demo-data' prints them again."
 	@$(BIN)/serviceguide ko-simulator --port $(SIM_PORT) & sim=$$!; \
 	trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
