@@ -22,14 +22,20 @@ ARRAY_ELEMENTS = frozenset({"order", "customer", "entry", "event"})
 _XML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
 # Characters XML 1.0 cannot carry at all, even escaped.
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+# Any character that needs one of the two: most values have none and are written as they are.
+_XML_SPECIAL = re.compile("[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
 def _xml_text(value: Any) -> str:
+    if type(value) is int:  # ids, most of a listing
+        return str(value)
     if value is None:
         return ""
     if isinstance(value, bool):
         return "1" if value else "0"
     text = str(value)
+    if not _XML_SPECIAL.search(text):
+        return text
     if _XML_INVALID.search(text):
         text = _XML_INVALID.sub("\ufffd", text)
     return text.translate(_XML_ESCAPES)

@@ -6,14 +6,12 @@ import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import anyio
-
 from serviceguide.domain.clock import utcnow
 from serviceguide.domain.errors import AuthenticationFailed
 from serviceguide.domain.model import Caller
 from serviceguide.services import ratelimit
 from serviceguide.services.context import AppContext
-from serviceguide.services.secrets import new_login_hash, sha256_hex, verify_secret
+from serviceguide.services.secrets import new_login_hash, sha256_hex, verify_secret_off_loop
 from serviceguide.storage import identity
 
 
@@ -41,7 +39,7 @@ async def verify_key(ctx: AppContext, api_user: int, api_key: str, client_ip: st
     async with ctx.db.read() as conn:
         user = await identity.get_api_user(conn, api_user)
     # argon2 takes tens of milliseconds by design: keep it off the event loop.
-    ok = await anyio.to_thread.run_sync(verify_secret, user.key_hash if user else None, api_key)
+    ok = await verify_secret_off_loop(user.key_hash if user else None, api_key)
     if not ok or user is None or not user.active:
         await ratelimit.hit(ctx.db, keys, window=window, now=now)
         raise AuthenticationFailed("Invalid api_user or api_key")
@@ -81,10 +79,15 @@ async def caller_for_hash(ctx: AppContext, hash_key: str | None) -> Caller:
     """The caller a login hash belongs to; :class:`AuthenticationFailed` otherwise."""
     if not hash_key:
         raise AuthenticationFailed("Missing parameter: hash")
-    async with ctx.db.read() as conn:
-        caller = await identity.caller_for_session(conn, sha256_hex(hash_key), utcnow())
-    if caller is None:
+    token, now = sha256_hex(hash_key), utcnow()
+    caller = ctx.session_cache.get(token, now)
+    if caller is not None:
+        return caller
+    found = await identity.caller_for_session(ctx.db.reader, token, now)
+    if found is None:
         raise AuthenticationFailed("Unknown or expired hash, log in again with api_login")
+    caller, expires_at = found
+    ctx.session_cache.put(token, caller, expires_at)
     return caller
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from serviceguide.domain.model import Caller
 from serviceguide.settings import Settings
@@ -31,8 +32,39 @@ class BasicCache:
         self._items[fingerprint] = (caller, time.monotonic())
 
 
+class SessionCache:
+    """Login hashes this process has recently found valid (by their SHA-256).
+
+    A poll then costs one database read instead of two. Only valid hashes are kept, for at most
+    ``TTL`` seconds and never past their expiry, which is checked on every use: a hash expires
+    exactly on time in every process, and a deactivated API user is shut out within ``TTL``.
+    """
+
+    TTL = 5.0
+    MAX = 10_000
+
+    def __init__(self) -> None:
+        self._items: dict[str, tuple[Caller, datetime, float]] = {}
+
+    def get(self, token_sha256: str, now: datetime) -> Caller | None:
+        item = self._items.get(token_sha256)
+        if item is None:
+            return None
+        caller, expires_at, cached = item
+        if now >= expires_at or time.monotonic() - cached > self.TTL:
+            del self._items[token_sha256]
+            return None
+        return caller
+
+    def put(self, token_sha256: str, caller: Caller, expires_at: datetime) -> None:
+        if len(self._items) >= self.MAX:
+            self._items.clear()
+        self._items[token_sha256] = (caller, expires_at, time.monotonic())
+
+
 @dataclass(frozen=True, slots=True)
 class AppContext:
     db: Database
     settings: Settings
     basic_cache: BasicCache = field(default_factory=BasicCache)
+    session_cache: SessionCache = field(default_factory=SessionCache)

@@ -31,14 +31,13 @@ async def list_orders(
     limit: int | None,
 ) -> list[OrderSummary]:
     """Orders created on or after ``day`` (Stockholm time) and/or with id above ``since_id``."""
-    async with ctx.db.read() as conn:
-        return await repo.list_orders(
-            conn,
-            caller,
-            created_from=local_day_start_utc(day) if day else None,
-            since_id=since_id,
-            limit=limit,
-        )
+    return await repo.list_orders(
+        ctx.db.reader,
+        caller,
+        created_from=local_day_start_utc(day) if day else None,
+        since_id=since_id,
+        limit=limit,
+    )
 
 
 async def list_customers(
@@ -49,42 +48,38 @@ async def list_customers(
     since_id: int | None,
     limit: int | None,
 ) -> list[CustomerSummary]:
-    async with ctx.db.read() as conn:
-        return await repo.list_customers(
-            conn,
-            caller,
-            created_from=local_day_start_utc(day) if day else None,
-            since_id=since_id,
-            limit=limit,
-        )
+    return await repo.list_customers(
+        ctx.db.reader,
+        caller,
+        created_from=local_day_start_utc(day) if day else None,
+        since_id=since_id,
+        limit=limit,
+    )
 
 
 async def order_info(ctx: AppContext, caller: Caller, order_id: int) -> OrderDetail:
-    async with ctx.db.read() as conn:
-        order = await repo.get_order(conn, caller, order_id)
+    order = await repo.get_order(ctx.db.reader, caller, order_id)
     if order is None:
         raise NotFound("order", order_id)
     return order
 
 
 async def customer_info(ctx: AppContext, caller: Caller, customer_id: int) -> CustomerDetail:
-    async with ctx.db.read() as conn:
-        customer = await repo.get_customer(conn, caller, customer_id)
+    customer = await repo.get_customer(ctx.db.reader, caller, customer_id)
     if customer is None:
         raise NotFound("customer", customer_id)
     return customer
 
 
 async def order_log(ctx: AppContext, caller: Caller, order_id: int) -> list[LogEntry]:
-    async with ctx.db.read() as conn:
-        if not await repo.order_visible(conn, caller, order_id):
-            raise NotFound("order", order_id)
-        return await repo.list_log(conn, order_id)
+    log = await repo.list_log(ctx.db.reader, caller, order_id)
+    if log is None:
+        raise NotFound("order", order_id)
+    return log
 
 
 async def events(ctx: AppContext, caller: Caller, *, since_id: int, limit: int) -> list[Event]:
-    async with ctx.db.read() as conn:
-        return await repo.list_events(conn, caller, since_id=since_id, limit=limit)
+    return await repo.list_events(ctx.db.reader, caller, since_id=since_id, limit=limit)
 
 
 async def set_status(ctx: AppContext, caller: Caller, order_id: int, new: OrderStatus) -> bool:

@@ -26,7 +26,12 @@ from serviceguide.domain.model import Caller, LogEntry, OrderDetail
 from serviceguide.domain.status import MessageType, OrderStatus
 from serviceguide.services import ratelimit
 from serviceguide.services.context import AppContext
-from serviceguide.services.secrets import hash_secret, new_password, sha256_hex, verify_secret
+from serviceguide.services.secrets import (
+    hash_secret,
+    new_password,
+    sha256_hex,
+    verify_secret_off_loop,
+)
 from serviceguide.storage import orders as order_repo
 from serviceguide.storage import staff as repo
 from serviceguide.storage.staff import FailedNotification, OrderExtras
@@ -82,9 +87,7 @@ async def login(ctx: AppContext, username: str, password: str, client_ip: str | 
     await ratelimit.check(ctx.db, keys, limit=limit, window=window, now=now, what="failed logins")
     async with ctx.db.read() as conn:
         user = await repo.get_user(conn, username=username)
-    ok = await anyio.to_thread.run_sync(
-        verify_secret, user.password_hash if user else None, password
-    )
+    ok = await verify_secret_off_loop(user.password_hash if user else None, password)
     if not ok or user is None or not user.active:
         await ratelimit.hit(ctx.db, keys, window=window, now=now)
         raise AuthenticationFailed("Invalid username or password")
@@ -131,9 +134,7 @@ async def change_password(ctx: AppContext, s: StaffSession, current: str, new: s
         raise InvalidInput("new", f"Between {PASSWORD_MIN} and {PASSWORD_MAX} characters")
     async with ctx.db.read() as conn:
         user = await repo.get_user(conn, user_id=s.caller.user_id)
-    ok = await anyio.to_thread.run_sync(
-        verify_secret, user.password_hash if user else None, current
-    )
+    ok = await verify_secret_off_loop(user.password_hash if user else None, current)
     if not ok or user is None:
         raise InvalidInput("current", "Wrong password")
     new_hash = await anyio.to_thread.run_sync(_hash, ctx, new)
@@ -206,12 +207,12 @@ async def filter_choices(
 
 
 async def order_page(ctx: AppContext, caller: Caller, order_id: int) -> OrderPage:
+    order = await order_repo.get_order(ctx.db.reader, caller, order_id)
     async with ctx.db.read() as conn:
-        order = await order_repo.get_order(conn, caller, order_id)
         extras = await repo.order_extras(conn, caller, order_id)
-        if order is None or extras is None:
-            raise NotFound("order", order_id)
-        log = await order_repo.list_log(conn, order_id)
+    log = await order_repo.list_log(ctx.db.reader, caller, order_id)
+    if order is None or extras is None or log is None:
+        raise NotFound("order", order_id)
     return OrderPage(order=order, extras=extras, log=log)
 
 

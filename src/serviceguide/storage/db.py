@@ -20,6 +20,8 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from serviceguide.storage.direct import Reader, reader_for
+
 #: Key of the PostgreSQL advisory lock that orders writes to the polled streams.
 STREAM_LOCK_KEY = 0x5E41CE
 
@@ -86,6 +88,8 @@ class Database:
                 aurl, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False
             )
             self.write_engine = self.engine
+        #: Plain SQL on the driver for the hot reads (storage.direct).
+        self.reader: Reader = reader_for(url, pool_size)
 
     @property
     def is_postgres(self) -> bool:
@@ -104,6 +108,7 @@ class Database:
             yield conn
 
     async def dispose(self) -> None:
+        await self.reader.close()
         await self.engine.dispose()
         if self.write_engine is not self.engine:
             await self.write_engine.dispose()

@@ -10,6 +10,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from serviceguide.domain.model import Caller, OrgKind
+from serviceguide.storage.direct import Reader, Sql, ts
 from serviceguide.storage.tables import (
     api_sessions,
     api_users,
@@ -37,11 +38,11 @@ _caller_cols = (
 
 def _caller(r: Any) -> Caller:
     return Caller(
-        user_id=r.id,
-        user_name=r.name,
-        org_id=r.org_id,
-        org_name=r.org_name,
-        org_kind=OrgKind(r.kind),
+        user_id=r["id"],
+        user_name=r["name"],
+        org_id=r["org_id"],
+        org_name=r["org_name"],
+        org_kind=OrgKind(r["kind"]),
     )
 
 
@@ -55,27 +56,28 @@ async def get_api_user(conn: AsyncConnection, api_user: int) -> ApiUserRecord | 
     if r is None:
         return None
     return ApiUserRecord(
-        caller=_caller(r), key_hash=r.key_hash, active=r.active, ip_allowlist=r.ip_allowlist
+        caller=_caller(r._mapping),
+        key_hash=r.key_hash,
+        active=r.active,
+        ip_allowlist=r.ip_allowlist,
     )
+
+
+_SESSION = Sql.of(
+    "SELECT u.id, u.name, g.id AS org_id, g.name AS org_name, g.kind, s.expires_at "
+    "FROM api_sessions s JOIN api_users u ON u.id = s.api_user_id "
+    "JOIN organisations g ON g.id = u.org_id "
+    "WHERE s.token_sha256 = $1 AND s.expires_at > $2 AND u.active"
+)
 
 
 async def caller_for_session(
-    conn: AsyncConnection, token_sha256: str, now: datetime
-) -> Caller | None:
-    """The caller a login hash belongs to, if the hash exists, is unexpired and the user active."""
-    q = (
-        select(*_caller_cols)
-        .select_from(api_sessions)
-        .join(api_users, api_users.c.id == api_sessions.c.api_user_id)
-        .join(organisations, organisations.c.id == api_users.c.org_id)
-        .where(
-            api_sessions.c.token_sha256 == token_sha256,
-            api_sessions.c.expires_at > now,
-            api_users.c.active.is_(True),
-        )
-    )
-    r = (await conn.execute(q)).first()
-    return None if r is None else _caller(r)
+    reader: Reader, token_sha256: str, now: datetime
+) -> tuple[Caller, datetime] | None:
+    """The caller a login hash belongs to and when the hash expires, if it exists, is unexpired
+    and its user active (a poll's first read: on the direct driver path)."""
+    r = await reader.fetchrow(_SESSION, token_sha256, now)
+    return None if r is None else (_caller(r), ts(r["expires_at"]))
 
 
 async def insert_session(

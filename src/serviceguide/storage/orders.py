@@ -8,9 +8,9 @@ found, exactly like a missing one.
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
+from functools import cache
 
-from sqlalchemy import ColumnElement, exists, func, insert, select, update
+from sqlalchemy import ColumnElement, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from serviceguide.domain.model import (
@@ -24,6 +24,7 @@ from serviceguide.domain.model import (
     OrgKind,
 )
 from serviceguide.domain.status import EventType, MessageType, OrderStatus
+from serviceguide.storage.direct import Reader, Row, Sql, day, money, ts
 from serviceguide.storage.tables import (
     accesses,
     customers,
@@ -32,7 +33,6 @@ from serviceguide.storage.tables import (
     order_log,
     orders,
     organisations,
-    services,
 )
 
 tl_org = organisations.alias("tl_org")
@@ -48,89 +48,224 @@ def _event_scope(caller: Caller) -> ColumnElement[bool]:
     return col == caller.org_id
 
 
-_summary_cols = (
-    orders.c.id,
-    orders.c.created_at,
-    orders.c.status,
-    orders.c.service_id,
-    tl_org.c.xsp,
-    orders.c.delivery,
-    orders.c.customer_id,
-)
+# -- reads on the direct driver path (storage.direct): what the XSP API polls ----------------
+
+_SCOPE = {OrgKind.TL: "tl_org_id", OrgKind.KO: "ko_org_id"}
+
+_SUMMARY = "o.id, o.created_at, o.status, o.service_id, t.xsp, o.delivery, o.customer_id"
 
 
-def _summary(row: object) -> OrderSummary:
-    r = row._mapping  # type: ignore[attr-defined]
+def _summary(r: Row) -> OrderSummary:
     return OrderSummary(
         id=r["id"],
-        created_at=r["created_at"],
+        created_at=ts(r["created_at"]),
         status=OrderStatus(r["status"]),
         service_id=r["service_id"],
         xsp=r["xsp"],
-        delivery=r["delivery"],
+        delivery=day(r["delivery"]),
         customer_id=r["customer_id"],
     )
 
 
+@cache
+def _window_sql(
+    base: str, alias: str, kind: OrgKind, created: bool, since: bool, limit: bool
+) -> Sql:
+    """``base`` (scoped by ``$1``) with the optional date, since_id and limit of a list."""
+    where, n = [], 1
+    for on, col, op in ((created, "created_at", ">="), (since, "id", ">")):
+        if on:
+            n += 1
+            where.append(f"{alias}.{col} {op} ${n}")
+    sql = base.format(scope=_SCOPE[kind], where="".join(f" AND {w}" for w in where))
+    return Sql.of(sql + (f" LIMIT ${n + 1}" if limit else ""))
+
+
+def _window_args(
+    created_from: datetime | None, since_id: int | None, limit: int | None
+) -> list[object]:
+    return [a for a in (created_from, since_id, limit) if a is not None]
+
+
+_LIST_ORDERS = (
+    f"SELECT {_SUMMARY} FROM orders o JOIN organisations t ON t.id = o.tl_org_id "
+    "WHERE o.{scope} = $1{where} ORDER BY o.id"
+)
+
+
 async def list_orders(
-    conn: AsyncConnection,
+    reader: Reader,
     caller: Caller,
     *,
     created_from: datetime | None,
     since_id: int | None,
     limit: int | None,
 ) -> list[OrderSummary]:
-    q = (
-        select(*_summary_cols)
-        .join(tl_org, tl_org.c.id == orders.c.tl_org_id)
-        .where(_order_scope(caller))
-        .order_by(orders.c.id)
+    q = _window_sql(
+        _LIST_ORDERS,
+        "o",
+        caller.org_kind,
+        created_from is not None,
+        since_id is not None,
+        limit is not None,
     )
-    if created_from is not None:
-        q = q.where(orders.c.created_at >= created_from)
-    if since_id is not None:
-        q = q.where(orders.c.id > since_id)
-    if limit is not None:
-        q = q.limit(limit)
-    return [_summary(r) for r in await conn.execute(q)]
+    rows = await reader.fetch(q, caller.org_id, *_window_args(created_from, since_id, limit))
+    return [_summary(r) for r in rows]
 
 
-async def get_order(conn: AsyncConnection, caller: Caller, order_id: int) -> OrderDetail | None:
-    q = (
-        select(
-            *_summary_cols,
-            tl_org.c.name.label("xsp_name"),
-            services.c.uid,
-            services.c.name.label("service_name"),
-            services.c.price_monthly,
-            services.c.price_once,
-            networks.c.coid,
-            accesses.c.access_id,
-            orders.c.message,
-            orders.c.updated_at,
-        )
-        .join(tl_org, tl_org.c.id == orders.c.tl_org_id)
-        .join(services, services.c.id == orders.c.service_id)
-        .join(accesses, accesses.c.id == orders.c.access_pk)
-        .join(networks, networks.c.id == accesses.c.network_id)
-        .where(orders.c.id == order_id, _order_scope(caller))
+_GET_ORDER = {
+    kind: Sql.of(
+        f"SELECT {_SUMMARY}, t.name AS xsp_name, s.uid, s.name AS service_name, "
+        "s.price_monthly, s.price_once, n.coid, a.access_id, o.message, o.updated_at "
+        "FROM orders o JOIN organisations t ON t.id = o.tl_org_id "
+        "JOIN services s ON s.id = o.service_id JOIN accesses a ON a.id = o.access_pk "
+        f"JOIN networks n ON n.id = a.network_id WHERE o.id = $1 AND o.{col} = $2"
     )
-    row = (await conn.execute(q)).first()
-    if row is None:
+    for kind, col in _SCOPE.items()
+}
+
+
+async def get_order(reader: Reader, caller: Caller, order_id: int) -> OrderDetail | None:
+    r = await reader.fetchrow(_GET_ORDER[caller.org_kind], order_id, caller.org_id)
+    if r is None:
         return None
-    r = row._mapping
     return OrderDetail(
-        summary=_summary(row),
+        summary=_summary(r),
         service_uid=r["uid"],
         service_name=r["service_name"],
         xsp_name=r["xsp_name"],
         coid=r["coid"],
         socket=r["access_id"],
-        price_monthly=Decimal(r["price_monthly"]),
-        price_once=Decimal(r["price_once"]),
+        price_monthly=money(r["price_monthly"]),
+        price_once=money(r["price_once"]),
         message=r["message"],
-        updated_at=r["updated_at"],
+        updated_at=ts(r["updated_at"]),
     )
+
+
+# The order's log, and whether the order is visible at all, in one statement: no row means no
+# such order (for this caller); one row with a NULL id means an order without entries.
+_LOG = {
+    kind: Sql.of(
+        "SELECT l.id, l.created_at, l.type, l.message, l.user_name, l.org_name "
+        "FROM orders o LEFT JOIN order_log l ON l.order_id = o.id "
+        f"WHERE o.id = $1 AND o.{col} = $2 ORDER BY l.id"
+    )
+    for kind, col in _SCOPE.items()
+}
+
+
+async def list_log(reader: Reader, caller: Caller, order_id: int) -> list[LogEntry] | None:
+    """The order's log, oldest first; None when the caller cannot see the order."""
+    rows = await reader.fetch(_LOG[caller.org_kind], order_id, caller.org_id)
+    if not rows:
+        return None
+    return [
+        LogEntry(
+            id=r["id"],
+            created_at=ts(r["created_at"]),
+            type=MessageType(r["type"]),
+            message=r["message"],
+            user=r["user_name"],
+            org=r["org_name"],
+        )
+        for r in rows
+        if r["id"] is not None
+    ]
+
+
+_EVENTS = {
+    kind: Sql.of(
+        "SELECT id, created_at, type, order_id, status, message_type FROM events "
+        f"WHERE {col} = $1 AND id > $2 ORDER BY id LIMIT $3"
+    )
+    for kind, col in _SCOPE.items()
+}
+
+
+async def list_events(reader: Reader, caller: Caller, *, since_id: int, limit: int) -> list[Event]:
+    rows = await reader.fetch(_EVENTS[caller.org_kind], caller.org_id, since_id, limit)
+    return [
+        Event(
+            id=r["id"],
+            created_at=ts(r["created_at"]),
+            type=EventType(r["type"]),
+            order_id=r["order_id"],
+            status=OrderStatus(r["status"]),
+            message_type=MessageType(r["message_type"]) if r["message_type"] else None,
+        )
+        for r in rows
+    ]
+
+
+# A customer is visible to the organisations of its orders.
+_CUSTOMER = "c.id, a.access_id, c.serial, c.firstname, c.surname, c.created_at"
+_VISIBLE = "EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.id AND o.{scope} = $1)"
+
+
+def _customer_summary(r: Row) -> CustomerSummary:
+    return CustomerSummary(
+        id=r["id"],
+        socket=r["access_id"],
+        serial=r["serial"],
+        firstname=r["firstname"],
+        surname=r["surname"],
+        created_at=ts(r["created_at"]),
+    )
+
+
+_LIST_CUSTOMERS = (
+    f"SELECT {_CUSTOMER} FROM customers c JOIN accesses a ON a.id = c.access_pk "
+    f"WHERE {_VISIBLE}{{where}} ORDER BY c.id"
+)
+
+
+async def list_customers(
+    reader: Reader,
+    caller: Caller,
+    *,
+    created_from: datetime | None,
+    since_id: int | None,
+    limit: int | None,
+) -> list[CustomerSummary]:
+    q = _window_sql(
+        _LIST_CUSTOMERS,
+        "c",
+        caller.org_kind,
+        created_from is not None,
+        since_id is not None,
+        limit is not None,
+    )
+    rows = await reader.fetch(q, caller.org_id, *_window_args(created_from, since_id, limit))
+    return [_customer_summary(r) for r in rows]
+
+
+_GET_CUSTOMER = {
+    kind: Sql.of(
+        f"SELECT {_CUSTOMER}, c.email, c.address, c.zip, c.city, c.phone, c.premise "
+        "FROM customers c JOIN accesses a ON a.id = c.access_pk "
+        f"WHERE c.id = $2 AND {_VISIBLE.format(scope=col)}"
+    )
+    for kind, col in _SCOPE.items()
+}
+
+
+async def get_customer(reader: Reader, caller: Caller, customer_id: int) -> CustomerDetail | None:
+    r = await reader.fetchrow(_GET_CUSTOMER[caller.org_kind], caller.org_id, customer_id)
+    if r is None:
+        return None
+    return CustomerDetail(
+        summary=_customer_summary(r),
+        email=r["email"],
+        address=r["address"],
+        zip=r["zip"],
+        city=r["city"],
+        phone=r["phone"],
+        premise=r["premise"],
+    )
+
+
+# -- writes and reads inside write transactions (SQLAlchemy) -----------------------------------
 
 
 async def order_for_change(
@@ -216,141 +351,6 @@ async def append_event(
         .returning(events.c.id)
     )
     return int(result.scalar_one())
-
-
-async def list_log(conn: AsyncConnection, order_id: int) -> list[LogEntry]:
-    q = (
-        select(
-            order_log.c.id,
-            order_log.c.created_at,
-            order_log.c.type,
-            order_log.c.message,
-            order_log.c.user_name,
-            order_log.c.org_name,
-        )
-        .where(order_log.c.order_id == order_id)
-        .order_by(order_log.c.id)
-    )
-    return [
-        LogEntry(
-            id=r.id,
-            created_at=r.created_at,
-            type=MessageType(r.type),
-            message=r.message,
-            user=r.user_name,
-            org=r.org_name,
-        )
-        for r in await conn.execute(q)
-    ]
-
-
-async def list_events(
-    conn: AsyncConnection, caller: Caller, *, since_id: int, limit: int
-) -> list[Event]:
-    q = (
-        select(
-            events.c.id,
-            events.c.created_at,
-            events.c.type,
-            events.c.order_id,
-            events.c.status,
-            events.c.message_type,
-        )
-        .where(_event_scope(caller), events.c.id > since_id)
-        .order_by(events.c.id)
-        .limit(limit)
-    )
-    return [
-        Event(
-            id=r.id,
-            created_at=r.created_at,
-            type=EventType(r.type),
-            order_id=r.order_id,
-            status=OrderStatus(r.status),
-            message_type=MessageType(r.message_type) if r.message_type else None,
-        )
-        for r in await conn.execute(q)
-    ]
-
-
-def _customer_visible(caller: Caller) -> ColumnElement[bool]:
-    return exists().where(orders.c.customer_id == customers.c.id, _order_scope(caller))
-
-
-_customer_cols = (
-    customers.c.id,
-    accesses.c.access_id,
-    customers.c.serial,
-    customers.c.firstname,
-    customers.c.surname,
-    customers.c.created_at,
-)
-
-
-def _customer_summary(r: object) -> CustomerSummary:
-    m = r._mapping  # type: ignore[attr-defined]
-    return CustomerSummary(
-        id=m["id"],
-        socket=m["access_id"],
-        serial=m["serial"],
-        firstname=m["firstname"],
-        surname=m["surname"],
-        created_at=m["created_at"],
-    )
-
-
-async def list_customers(
-    conn: AsyncConnection,
-    caller: Caller,
-    *,
-    created_from: datetime | None,
-    since_id: int | None,
-    limit: int | None,
-) -> list[CustomerSummary]:
-    q = (
-        select(*_customer_cols)
-        .join(accesses, accesses.c.id == customers.c.access_pk)
-        .where(_customer_visible(caller))
-        .order_by(customers.c.id)
-    )
-    if created_from is not None:
-        q = q.where(customers.c.created_at >= created_from)
-    if since_id is not None:
-        q = q.where(customers.c.id > since_id)
-    if limit is not None:
-        q = q.limit(limit)
-    return [_customer_summary(r) for r in await conn.execute(q)]
-
-
-async def get_customer(
-    conn: AsyncConnection, caller: Caller, customer_id: int
-) -> CustomerDetail | None:
-    q = (
-        select(
-            *_customer_cols,
-            customers.c.email,
-            customers.c.address,
-            customers.c.zip,
-            customers.c.city,
-            customers.c.phone,
-            customers.c.premise,
-        )
-        .join(accesses, accesses.c.id == customers.c.access_pk)
-        .where(customers.c.id == customer_id, _customer_visible(caller))
-    )
-    row = (await conn.execute(q)).first()
-    if row is None:
-        return None
-    m = row._mapping
-    return CustomerDetail(
-        summary=_customer_summary(row),
-        email=m["email"],
-        address=m["address"],
-        zip=m["zip"],
-        city=m["city"],
-        phone=m["phone"],
-        premise=m["premise"],
-    )
 
 
 async def insert_customer(conn: AsyncConnection, **values: object) -> int:

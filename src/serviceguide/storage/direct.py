@@ -1,0 +1,162 @@
+"""Plain SQL on the database driver itself, for the reads every poll makes.
+
+The XSP API's read methods (and the login-hash check in front of them) are what service
+providers call all day. On that path SQLAlchemy's statement building, compiling and result
+processing cost more than the database does (docs/performance.md), so these few queries are
+written as SQL text, prepared once per connection and run straight on the driver:
+
+* PostgreSQL: an asyncpg pool per process; asyncpg keeps each statement prepared per
+  connection, so a poll is one round trip (Bind/Execute) with no BEGIN/ROLLBACK around it.
+* SQLite: one read connection per process, used on the event loop: an indexed read of a few
+  rows takes microseconds, less than handing it to a thread. In WAL mode a reader never waits
+  for the writer.
+
+Statements are written with ``$1``-style parameters; :class:`Sql` keeps the SQLite spelling
+(``?1``) beside it. Values come back as the driver gives them; :func:`ts`, :func:`day` and
+:func:`money` turn SQLite's text and numbers into what asyncpg returns. Everything that writes
+stays on SQLAlchemy (storage.db).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from sqlalchemy.engine import make_url
+
+Row = Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Sql:
+    """One statement in both spellings."""
+
+    text: str
+    sqlite: str
+
+    @classmethod
+    def of(cls, text: str) -> Sql:
+        return cls(text, re.sub(r"\$(\d+)", r"?\1", text))
+
+
+class Reader(Protocol):
+    async def fetch(self, q: Sql, *args: Any) -> Sequence[Row]: ...
+
+    async def fetchrow(self, q: Sql, *args: Any) -> Row | None: ...
+
+    async def close(self) -> None: ...
+
+
+async def _keep_session(_conn: Any) -> None:
+    """Nothing to undo when a read connection goes back to the pool: these statements never
+    open a transaction or change session state, so asyncpg's default reset (a round trip of
+    RESET ALL, UNLISTEN, CLOSE ALL …) would be pure cost."""
+
+
+class PostgresReader:
+    def __init__(self, url: str, pool_size: int) -> None:
+        self._dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self._size = pool_size
+        self._pool: Any = None
+        self._lock = asyncio.Lock()
+
+    async def _get_pool(self) -> Any:
+        if self._pool is None:
+            async with self._lock:
+                if self._pool is None:
+                    import asyncpg
+
+                    self._pool = await asyncpg.create_pool(
+                        self._dsn, min_size=1, max_size=self._size, reset=_keep_session
+                    )
+        return self._pool
+
+    async def fetch(self, q: Sql, *args: Any) -> Sequence[Row]:
+        pool = self._pool or await self._get_pool()
+        rows: Sequence[Row] = await pool.fetch(q.text, *args)
+        return rows
+
+    async def fetchrow(self, q: Sql, *args: Any) -> Row | None:
+        pool = self._pool or await self._get_pool()
+        row: Row | None = await pool.fetchrow(q.text, *args)
+        return row
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+
+def _sqlite_arg(value: Any) -> Any:
+    if isinstance(value, datetime):  # SQLAlchemy's storage format: naive UTC, microseconds
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+class SqliteReader:
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._conn: sqlite3.Connection | None = None
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA query_only=ON")
+        conn.execute("PRAGMA busy_timeout=5000")
+        self._conn = conn
+        return conn
+
+    async def fetch(self, q: Sql, *args: Any) -> Sequence[Row]:
+        conn = self._conn or self._connect()
+        rows: list[Row] = conn.execute(q.sqlite, [_sqlite_arg(a) for a in args]).fetchall()
+        return rows
+
+    async def fetchrow(self, q: Sql, *args: Any) -> Row | None:
+        conn = self._conn or self._connect()
+        row: Row | None = conn.execute(q.sqlite, [_sqlite_arg(a) for a in args]).fetchone()
+        return row
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def reader_for(url: str, pool_size: int) -> Reader:
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite":
+        assert u.database, "SQLite needs a file (an in-memory database is one per connection)"
+        return SqliteReader(u.database)
+    return PostgresReader(url, pool_size)
+
+
+def ts(value: Any) -> datetime:
+    """A stored time as an aware UTC datetime (asyncpg gives one; SQLite gives text)."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def day(value: Any) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(value)
+
+
+def money(value: Any) -> Decimal:
+    """``Numeric(10, 2)`` as a Decimal with two places, as SQLAlchemy would give it."""
+    if isinstance(value, Decimal):
+        return value
+    return (
+        Decimal(f"{value:.2f}")
+        if isinstance(value, float)
+        else Decimal(value).quantize(Decimal("0.01"))
+    )
