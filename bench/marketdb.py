@@ -494,14 +494,14 @@ def markdown(results: list[Result], queries_count: int, command: str, load: str)
     return "\n".join(lines)
 
 
-def write_section(text: str, path: Path = ROOT / "BENCHMARKS.md") -> None:
-    """Put ``text`` in place of this benchmark's section, leaving other sections alone."""
+def write_section(text: str, path: Path = ROOT / "BENCHMARKS.md", section: str = SECTION) -> None:
+    """Put ``text`` in place of a benchmark's section, leaving other sections alone."""
     old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    start = old.find(SECTION)
+    start = old.find(section)
     if start < 0:
         new = old.rstrip("\n") + "\n\n" + text
     else:
-        nxt = old.find("\n## ", start + len(SECTION))
+        nxt = old.find("\n## ", start + len(section))
         new = old[:start] + text + (old[nxt + 1 :] if nxt >= 0 else "")
     path.write_text(new.rstrip("\n") + "\n", encoding="utf-8")
 
