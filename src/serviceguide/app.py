@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -79,6 +80,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(settings.database_url)
         app.state.ctx = ctx = AppContext(db=db, settings=settings)
+        # Everything alive now (modules, routes, the schema) lives as long as the process: move
+        # it out of the collector's sight, so that a full collection under load scans only what
+        # requests allocate (it otherwise shows up as tens of milliseconds in p99 latency).
+        gc.collect()
+        gc.freeze()
         try:
             # Every worker runs one outbox relay; their claims keep them from sending twice.
             async with relay_in_background(ctx, enabled=settings.relay_in_serve):

@@ -10,9 +10,8 @@ from sqlalchemy import select
 from serviceguide.domain.clock import utcnow
 from serviceguide.domain.ordering import OrderRequest
 from serviceguide.domain.status import EventType, OrderStatus
-from serviceguide.services import placing
+from serviceguide.services import changes, placing
 from serviceguide.services.context import AppContext
-from serviceguide.storage import orders as repo
 from serviceguide.storage.db import Database
 from serviceguide.storage.tables import orders as orders_table
 from tests.support.world import World, customer
@@ -22,7 +21,7 @@ pytestmark = pytest.mark.integration
 
 
 async def _event(conn, order_id: int, org_ids: tuple[int, int]) -> int:
-    return await repo.append_event(
+    return await changes.record_event(
         conn,
         order_id=order_id,
         at=utcnow(),

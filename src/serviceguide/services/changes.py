@@ -9,6 +9,7 @@ always has both.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -16,6 +17,50 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from serviceguide.domain.status import EventType, MessageType, OrderStatus
 from serviceguide.storage import orders as order_repo
 from serviceguide.storage import outbox as outbox_repo
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One change to one order, as the event stream records it."""
+
+    order_id: int
+    type: EventType
+    status: OrderStatus  # the order's status after the change
+    message_type: MessageType | None
+    tl_org_id: int
+    ko_org_id: int
+
+
+async def record_events(
+    conn: AsyncConnection, changes: Sequence[Change], at: datetime
+) -> list[int]:
+    """Append the events to the stream and enqueue their webhook deliveries (one per active,
+    subscribed endpoint of each order's TL and KO). Call inside the change's write
+    transaction, opened with ``ordered=True``. Returns the event ids, in order."""
+    ids = await order_repo.append_events(
+        conn,
+        [
+            {
+                "order_id": c.order_id,
+                "created_at": at,
+                "type": c.type.value,
+                "status": c.status.value,
+                "message_type": c.message_type.value if c.message_type else None,
+                "tl_org_id": c.tl_org_id,
+                "ko_org_id": c.ko_org_id,
+            }
+            for c in changes
+        ],
+    )
+    await outbox_repo.enqueue_webhooks(
+        conn,
+        [
+            (i, c.order_id, c.type, c.tl_org_id, c.ko_org_id)
+            for i, c in zip(ids, changes, strict=True)
+        ],
+        at,
+    )
+    return ids
 
 
 async def record_event(
@@ -29,29 +74,9 @@ async def record_event(
     tl_org_id: int,
     ko_org_id: int,
 ) -> int:
-    """Append the event to the stream and enqueue its webhook deliveries (one per active,
-    subscribed endpoint of the order's TL and KO). Call inside the change's write transaction,
-    opened with ``ordered=True``. Returns the event id."""
-    event_id = await order_repo.append_event(
-        conn,
-        order_id=order_id,
-        at=at,
-        type=type,
-        status=status,
-        message_type=message_type,
-        tl_org_id=tl_org_id,
-        ko_org_id=ko_org_id,
-    )
-    await outbox_repo.enqueue_webhooks(
-        conn,
-        event_id=event_id,
-        order_id=order_id,
-        type=type,
-        tl_org_id=tl_org_id,
-        ko_org_id=ko_org_id,
-        at=at,
-    )
-    return event_id
+    """:func:`record_events` for one change; returns the event id."""
+    change = Change(order_id, type, status, message_type, tl_org_id, ko_org_id)
+    return (await record_events(conn, [change], at))[0]
 
 
 async def enqueue_order_mails(

@@ -93,20 +93,24 @@ async def _plan(ctx: AppContext, req: OrderRequest) -> _Plan:
         if access is None or network is None:
             field = "coid" if network is None else "accessId"
             raise ValidationFailed([InvalidInput(field, "No such access in that network")])
-        chosen = []
-        bad = []
-        for sid in req.service_ids:
-            svc = await catalogue.service_by_id(conn, sid)
-            if svc is None or not svc.active or svc.network_id != access.network_id:
-                bad.append(sid)
-                continue
-            tl = await catalogue.org_by_id(conn, svc.tl_org_id)
-            assert tl is not None and tl.xsp is not None
-            chosen.append((svc, tl.xsp))
+        found = await catalogue.services_with_xsp(conn, req.service_ids)
+    chosen = []
+    bad = []
+    for sid in req.service_ids:
+        svc_xsp = found.get(sid)
+        if svc_xsp is None or not svc_xsp[0].active or svc_xsp[0].network_id != access.network_id:
+            bad.append(sid)
+            continue
+        chosen.append(svc_xsp)
     if bad:
         ids = ", ".join(str(b) for b in bad)
         raise ValidationFailed([InvalidInput("services", f"Not offered on this access: {ids}")])
     return _Plan(access, network, chosen)
+
+
+def _notes(result: ActivationResult | None) -> list[str]:
+    """The log entries a new order starts with."""
+    return ["Order placed through Tjänsteguiden"] + ([result.note] if result else [])
 
 
 async def _replay(ctx: AppContext, key: str, print_: str) -> Placement | None:
@@ -207,50 +211,73 @@ async def _store(
             premise=c.premise or access.mdu_apartment_number,
             created_at=now,
         )
-        placed = []
-        mails: list[tuple[int, int]] = []
-        for svc, xsp in plan.services:
+        # One statement per table, whatever the number of services: the stream lock is held
+        # for as few round trips as possible.
+        statuses = []
+        for svc, _xsp in plan.services:
             result = activations.get(svc.id)
-            status = OrderStatus.DELIVERED if result and result.activated else OrderStatus.NEW
-            order_id = await repo.insert_order(
-                conn,
-                customer_id=customer_id,
-                service_id=svc.id,
-                access_pk=access.id,
-                tl_org_id=svc.tl_org_id,
-                ko_org_id=network.ko_org_id,
-                status=status.value,
-                delivery=req.delivery,
-                message=message,
-                created_at=now,
-                updated_at=now,
+            statuses.append(
+                OrderStatus.DELIVERED if result and result.activated else OrderStatus.NEW
             )
-            notes = ["Order placed through Tjänsteguiden"]
-            if result:
-                notes.append(result.note)
-            for note in notes:
-                await repo.append_log(
-                    conn,
-                    order_id=order_id,
-                    at=now,
-                    type=MessageType.SYSTEM,
-                    message=note,
-                    user_name=GUIDE,
-                    org_name=GUIDE,
-                    org_id=None,
+        order_ids = await repo.insert_orders(
+            conn,
+            [
+                {
+                    "customer_id": customer_id,
+                    "service_id": svc.id,
+                    "access_pk": access.id,
+                    "tl_org_id": svc.tl_org_id,
+                    "ko_org_id": network.ko_org_id,
+                    "status": status.value,
+                    "delivery": req.delivery,
+                    "message": message,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for (svc, _xsp), status in zip(plan.services, statuses, strict=True)
+            ],
+        )
+        await repo.append_logs(
+            conn,
+            [
+                {
+                    "order_id": order_id,
+                    "created_at": now,
+                    "type": MessageType.SYSTEM.value,
+                    "message": note,
+                    "user_name": GUIDE,
+                    "org_name": GUIDE,
+                    "org_id": None,
+                }
+                for order_id, (svc, _xsp) in zip(order_ids, plan.services, strict=True)
+                for note in _notes(activations.get(svc.id))
+            ],
+        )
+        await changes.record_events(
+            conn,
+            [
+                changes.Change(
+                    order_id,
+                    EventType.ORDER_CREATED,
+                    status,
+                    None,
+                    svc.tl_org_id,
+                    network.ko_org_id,
                 )
-            await changes.record_event(
-                conn,
-                order_id=order_id,
-                at=now,
-                type=EventType.ORDER_CREATED,
-                status=status,
-                message_type=None,
-                tl_org_id=svc.tl_org_id,
-                ko_org_id=network.ko_org_id,
-            )
-            placed.append(PlacedOrder(order_id, svc.id, xsp, status))
-            mails.append((order_id, svc.tl_org_id))
+                for order_id, (svc, _xsp), status in zip(
+                    order_ids, plan.services, statuses, strict=True
+                )
+            ],
+            now,
+        )
+        placed = [
+            PlacedOrder(order_id, svc.id, xsp, status)
+            for order_id, (svc, xsp), status in zip(order_ids, plan.services, statuses, strict=True)
+        ]
+        mails = [
+            (order_id, svc.tl_org_id)
+            for order_id, (svc, _xsp) in zip(order_ids, plan.services, strict=True)
+        ]
         if notify:
             await changes.enqueue_order_mails(conn, mails, now)
         placement = Placement(customer_id, placed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -92,11 +93,6 @@ async def org_by_coid(conn: AsyncConnection, coid: str) -> Organisation | None:
 
 async def org_by_xsp(conn: AsyncConnection, xsp: int) -> Organisation | None:
     r = (await conn.execute(select(organisations).where(organisations.c.xsp == xsp))).first()
-    return None if r is None else _org(r)
-
-
-async def org_by_id(conn: AsyncConnection, org_id: int) -> Organisation | None:
-    r = (await conn.execute(select(organisations).where(organisations.c.id == org_id))).first()
     return None if r is None else _org(r)
 
 
@@ -233,6 +229,17 @@ def _service(r: Any) -> ServiceRecord:
 async def service_by_id(conn: AsyncConnection, service_id: int) -> ServiceRecord | None:
     r = (await conn.execute(select(services).where(services.c.id == service_id))).first()
     return None if r is None else _service(r)
+
+
+async def services_with_xsp(
+    conn: AsyncConnection, service_ids: Sequence[int]
+) -> dict[int, tuple[ServiceRecord, int]]:
+    """The services among ``service_ids`` that exist, each with its TL's xsp (one query)."""
+    q = select(services, organisations.c.xsp.label("tl_xsp")).join(
+        organisations, organisations.c.id == services.c.tl_org_id
+    )
+    rows = await conn.execute(q.where(services.c.id.in_(list(service_ids))))
+    return {r.id: (_service(r), r.tl_xsp) for r in rows}
 
 
 async def list_services(conn: AsyncConnection, tl_org_id: int | None = None) -> list[ServiceRecord]:

@@ -7,6 +7,7 @@ found, exactly like a missing one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
 
@@ -326,31 +327,25 @@ async def append_log(
     return int(result.scalar_one())
 
 
-async def append_event(
-    conn: AsyncConnection,
-    *,
-    order_id: int,
-    at: datetime,
-    type: EventType,
-    status: OrderStatus,
-    message_type: MessageType | None,
-    tl_org_id: int,
-    ko_org_id: int,
-) -> int:
+async def insert_orders(conn: AsyncConnection, rows: Sequence[dict[str, object]]) -> list[int]:
+    """Insert orders in one statement; their ids, in the order of ``rows``."""
     result = await conn.execute(
-        insert(events)
-        .values(
-            order_id=order_id,
-            created_at=at,
-            type=type.value,
-            status=status.value,
-            message_type=message_type.value if message_type else None,
-            tl_org_id=tl_org_id,
-            ko_org_id=ko_org_id,
-        )
-        .returning(events.c.id)
+        insert(orders).returning(orders.c.id, sort_by_parameter_order=True), list(rows)
     )
-    return int(result.scalar_one())
+    return [int(i) for i in result.scalars()]
+
+
+async def append_logs(conn: AsyncConnection, rows: Sequence[dict[str, object]]) -> None:
+    """Log entries (``order_id, created_at, type, message, user_name, org_name, org_id``)."""
+    await conn.execute(insert(order_log), list(rows))
+
+
+async def append_events(conn: AsyncConnection, rows: Sequence[dict[str, object]]) -> list[int]:
+    """Events in one statement; their ids, in the order of ``rows``."""
+    result = await conn.execute(
+        insert(events).returning(events.c.id, sort_by_parameter_order=True), list(rows)
+    )
+    return [int(i) for i in result.scalars()]
 
 
 async def insert_customer(conn: AsyncConnection, **values: object) -> int:

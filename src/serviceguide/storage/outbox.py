@@ -31,7 +31,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from serviceguide.domain.outbox import AttemptOutcome, OutboxKind, OutboxState
 from serviceguide.domain.status import EventType, MessageType, OrderStatus
 from serviceguide.storage.tables import (
-    Id,
     accesses,
     customers,
     events,
@@ -176,31 +175,40 @@ _WEBHOOK_COLUMNS = [
 
 async def enqueue_webhooks(
     conn: AsyncConnection,
-    *,
-    event_id: int,
-    order_id: int,
-    type: EventType,
-    tl_org_id: int,
-    ko_org_id: int,
+    recorded: Sequence[tuple[int, int, EventType, int, int]],
     at: datetime,
 ) -> int:
-    """One delivery per active endpoint of the order's TL and KO that subscribes to ``type``."""
-    rows = select(
-        literal(OutboxKind.WEBHOOK.value, String),
-        literal(order_id, Id),
-        literal(event_id, Id),
-        webhook_endpoints.c.id,
-        literal(P, String),
-        literal(0, Integer),
-        _when(at),
-        _when(at),
-    ).where(
-        webhook_endpoints.c.active.is_(True),
-        webhook_endpoints.c.org_id.in_([tl_org_id, ko_org_id]),
-        _subscribes(type),
-    )
-    result = await conn.execute(insert(outbox).from_select(_WEBHOOK_COLUMNS, rows))
-    return int(result.rowcount)
+    """For each recorded ``(event_id, order_id, type, tl_org_id, ko_org_id)``, one delivery per
+    active endpoint of the order's TL and KO that subscribes to ``type``. One query for the
+    endpoints, one insert (none when no endpoint subscribes: the usual case)."""
+    orgs = {org for _, _, _, tl, ko in recorded for org in (tl, ko)}
+    if not orgs:
+        return 0
+    endpoints = (
+        await conn.execute(
+            select(
+                webhook_endpoints.c.id, webhook_endpoints.c.org_id, webhook_endpoints.c.event_types
+            ).where(webhook_endpoints.c.active.is_(True), webhook_endpoints.c.org_id.in_(orgs))
+        )
+    ).all()
+    rows = [
+        {
+            "kind": OutboxKind.WEBHOOK.value,
+            "order_id": order_id,
+            "event_id": event_id,
+            "endpoint_id": endpoint_id,
+            "state": P,
+            "attempts": 0,
+            "next_attempt_at": at,
+            "created_at": at,
+        }
+        for event_id, order_id, type_, tl, ko in recorded
+        for endpoint_id, org_id, types in endpoints
+        if org_id in (tl, ko) and type_.value in types.split(",")
+    ]
+    if rows:
+        await conn.execute(insert(outbox), rows)
+    return len(rows)
 
 
 async def enqueue_replay(
