@@ -64,6 +64,22 @@ format: install
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache
 
+.PHONY: bench-api wrk
+# The whole benchmark (docs/performance.md): the HTTP API on SQLite and PostgreSQL at 10 000 and
+# 1 000 000 orders with 1 000 000 accesses, the scale-out checks, then the market database.
+# Rewrites BENCHMARKS.md. Takes about 40 minutes on 2 cores.
+bench: install wrk bench-api bench-marketdb
+
+wrk:
+	@command -v wrk >/dev/null || { sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null || \
+	  { $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }; }
+
+# BENCH_ARGS="--sizes 10000 --accesses 100000 --seconds 2" for a quick look (then --no-write).
+BENCH_ARGS ?=
+bench-api: install wrk
+	$(BIN)/python -m bench.api $(BENCH_ARGS)
+
 .PHONY: bench-marketdb
 # Import 1 000 000 MdB2 accesses into SQLite and PostgreSQL and time address searches in them;
 # writes the "Market database" section of BENCHMARKS.md. MDB_ROWS=…, MDB_BACKEND=sqlite|postgresql|both.

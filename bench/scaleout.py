@@ -116,6 +116,8 @@ def run(url: str, base: api.Base, work: Path, seconds: float = 6) -> list[str]:
             for r in relays:
                 r.start()
             placed_load = _together([(a.url, placing, 16), (b.url, placing, 16)], seconds)
+            a.settle()  # placements wrk gave up on may still be finishing
+            b.settle()
             placed = [
                 r[0] for r in api.query(url, "SELECT id FROM orders WHERE id > :f", f=first_new)
             ]
