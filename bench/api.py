@@ -675,6 +675,9 @@ def markdown(
         "### Targets (PostgreSQL)",
         "",
         *targets(phases, bases, c),
+        "Where a target is not met, docs/performance.md (\"What limits each figure\") says what "
+        "limits it and what would move it.",
+        "",
     ]
     for p in phases:
         lines += phase_table(p, connections)

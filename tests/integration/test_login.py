@@ -7,12 +7,12 @@ import asyncio
 import pytest
 from sqlalchemy import select
 
-from serviceguide.services.context import AppContext
+from serviceguide.services.context import AppContext, SessionCache
 from serviceguide.services.secrets import sha256_hex
 from serviceguide.storage.db import Database
 from serviceguide.storage.tables import api_sessions, api_users
 from tests.support.world import World
-from tests.support.xsp import XspClient
+from tests.support.xsp import Session, XspClient
 
 pytestmark = pytest.mark.integration
 
@@ -117,3 +117,22 @@ async def test_an_inactive_api_user_cannot_log_in(ctx: AppContext, xsp: XspClien
         )
     r = await xsp.call("api_login", api_user=tl1.api_user, api_key=tl1.api_key)
     assert r.code == 401
+
+
+async def test_a_deactivated_users_hash_is_refused_by_any_process_that_has_not_just_seen_it(
+    ctx: AppContext, xsp: XspClient, world: World, monkeypatch: pytest.MonkeyPatch
+):
+    tl1 = world.users["TL1"]
+    session = await xsp.session(tl1)
+    assert (await session.call("orders", since_id=0, limit=1)).code == 200  # now remembered
+    async with ctx.db.write() as conn:
+        await conn.execute(
+            api_users.update().where(api_users.c.id == tl1.api_user).values(active=False)
+        )
+    # Another process (its own memory of hashes) refuses it at once ...
+    async with XspClient.in_process(AppContext(ctx.db, ctx.settings)) as other:
+        r = await Session(other, session.hash).call("orders", since_id=0, limit=1)
+        assert r.code == 401
+    # ... and this one as soon as what it remembers is older than the TTL.
+    monkeypatch.setattr(SessionCache, "TTL", 0.0)
+    assert (await session.call("orders", since_id=0, limit=1)).code == 401

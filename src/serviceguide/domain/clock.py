@@ -33,9 +33,8 @@ def today_local() -> date:
 
 
 def fmt_seconds(dt: datetime) -> str:
-    # isoformat is C code: strftime costs several times as much, on every row of a listing.
-    return local(dt).replace(tzinfo=None).isoformat(" ", "seconds")
+    return local(dt).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def fmt_minutes(dt: datetime) -> str:
-    return fmt_seconds(dt)[:16]
+    return local(dt).strftime("%Y-%m-%d %H:%M")
