@@ -490,9 +490,12 @@ def full_listing(server: Server, world: dataset.World) -> tuple[float, int, int]
         ) as r,
     ):
         r.raise_for_status()
+        tail = b""
         for chunk in r.iter_bytes():
             size += len(chunk)
-            count += chunk.count(b'"accessId"')
+            window = tail + chunk  # a name split across two chunks is counted once
+            count += window.count(b'"accessId"') - tail.count(b'"accessId"')
+            tail = window[-16:]
     return t.seconds, size, count
 
 
@@ -618,15 +621,16 @@ def targets(phases: list[Phase], bases: dict[str, Base], c: int) -> list[str]:
             best >= 300 and big.outbox_mails == big.placed,
         )
     )
-    s = big.load("address search", c)
-    rows.append(
-        (
-            f"address search p99 ≤ 20 ms at {c} connections",
-            f"{bases['postgresql'].accesses:,} accesses",
-            f"p99 {s.p99_ms:.1f} ms ({s.rps:,.0f} req/s)",
-            s.p99_ms <= 20,
+    for cc in sorted({min(big.results[0].loads), c}):
+        s = big.load("address search", cc)
+        rows.append(
+            (
+                f"address search p99 ≤ 20 ms, {cc} connections",
+                f"{bases['postgresql'].accesses:,} accesses",
+                f"p99 {s.p99_ms:.1f} ms ({s.rps:,.0f} req/s)",
+                s.p99_ms <= 20,
+            )
         )
-    )
     for backend, base in bases.items():
         rows.append(
             (
@@ -675,7 +679,7 @@ def markdown(
         "### Targets (PostgreSQL)",
         "",
         *targets(phases, bases, c),
-        "Where a target is not met, docs/performance.md (\"What limits each figure\") says what "
+        'Where a target is not met, docs/performance.md ("What limits each figure") says what '
         "limits it and what would move it.",
         "",
     ]

@@ -19,8 +19,7 @@ async def search_addresses(ctx: AppContext, q: str, limit: int = 20) -> list[Add
     query = parse_query(q[:200])
     if query.is_empty or limit <= 0:
         return []
-    async with ctx.db.read() as conn:
-        found = await accesses.search(conn, query, limit)
-        if not found and (split := query.with_last_word_as_city()) is not None:
-            found = await accesses.search(conn, split, limit)
+    found = await accesses.search(ctx.db.reader, query, limit)
+    if not found and (split := query.with_last_word_as_city()) is not None:
+        found = await accesses.search(ctx.db.reader, split, limit)
     return found

@@ -32,11 +32,16 @@ class Change:
 
 
 async def record_events(
-    conn: AsyncConnection, changes: Sequence[Change], at: datetime
+    conn: AsyncConnection,
+    changes: Sequence[Change],
+    at: datetime,
+    endpoints: Sequence[outbox_repo.Endpoint] | None = None,
 ) -> list[int]:
     """Append the events to the stream and enqueue their webhook deliveries (one per active,
     subscribed endpoint of each order's TL and KO). Call inside the change's write
-    transaction, opened with ``ordered=True``. Returns the event ids, in order."""
+    transaction, opened with ``ordered=True``. ``endpoints``: the active webhook endpoints of
+    the orders' TLs and KOs, if the caller read them already. Returns the event ids, in
+    order."""
     ids = await order_repo.append_events(
         conn,
         [
@@ -59,6 +64,7 @@ async def record_events(
             for i, c in zip(ids, changes, strict=True)
         ],
         at,
+        endpoints,
     )
     return ids
 

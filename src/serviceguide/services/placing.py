@@ -31,6 +31,7 @@ from serviceguide.services.activation import ActivationResult, activate
 from serviceguide.services.context import AppContext
 from serviceguide.storage import catalogue, idempotency
 from serviceguide.storage import orders as repo
+from serviceguide.storage import outbox as outbox_repo
 from serviceguide.storage.catalogue import AccessRecord, NetworkRecord, ServiceRecord
 
 GUIDE = "Tjänsteguiden"
@@ -195,7 +196,11 @@ async def _store(
 ) -> Placement:
     c = customer
     access, network = plan.access, plan.network
-    async with ctx.db.write(ordered=True) as conn:
+    async with ctx.db.write() as conn:
+        # Read before taking the stream lock, so that it is held for fewer round trips.
+        orgs = {network.ko_org_id} | {svc.tl_org_id for svc, _xsp in plan.services}
+        endpoints = await outbox_repo.webhook_endpoints_of(conn, orgs)
+        await ctx.db.hold_streams(conn)
         now = utcnow()
         customer_id = await repo.insert_customer(
             conn,
@@ -269,6 +274,7 @@ async def _store(
                 )
             ],
             now,
+            endpoints,
         )
         placed = [
             PlacedOrder(order_id, svc.id, xsp, status)

@@ -14,10 +14,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from asyncpg.exceptions import UniqueViolationError
-from sqlalchemy import ColumnElement, Select, and_, bindparam, func, select, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -31,7 +32,8 @@ from serviceguide.domain.addresses import (
 )
 from serviceguide.domain.mdb import AccessRow
 from serviceguide.domain.model import AddressMatch
-from serviceguide.storage.tables import accesses, networks
+from serviceguide.storage.direct import Reader, Sql
+from serviceguide.storage.tables import accesses
 from serviceguide.storage.types import UTCDateTime
 
 #: The MdB2 data of a row, in ``AccessRow`` order.
@@ -218,106 +220,113 @@ async def export_rows(conn: AsyncConnection, network_id: int) -> AsyncIterator[A
 
 
 # --- address search ------------------------------------------------------------------------
+#
+# On the direct driver path (storage.direct): the guide searches as the customer types. Each
+# statement is a range on one of the ix_accesses_search_* indexes, read in index order up to the
+# limit; tests/integration/test_address_search.py checks the plans.
 
-_a = accesses.c
-_MATCH_COLUMNS = (
-    _a.id,
-    networks.c.coid,
-    _a.access_id,
-    _a.street_name,
-    _a.street_number,
-    _a.street_littera,
-    _a.postal_code,
-    _a.city,
-    _a.mdu_apartment_number,
+_SELECT = (
+    "SELECT a.id, n.coid, a.access_id, a.street_name, a.street_number, a.street_littera, "
+    "a.postal_code, a.city, a.mdu_apartment_number "
+    "FROM accesses a JOIN networks n ON n.id = a.network_id WHERE "
 )
-_ADDRESS_ORDER = (_a.search_number, _a.mdu_apartment_number, _a.id)
+_ORDER = "a.search_number, a.mdu_apartment_number, a.id"
 
 
-def _starts_with(column: Any, prefix: str) -> ColumnElement[bool]:
-    """A range on the key's index: ``column >= prefix AND column < prefix + KEY_END``."""
-    return and_(column >= prefix, column < prefix + KEY_END)
+class _Plan:
+    """One statement being written: ``$n`` placeholders for the values, in order."""
 
+    def __init__(self) -> None:
+        self.where: list[str] = []
+        self.args: list[object] = []
 
-def _after_prefix(column: Any, prefix: str) -> ColumnElement[bool]:
-    """Starts with ``prefix`` but is not ``prefix`` itself (the exact match came first)."""
-    return and_(column > prefix, column < prefix + KEY_END)
+    def arg(self, value: object) -> str:
+        self.args.append(value)
+        return f"${len(self.args)}"
 
+    def equals(self, column: str, value: str) -> _Plan:
+        self.where.append(f"{column} = {self.arg(value)}")
+        return self
 
-def _filters(q: AddressQuery, *, city: bool = True) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = []
-    if q.number:
-        conditions.append(_starts_with(_a.search_number, q.number))
-    if q.postal_code:
-        conditions.append(
-            _starts_with(_a.postal_code, q.postal_code)
-            if q.postal_is_prefix
-            else _a.postal_code == q.postal_code
+    def starts_with(self, column: str, prefix: str, *, strictly: bool = False) -> _Plan:
+        """``column`` starts with ``prefix`` (``strictly``: and is not ``prefix`` itself)."""
+        low = ">" if strictly else ">="
+        self.where.append(
+            f"{column} {low} {self.arg(prefix)} AND {column} < {self.arg(prefix + KEY_END)}"
         )
-    if city and q.city:
-        conditions.append(_starts_with(_a.search_city, q.city))
-    return conditions
+        return self
+
+    def filters(self, q: AddressQuery, *, city: bool = True) -> _Plan:
+        if q.number:
+            self.starts_with("a.search_number", q.number)
+        if q.postal_code:
+            if q.postal_is_prefix:
+                self.starts_with("a.postal_code", q.postal_code)
+            else:
+                self.equals("a.postal_code", q.postal_code)
+        if city and q.city:
+            self.starts_with("a.search_city", q.city)
+        return self
+
+    def ordered(self, order: str, limit: int) -> tuple[str, list[object]]:
+        sql = f"{_SELECT}{' AND '.join(self.where)} ORDER BY {order} LIMIT {self.arg(limit)}"
+        return sql, self.args
 
 
-def search_statements(q: AddressQuery) -> list[Select[Any]]:
-    """The queries that answer ``q``, best matches first; each reads one index in order."""
-    base = select(*_MATCH_COLUMNS).join(networks, networks.c.id == _a.network_id)
-    plans: list[Select[Any]] = []
+def search_statements(q: AddressQuery, limit: int) -> list[tuple[str, list[object]]]:
+    """The statements that answer ``q`` (``$n`` SQL and its values), best matches first."""
+    plans = []
     if q.street:
-        found = _filters(q)
-        plans.append(base.where(_a.search_street == q.street, *found).order_by(*_ADDRESS_ORDER))
+        plans.append(_Plan().equals("a.search_street", q.street).filters(q).ordered(_ORDER, limit))
         if q.street_may_be_city:
-            plans.append(
-                base.where(_a.search_city == q.street).order_by(_a.search_street, *_ADDRESS_ORDER)
-            )
-        plans.append(
-            base.where(_after_prefix(_a.search_street, q.street), *found).order_by(
-                _a.search_street, *_ADDRESS_ORDER
-            )
-        )
+            by_city = _Plan().equals("a.search_city", q.street)
+            plans.append(by_city.ordered(f"a.search_street, {_ORDER}", limit))
+        after = _Plan().starts_with("a.search_street", q.street, strictly=True).filters(q)
+        plans.append(after.ordered(f"a.search_street, {_ORDER}", limit))
         if q.street_may_be_city:
-            plans.append(
-                base.where(_after_prefix(_a.search_city, q.street)).order_by(
-                    _a.search_city, _a.search_street, *_ADDRESS_ORDER
-                )
-            )
+            after_city = _Plan().starts_with("a.search_city", q.street, strictly=True)
+            plans.append(after_city.ordered(f"a.search_city, a.search_street, {_ORDER}", limit))
     elif q.postal_code:
-        plans.append(
-            base.where(*_filters(q)).order_by(_a.postal_code, _a.search_street, *_ADDRESS_ORDER)
-        )
+        plans.append(_Plan().filters(q).ordered(f"a.postal_code, a.search_street, {_ORDER}", limit))
     elif q.city:
-        found = _filters(q, city=False)
+        exact = _Plan().equals("a.search_city", q.city).filters(q, city=False)
+        plans.append(exact.ordered(f"a.search_street, {_ORDER}", limit))
+        after = _Plan().starts_with("a.search_city", q.city, strictly=True)
         plans.append(
-            base.where(_a.search_city == q.city, *found).order_by(_a.search_street, *_ADDRESS_ORDER)
-        )
-        plans.append(
-            base.where(_after_prefix(_a.search_city, q.city), *found).order_by(
-                _a.search_city, _a.search_street, *_ADDRESS_ORDER
-            )
+            after.filters(q, city=False).ordered(f"a.search_city, a.search_street, {_ORDER}", limit)
         )
     return plans
 
 
-async def search(conn: AsyncConnection, q: AddressQuery, limit: int) -> list[AddressMatch]:
+@cache
+def _sql(text: str) -> Sql:
+    return Sql.of(text)
+
+
+async def search(reader: Reader, q: AddressQuery, limit: int) -> list[AddressMatch]:
     """Up to ``limit`` accesses matching ``q``: exact street (or city) first, then prefixes."""
     matches: list[AddressMatch] = []
     seen: set[int] = set()
-    for plan in search_statements(q):
+    for sql, args in search_statements(q, limit):
         if len(matches) >= limit:
             break
         # The full limit each time: a row already found by an earlier plan is skipped.
-        for r in await conn.execute(plan.limit(limit)):
-            if r.id in seen or len(matches) >= limit:
+        for r in await reader.fetch(_sql(sql), *args):
+            if r["id"] in seen or len(matches) >= limit:
                 continue
-            seen.add(r.id)
+            seen.add(r["id"])
             matches.append(
                 AddressMatch(
-                    coid=r.coid,
-                    access_id=r.access_id,
+                    coid=r["coid"],
+                    access_id=r["access_id"],
                     address=format_address(
-                        r.street_name, r.street_number, r.street_littera, r.postal_code, r.city
+                        r["street_name"],
+                        r["street_number"],
+                        r["street_littera"],
+                        r["postal_code"],
+                        r["city"],
                     ),
-                    premise=r.mdu_apartment_number,
+                    premise=r["mdu_apartment_number"],
                 )
             )
     return matches

@@ -103,9 +103,16 @@ class Database:
     @asynccontextmanager
     async def write(self, *, ordered: bool = False) -> AsyncIterator[AsyncConnection]:
         async with self.write_engine.begin() as conn:
-            if ordered and self.is_postgres:
-                await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": STREAM_LOCK_KEY})
+            if ordered:
+                await self.hold_streams(conn)
             yield conn
+
+    async def hold_streams(self, conn: AsyncConnection) -> None:
+        """Order this write transaction with every other one that adds to the polled streams,
+        from here until it ends (``write(ordered=True)`` does it first thing). A transaction
+        may read what it needs before, to hold the lock for fewer round trips."""
+        if self.is_postgres:
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": STREAM_LOCK_KEY})
 
     async def dispose(self) -> None:
         await self.reader.close()

@@ -10,7 +10,7 @@ the claim that still holds the row.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -173,24 +173,34 @@ _WEBHOOK_COLUMNS = [
 ]
 
 
+#: An active webhook endpoint: (id, organisation, the event types it subscribes to).
+Endpoint = tuple[int, int, frozenset[str]]
+
+
+async def webhook_endpoints_of(conn: AsyncConnection, orgs: Iterable[int]) -> list[Endpoint]:
+    """The active webhook endpoints of these organisations."""
+    rows = await conn.execute(
+        select(
+            webhook_endpoints.c.id, webhook_endpoints.c.org_id, webhook_endpoints.c.event_types
+        ).where(webhook_endpoints.c.active.is_(True), webhook_endpoints.c.org_id.in_(set(orgs)))
+    )
+    return [(i, org, frozenset(types.split(","))) for i, org, types in rows]
+
+
 async def enqueue_webhooks(
     conn: AsyncConnection,
     recorded: Sequence[tuple[int, int, EventType, int, int]],
     at: datetime,
+    endpoints: Sequence[Endpoint] | None = None,
 ) -> int:
     """For each recorded ``(event_id, order_id, type, tl_org_id, ko_org_id)``, one delivery per
-    active endpoint of the order's TL and KO that subscribes to ``type``. One query for the
-    endpoints, one insert (none when no endpoint subscribes: the usual case)."""
-    orgs = {org for _, _, _, tl, ko in recorded for org in (tl, ko)}
-    if not orgs:
-        return 0
-    endpoints = (
-        await conn.execute(
-            select(
-                webhook_endpoints.c.id, webhook_endpoints.c.org_id, webhook_endpoints.c.event_types
-            ).where(webhook_endpoints.c.active.is_(True), webhook_endpoints.c.org_id.in_(orgs))
+    active endpoint of the order's TL and KO that subscribes to ``type``. ``endpoints``: those
+    of the orders' TLs and KOs, if already read; else they are read here. One insert at most
+    (none when no endpoint subscribes: the usual case)."""
+    if endpoints is None:
+        endpoints = await webhook_endpoints_of(
+            conn, {org for _, _, _, tl, ko in recorded for org in (tl, ko)}
         )
-    ).all()
     rows = [
         {
             "kind": OutboxKind.WEBHOOK.value,
@@ -204,7 +214,7 @@ async def enqueue_webhooks(
         }
         for event_id, order_id, type_, tl, ko in recorded
         for endpoint_id, org_id, types in endpoints
-        if org_id in (tl, ko) and type_.value in types.split(",")
+        if org_id in (tl, ko) and type_.value in types
     ]
     if rows:
         await conn.execute(insert(outbox), rows)
