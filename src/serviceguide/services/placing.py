@@ -33,6 +33,7 @@ from serviceguide.storage import catalogue, idempotency
 from serviceguide.storage import orders as repo
 from serviceguide.storage import outbox as outbox_repo
 from serviceguide.storage.catalogue import AccessRecord, NetworkRecord, ServiceRecord
+from serviceguide.storage.db import STREAM_LOCK_KEY
 
 GUIDE = "Tjänsteguiden"
 RATE_WINDOW = timedelta(minutes=1)
@@ -196,6 +197,46 @@ async def _store(
 ) -> Placement:
     c = customer
     access, network = plan.access, plan.network
+    statuses = [
+        OrderStatus.DELIVERED if (r := activations.get(svc.id)) and r.activated else OrderStatus.NEW
+        for svc, _xsp in plan.services
+    ]
+    if ctx.db.is_postgres:
+        async with ctx.db.single_statement() as conn:
+            answer = await repo.place_in_one_statement(
+                conn,
+                lock_key=STREAM_LOCK_KEY,
+                customer={
+                    "access_pk": access.id,
+                    "serial": c.serial,
+                    "firstname": c.firstname,
+                    "surname": c.surname,
+                    "email": c.email,
+                    "phone": c.phone,
+                    "address": access.street_address,
+                    "zip": access.postal_code,
+                    "city": access.city,
+                    "premise": c.premise or access.mdu_apartment_number,
+                },
+                services=[
+                    (svc.id, svc.tl_org_id, xsp, status)
+                    for (svc, xsp), status in zip(plan.services, statuses, strict=True)
+                ],
+                notes=[
+                    (svc.id, note)
+                    for svc, _xsp in plan.services
+                    for note in _notes(activations.get(svc.id))
+                ],
+                ko_org_id=network.ko_org_id,
+                delivery=req.delivery,
+                message=message,
+                by=GUIDE,
+                now=utcnow(),
+                notify=notify,
+                idempotency_key=idempotency_key,
+                request_sha256=print_,
+            )
+        return Placement.from_public(json.loads(answer))
     async with ctx.db.write() as conn:
         # Read before taking the stream lock, so that it is held for fewer round trips.
         orgs = {network.ko_org_id} | {svc.tl_org_id for svc, _xsp in plan.services}
@@ -218,12 +259,6 @@ async def _store(
         )
         # One statement per table, whatever the number of services: the stream lock is held
         # for as few round trips as possible.
-        statuses = []
-        for svc, _xsp in plan.services:
-            result = activations.get(svc.id)
-            statuses.append(
-                OrderStatus.DELIVERED if result and result.activated else OrderStatus.NEW
-            )
         order_ids = await repo.insert_orders(
             conn,
             [

@@ -107,6 +107,14 @@ class Database:
                 await self.hold_streams(conn)
             yield conn
 
+    @asynccontextmanager
+    async def single_statement(self) -> AsyncIterator[AsyncConnection]:
+        """A connection without an explicit transaction: each statement commits by itself. For
+        a write that is one statement, this saves the BEGIN and COMMIT round trips, and a lock
+        the statement takes is released the moment it ends."""
+        async with self.write_engine.connect() as conn:
+            yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+
     async def hold_streams(self, conn: AsyncConnection) -> None:
         """Order this write transaction with every other one that adds to the polled streams,
         from here until it ends (``write(ordered=True)`` does it first thing). A transaction

@@ -8,10 +8,10 @@ found, exactly like a missing one.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 
-from sqlalchemy import ColumnElement, func, insert, select, update
+from sqlalchemy import ColumnElement, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from serviceguide.domain.model import (
@@ -381,3 +381,128 @@ async def all_orders_brief(conn: AsyncConnection) -> list[dict[str, object]]:
         {"id": r.id, "xsp": r.xsp, "coid": r.coid, "customer": r.customer_id, "status": r.status}
         for r in await conn.execute(q)
     ]
+
+
+# -- placing an order on PostgreSQL: one statement ------------------------------------------
+#
+# Everything a placement writes — the customer, one order per service, their log entries, their
+# events, the events' webhook deliveries, the order mails and the Idempotency-Key's answer — in
+# one statement that first takes the stream lock (storage.db.STREAM_LOCK_KEY). The lock is then
+# held for that statement and the COMMIT only, not across a dozen round trips, each waiting for a
+# busy event loop: placing stops being serialised on the workers' latency. (SQLite has a single
+# writer anyway and uses the step-by-step path in services.placing.)
+
+_PLACE = text(
+    """
+WITH lock AS (
+    SELECT pg_advisory_xact_lock(CAST(:lock_key AS bigint))
+), cust AS (
+    INSERT INTO customers (access_pk, serial, firstname, surname, email, phone, address, zip,
+                           city, premise, created_at)
+    SELECT CAST(:access_pk AS bigint), CAST(:serial AS text), CAST(:firstname AS text),
+           CAST(:surname AS text), CAST(:email AS text), CAST(:phone AS text),
+           CAST(:address AS text), CAST(:zip AS text), CAST(:city AS text),
+           CAST(:premise AS text), CAST(:now AS timestamptz)
+    FROM lock
+    RETURNING id
+), svc AS (
+    SELECT * FROM unnest(CAST(:service_ids AS int[]), CAST(:tl_org_ids AS int[]),
+                         CAST(:xsps AS int[]), CAST(:statuses AS text[]))
+        WITH ORDINALITY AS s(service_id, tl_org_id, xsp, status, n)
+), ord AS (
+    INSERT INTO orders (customer_id, service_id, access_pk, tl_org_id, ko_org_id, status,
+                        delivery, message, created_at, updated_at)
+    SELECT cust.id, svc.service_id, CAST(:access_pk AS bigint), svc.tl_org_id,
+           CAST(:ko_org_id AS int), svc.status, CAST(:delivery AS date), CAST(:message AS text),
+           CAST(:now AS timestamptz), CAST(:now AS timestamptz)
+    FROM cust CROSS JOIN svc
+    ORDER BY svc.n
+    RETURNING id, service_id, tl_org_id, status
+), logged AS (
+    INSERT INTO order_log (order_id, created_at, type, message, user_name, org_name, org_id)
+    SELECT ord.id, CAST(:now AS timestamptz), CAST(:log_type AS text), note.message,
+           CAST(:by AS text), CAST(:by AS text), NULL
+    FROM ord JOIN unnest(CAST(:note_services AS int[]), CAST(:notes AS text[]))
+        WITH ORDINALITY AS note(service_id, message, n) ON note.service_id = ord.service_id
+    ORDER BY ord.id, note.n
+), ev AS (
+    INSERT INTO events (order_id, created_at, type, status, message_type, tl_org_id, ko_org_id)
+    SELECT ord.id, CAST(:now AS timestamptz), CAST(:event_type AS text), ord.status, NULL,
+           ord.tl_org_id, CAST(:ko_org_id AS int)
+    FROM ord
+    ORDER BY ord.id
+    RETURNING id, order_id, tl_org_id
+), hooks AS (
+    INSERT INTO outbox (kind, order_id, event_id, endpoint_id, state, attempts,
+                        next_attempt_at, created_at)
+    SELECT 'webhook', ev.order_id, ev.id, e.id, 'pending', 0, CAST(:now AS timestamptz),
+           CAST(:now AS timestamptz)
+    FROM ev JOIN webhook_endpoints e
+        ON e.active AND e.org_id IN (ev.tl_org_id, CAST(:ko_org_id AS int))
+        AND position(',' || CAST(:event_type AS text) || ',' IN ',' || e.event_types || ',') > 0
+    ORDER BY ev.id, e.id
+), mails AS (
+    INSERT INTO outbox (kind, order_id, org_id, state, attempts, next_attempt_at, created_at)
+    SELECT 'mail', ord.id, ord.tl_org_id, 'pending', 0, CAST(:now AS timestamptz),
+           CAST(:now AS timestamptz)
+    FROM ord
+    WHERE CAST(:notify AS boolean)
+    ORDER BY ord.id
+), answer AS (
+    SELECT (SELECT id FROM cust) AS customer,
+           json_agg(json_build_object('id', ord.id, 'service', ord.service_id, 'xsp', svc.xsp,
+                                      'status', ord.status) ORDER BY ord.id) AS orders
+    FROM ord JOIN svc ON svc.service_id = ord.service_id
+), idem AS (
+    INSERT INTO idempotency_keys (key, request_sha256, status_code, response, created_at)
+    SELECT CAST(:idem_key AS text), CAST(:request_sha256 AS text), 201,
+           json_build_object('customer', answer.customer, 'orders', answer.orders)::text,
+           CAST(:now AS timestamptz)
+    FROM answer
+    WHERE CAST(:idem_key AS text) IS NOT NULL
+)
+SELECT json_build_object('customer', answer.customer, 'orders', answer.orders)::text FROM answer
+"""
+)
+
+
+async def place_in_one_statement(
+    conn: AsyncConnection,
+    *,
+    lock_key: int,
+    customer: dict[str, object],
+    services: Sequence[tuple[int, int, int, OrderStatus]],
+    notes: Sequence[tuple[int, str]],
+    ko_org_id: int,
+    delivery: date | None,
+    message: str,
+    by: str,
+    now: datetime,
+    notify: bool,
+    idempotency_key: str | None,
+    request_sha256: str,
+) -> str:
+    """Place an order on PostgreSQL (see above). ``services``: (service id, TL org id, xsp,
+    status) in order; ``notes``: (service id, log text) in order. Returns the answer as JSON:
+    ``{"customer": id, "orders": [{"id", "service", "xsp", "status"}, …]}``."""
+    params = {
+        **customer,
+        "lock_key": lock_key,
+        "service_ids": [s[0] for s in services],
+        "tl_org_ids": [s[1] for s in services],
+        "xsps": [s[2] for s in services],
+        "statuses": [s[3].value for s in services],
+        "note_services": [n[0] for n in notes],
+        "notes": [n[1] for n in notes],
+        "ko_org_id": ko_org_id,
+        "delivery": delivery,
+        "message": message,
+        "by": by,
+        "now": now,
+        "notify": notify,
+        "log_type": MessageType.SYSTEM.value,
+        "event_type": EventType.ORDER_CREATED.value,
+        "idem_key": idempotency_key,
+        "request_sha256": request_sha256,
+    }
+    return str((await conn.execute(_PLACE, params)).scalar_one())
