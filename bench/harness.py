@@ -40,6 +40,15 @@ def _children(pid: int) -> list[int]:
         return []
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads) so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -134,17 +143,17 @@ class Server(Process):
         self._sampling.clear()
         self.stop()
 
-    def settle(self, timeout: float = 60) -> None:
-        """Wait until the server answers ``/healthz`` promptly again: what the last load left
-        queued (an argon2 check, a placement) must not be billed to the next scenario."""
+    def settle(self, timeout: float = 180) -> None:
+        """Wait until the workers are idle again: what the last load left queued (argon2
+        checks on threads, placements) must not be billed to the next scenario. Idle: under
+        5 % of a core over half a second, and ``/healthz`` answering."""
         deadline = time.monotonic() + timeout
-        quick = 0
-        with httpx.Client(timeout=10) as client:
-            while quick < 5 and time.monotonic() < deadline:
-                t0 = time.perf_counter()
-                client.get(f"{self.url}/healthz")
-                quick = quick + 1 if time.perf_counter() - t0 < 0.005 else 0
-                time.sleep(0.05)
+        while time.monotonic() < deadline:
+            before = sum(cpu_seconds(p) for p in self.worker_pids())
+            time.sleep(0.5)
+            if sum(cpu_seconds(p) for p in self.worker_pids()) - before < 0.025:
+                break
+        httpx.get(f"{self.url}/healthz", timeout=30).raise_for_status()
 
     def worker_pids(self) -> list[int]:
         assert self.proc is not None
