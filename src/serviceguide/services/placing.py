@@ -33,7 +33,6 @@ from serviceguide.storage import catalogue, idempotency
 from serviceguide.storage import orders as repo
 from serviceguide.storage import outbox as outbox_repo
 from serviceguide.storage.catalogue import AccessRecord, NetworkRecord, ServiceRecord
-from serviceguide.storage.db import STREAM_LOCK_KEY
 
 GUIDE = "Tjänsteguiden"
 RATE_WINDOW = timedelta(minutes=1)
@@ -205,7 +204,6 @@ async def _store(
         async with ctx.db.single_statement() as conn:
             answer = await repo.place_in_one_statement(
                 conn,
-                lock_key=STREAM_LOCK_KEY,
                 customer={
                     "access_pk": access.id,
                     "serial": c.serial,

@@ -25,6 +25,7 @@ from serviceguide.domain.model import (
     OrgKind,
 )
 from serviceguide.domain.status import EventType, MessageType, OrderStatus
+from serviceguide.storage.db import STREAM_LOCK_KEY
 from serviceguide.storage.direct import Reader, Row, Sql, day, money, ts
 from serviceguide.storage.tables import (
     accesses,
@@ -82,10 +83,26 @@ def _window_sql(
     return Sql.of(sql + (f" LIMIT ${n + 1}" if limit else ""))
 
 
-def _window_args(
-    created_from: datetime | None, since_id: int | None, limit: int | None
-) -> list[object]:
-    return [a for a in (created_from, since_id, limit) if a is not None]
+async def _window_rows(
+    reader: Reader,
+    base: str,
+    alias: str,
+    caller: Caller,
+    created_from: datetime | None,
+    since_id: int | None,
+    limit: int | None,
+) -> Sequence[Row]:
+    """The rows of a list method: ``base`` scoped to the caller, within the window."""
+    q = _window_sql(
+        base,
+        alias,
+        caller.org_kind,
+        created_from is not None,
+        since_id is not None,
+        limit is not None,
+    )
+    window = [a for a in (created_from, since_id, limit) if a is not None]
+    return await reader.fetch(q, caller.org_id, *window)
 
 
 _LIST_ORDERS = (
@@ -102,15 +119,7 @@ async def list_orders(
     since_id: int | None,
     limit: int | None,
 ) -> list[OrderSummary]:
-    q = _window_sql(
-        _LIST_ORDERS,
-        "o",
-        caller.org_kind,
-        created_from is not None,
-        since_id is not None,
-        limit is not None,
-    )
-    rows = await reader.fetch(q, caller.org_id, *_window_args(created_from, since_id, limit))
+    rows = await _window_rows(reader, _LIST_ORDERS, "o", caller, created_from, since_id, limit)
     return [_summary(r) for r in rows]
 
 
@@ -229,15 +238,7 @@ async def list_customers(
     since_id: int | None,
     limit: int | None,
 ) -> list[CustomerSummary]:
-    q = _window_sql(
-        _LIST_CUSTOMERS,
-        "c",
-        caller.org_kind,
-        created_from is not None,
-        since_id is not None,
-        limit is not None,
-    )
-    rows = await reader.fetch(q, caller.org_id, *_window_args(created_from, since_id, limit))
+    rows = await _window_rows(reader, _LIST_CUSTOMERS, "c", caller, created_from, since_id, limit)
     return [_customer_summary(r) for r in rows]
 
 
@@ -353,11 +354,6 @@ async def insert_customer(conn: AsyncConnection, **values: object) -> int:
     return int(result.scalar_one())
 
 
-async def insert_order(conn: AsyncConnection, **values: object) -> int:
-    result = await conn.execute(insert(orders).values(**values).returning(orders.c.id))
-    return int(result.scalar_one())
-
-
 async def count_orders(conn: AsyncConnection) -> int:
     return int((await conn.execute(select(func.count()).select_from(orders))).scalar_one())
 
@@ -469,7 +465,6 @@ SELECT json_build_object('customer', answer.customer, 'orders', answer.orders)::
 async def place_in_one_statement(
     conn: AsyncConnection,
     *,
-    lock_key: int,
     customer: dict[str, object],
     services: Sequence[tuple[int, int, int, OrderStatus]],
     notes: Sequence[tuple[int, str]],
@@ -487,7 +482,7 @@ async def place_in_one_statement(
     ``{"customer": id, "orders": [{"id", "service", "xsp", "status"}, …]}``."""
     params = {
         **customer,
-        "lock_key": lock_key,
+        "lock_key": STREAM_LOCK_KEY,
         "service_ids": [s[0] for s in services],
         "tl_org_ids": [s[1] for s in services],
         "xsps": [s[2] for s in services],

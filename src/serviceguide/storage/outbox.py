@@ -156,11 +156,6 @@ async def enqueue_mails(
     )
 
 
-def _subscribes(type_: EventType) -> ColumnElement[bool]:
-    wrapped = literal(",", String) + webhook_endpoints.c.event_types + literal(",", String)
-    return wrapped.contains(f",{type_.value},", autoescape=True)
-
-
 _WEBHOOK_COLUMNS = [
     "kind",
     "order_id",
