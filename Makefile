@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install run serve migrate demo test test-unit test-integration test-e2e lint format bench clean
+.PHONY: help install run serve migrate demo test test-unit test-integration test-e2e faults lint format bench clean
 
 help:
 	@echo "make run    set up (venv, dependencies, migrations, demo data) and serve on http://$(HOST):$(PORT)"
@@ -51,6 +51,10 @@ test-integration: install
 
 test-e2e: install
 	$(BIN)/pytest -m e2e
+
+# The fault-injection tests alone (they also run in `make test`); docs/RELIABILITY.md.
+faults: install
+	$(BIN)/pytest -m faults -rA
 
 lint: install
 	$(BIN)/ruff check src tests
