@@ -3,74 +3,18 @@
 from __future__ import annotations
 
 import gc
-import logging
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from urllib.parse import unquote_plus
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serviceguide import __version__, web
 from serviceguide.api import guide, onapi, xsp
+from serviceguide.middleware import AccessLog, BodyLimit, SecurityHeaders, install_error_handlers
 from serviceguide.notify.relay import relay_in_background
 from serviceguide.services.context import AppContext
 from serviceguide.settings import Settings, get_settings
 from serviceguide.storage.db import Database
-
-access_log = logging.getLogger("serviceguide.access")
-
-# Credentials never reach the access log, however their names are spelt or encoded.
-_SECRET_NAMES = frozenset({"hash", "api_key", "password"})
-
-
-def redact_query(query: str) -> str:
-    parts = []
-    for part in query.split("&"):
-        name, sep, _value = part.partition("=")
-        if sep and unquote_plus(name).strip().lower() in _SECRET_NAMES:
-            part = f"{name}=***"
-        parts.append(part)
-    return "&".join(parts)
-
-
-class AccessLog:
-    """One log line per request, with credentials in the query string redacted.
-
-    Plain ASGI rather than ``BaseHTTPMiddleware``: it stays off the hot path's cost sheet.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not access_log.isEnabledFor(logging.INFO):
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        status = 500
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
-            query = scope.get("query_string", b"").decode("latin-1")
-            client = scope.get("client")
-            access_log.info(
-                '%s "%s %s%s" %d %.1fms',
-                client[0] if client else "-",
-                scope["method"],
-                scope["path"],
-                "?" + redact_query(query) if query else "",
-                status,
-                (time.perf_counter() - start) * 1000,
-            )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -104,6 +48,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(guide.router)
     app.include_router(onapi.router)
 
+    install_error_handlers(app)
+    # The last added runs first: the access log sees every answer, including a 413.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(AccessLog)
 
     @app.get("/healthz", include_in_schema=False)

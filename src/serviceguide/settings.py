@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     #: argon2 parameters: "default" is RFC 9106's low-memory profile (argon2-cffi's default);
     #: "fast" is the cheapest valid profile, for test suites only.
     password_hashing: Literal["default", "fast"] = "default"  # noqa: S105
+    #: Largest request body accepted (bytes); larger ones are refused with 413 before they are
+    #: read. The XSP API and the guide's JSON API have tighter limits of their own.
+    max_request_bytes: int = Field(default=1 << 20, gt=0)
     #: Max characters in an ``add_message`` text.
     message_max_length: int = Field(default=2000, gt=0)
 

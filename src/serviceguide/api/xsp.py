@@ -26,9 +26,11 @@ from serviceguide.domain.errors import (
     TransitionNotAllowed,
 )
 from serviceguide.domain.model import Caller, OrderSummary
+from serviceguide.middleware import RETRY_AFTER_SECONDS
 from serviceguide.services import auth
 from serviceguide.services import orders as svc
 from serviceguide.services.context import AppContext
+from serviceguide.storage.db import unavailable
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -371,3 +373,16 @@ async def serviceguide_log(request: Request) -> Response:
     except DomainError as e:  # pragma: no cover - every domain error is mapped above
         log.error("unmapped domain error: %s", e)
         return _failure(root, str(e), 400, as_json)
+    except Exception as e:
+        # Same envelope for what is not the caller's fault; nothing about the code in it.
+        if unavailable(e):
+            log.warning("%s: database unavailable (%s)", root, type(e).__name__)
+            return _failure(
+                root,
+                "Service temporarily unavailable, try again shortly",
+                503,
+                as_json,
+                **{"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
+        log.exception("%s failed", root)
+        return _failure(root, "Internal error", 500, as_json)

@@ -36,6 +36,7 @@ from serviceguide.notify import mail, webhooks
 from serviceguide.notify.smtp import Mailer, mailer_for
 from serviceguide.services.context import AppContext
 from serviceguide.storage import outbox as repo
+from serviceguide.storage.db import unavailable
 
 log = logging.getLogger("serviceguide.relay")
 
@@ -144,10 +145,13 @@ class Relay:
             try:
                 claimed = await self.step()
                 errors = 0
-            except Exception:
+            except Exception as e:
                 errors += 1
                 claimed = 0
-                log.exception("outbox relay round failed (database unreachable?)")
+                if unavailable(e):  # an outage: one line per round, backing off
+                    log.warning("outbox relay: database unavailable (%s)", type(e).__name__)
+                else:
+                    log.exception("outbox relay round failed")
             if claimed and not errors:
                 continue
             wait = min(MAX_ERROR_WAIT, poll * 2**errors) if errors else poll

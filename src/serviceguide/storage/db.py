@@ -13,6 +13,7 @@ reads as plain SQL on the driver (storage.direct).
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -26,6 +27,33 @@ from serviceguide.storage.direct import Reader, reader_for
 
 #: Key of the PostgreSQL advisory lock that orders writes to the polled streams.
 STREAM_LOCK_KEY = 0x5E41CE
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database cannot be reached or is not taking work right now
+    (down, restarting, refusing connections, the pool exhausted, SQLite busy past its timeout),
+    as opposed to a statement being wrong. Callers answer 503 and try again later."""
+    import asyncpg
+    import sqlalchemy.exc
+
+    if isinstance(exc, sqlalchemy.exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        exc = exc.orig if exc.orig is not None else exc
+        # SQLAlchemy's adapter wraps the asyncpg error; the original is its __cause__.
+        if exc.__cause__ is not None:
+            exc = exc.__cause__
+    if isinstance(exc, sqlalchemy.exc.TimeoutError | OSError | TimeoutError):
+        return True  # pool exhausted; connection refused, reset or timed out
+    if isinstance(exc, asyncpg.PostgresConnectionError | asyncpg.InterfaceError):
+        return True  # the connection is gone or was never made
+    if isinstance(exc, asyncpg.PostgresError):
+        # Class 08: connection exception; 53: insufficient resources; 57P: operator
+        # intervention (admin shutdown, crash shutdown, cannot connect now).
+        return str(getattr(exc, "sqlstate", "") or "").startswith(("08", "53", "57P"))
+    if isinstance(exc, sqlite3.OperationalError):
+        return "locked" in str(exc) or "busy" in str(exc) or "unable to open" in str(exc)
+    return False
 
 
 def async_url(url: str) -> str:
@@ -73,21 +101,30 @@ def _sqlite_setup(engine: AsyncEngine, begin: str) -> None:
 
 
 class Database:
+    """Statements' parameters are kept out of error messages (``hide_parameters``): they hold
+    customers' personal data, and error messages end up in logs."""
+
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
         self.backend = make_url(url).get_backend_name()
         aurl = async_url(url)
         if self.backend == "sqlite":
             ensure_sqlite_dir(url)
-            self.engine = create_async_engine(aurl)
+            self.engine = create_async_engine(aurl, hide_parameters=True)
             _sqlite_setup(self.engine, "BEGIN")
             # One writer connection per process: SQLite serialises writers anyway, and
             # queueing in the pool is cheaper than spinning on the busy timeout.
-            self.write_engine = create_async_engine(aurl, pool_size=1, max_overflow=0)
+            self.write_engine = create_async_engine(
+                aurl, pool_size=1, max_overflow=0, hide_parameters=True
+            )
             _sqlite_setup(self.write_engine, "BEGIN IMMEDIATE")
         else:
             self.engine = create_async_engine(
-                aurl, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False
+                aurl,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=False,
+                hide_parameters=True,
             )
             self.write_engine = self.engine
         #: Plain SQL on the driver for the hot reads (storage.direct).

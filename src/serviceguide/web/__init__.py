@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
@@ -20,6 +21,16 @@ class GuideStatic(StaticFiles):
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Cache-Control"] = "no-cache"
         return response
+
+
+def secure_cookies(request: Request) -> bool:
+    """Cookies are ``Secure`` when the request came over HTTPS (directly, or through a proxy
+    the server trusts) or the installation's public address is HTTPS — then a request over
+    plain HTTP is a mistake whose cookies must not be trusted back over it either."""
+    if request.url.scheme == "https":
+        return True
+    ctx = getattr(request.app.state, "ctx", None)
+    return bool(ctx and ctx.settings.base_url.lower().startswith("https://"))
 
 
 def install(app: FastAPI) -> None:

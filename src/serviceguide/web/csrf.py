@@ -18,6 +18,8 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import Response
 
+from serviceguide.web import secure_cookies
+
 COOKIE = "sg_csrf"
 FIELD = "csrf_token"
 _COOKIE_MAX_AGE = 60 * 60 * 24 * 30  # a month: an open tab stays usable for long
@@ -56,7 +58,7 @@ class CsrfGuard:
                 max_age=_COOKIE_MAX_AGE,
                 httponly=True,
                 samesite="lax",
-                secure=request.url.scheme == "https",
+                secure=secure_cookies(request),
                 path="/",
             )
 

@@ -53,7 +53,7 @@ from serviceguide.services import placing
 from serviceguide.services.addresses import search_addresses
 from serviceguide.services.context import AppContext
 from serviceguide.services.guide import services_for_access
-from serviceguide.web import csrf, i18n
+from serviceguide.web import csrf, i18n, secure_cookies
 
 router = APIRouter(include_in_schema=False)
 
@@ -182,7 +182,7 @@ class Page:
                 max_age=60 * 60 * 24 * 365,
                 httponly=True,
                 samesite="lax",
-                secure=self.request.url.scheme == "https",
+                secure=secure_cookies(self.request),
             )
 
     def redirect(self, url: str) -> Response:

@@ -51,7 +51,7 @@ from serviceguide.services import orders as order_service
 from serviceguide.services import staff as service
 from serviceguide.services.context import AppContext
 from serviceguide.services.staff import PASSWORD_MAX, PASSWORD_MIN, StaffSession
-from serviceguide.web import guide, staff_i18n
+from serviceguide.web import guide, secure_cookies, staff_i18n
 from serviceguide.web.guide import FIELD_MAX, SECURITY_HEADERS
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
@@ -242,7 +242,7 @@ async def login(request: Request) -> Response:
         _signer(request).sign(token).decode(),
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=secure_cookies(request),
         path="/staff",
     )
     return redirect
