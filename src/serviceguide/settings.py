@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     #: Largest request body accepted (bytes); larger ones are refused with 413 before they are
     #: read. The XSP API and the guide's JSON API have tighter limits of their own.
     max_request_bytes: int = Field(default=1 << 20, gt=0)
+    #: Days after its last order closed (delivered or cancelled) that a customer's personal
+    #: data is kept; ``serviceguide privacy anonymise`` blanks it after that.
+    retention_days: int = Field(default=730, gt=0)
     #: Max characters in an ``add_message`` text.
     message_max_length: int = Field(default=2000, gt=0)
 

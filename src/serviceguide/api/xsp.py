@@ -97,7 +97,14 @@ async def _orders(call: Call) -> list[Node]:
 async def _customers(call: Call) -> list[Node]:
     assert call.caller
     day, since_id, limit = _window(call.params)
-    rows = await svc.list_customers(call.ctx, call.caller, day=day, since_id=since_id, limit=limit)
+    rows = await svc.list_customers(
+        call.ctx,
+        call.caller,
+        day=day,
+        since_id=since_id,
+        limit=limit,
+        client=_client_ip(call.request),
+    )
     return [
         (
             "customer",
@@ -138,7 +145,9 @@ async def _order_info(call: Call) -> list[Node]:
 
 async def _customer_info(call: Call) -> list[Node]:
     assert call.caller
-    c = await svc.customer_info(call.ctx, call.caller, p.positive_int(call.params, "id"))
+    c = await svc.customer_info(
+        call.ctx, call.caller, p.positive_int(call.params, "id"), _client_ip(call.request)
+    )
     s = c.summary
     return [
         (

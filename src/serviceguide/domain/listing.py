@@ -31,6 +31,7 @@ class OrderRow:
     network_name: str
     access_id: str
     address: str
+    customer_id: int
     customer_name: str
     delivery: date | None
     flagged: bool

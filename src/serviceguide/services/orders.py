@@ -17,7 +17,7 @@ from serviceguide.domain.model import (
     status_change_text,
 )
 from serviceguide.domain.status import EventType, MessageType, OrderStatus, check_transition
-from serviceguide.services import changes
+from serviceguide.services import changes, privacy
 from serviceguide.services.context import AppContext
 from serviceguide.storage import orders as repo
 
@@ -47,14 +47,19 @@ async def list_customers(
     day: date | None,
     since_id: int | None,
     limit: int | None,
+    client: str | None = None,
 ) -> list[CustomerSummary]:
-    return await repo.list_customers(
+    rows = await repo.list_customers(
         ctx.db.reader,
         caller,
         created_from=local_day_start_utc(day) if day else None,
         since_id=since_id,
         limit=limit,
     )
+    await privacy.record_reads(
+        ctx, caller, (c.id for c in rows), kind="api_user", via="api:customers", client=client
+    )
+    return rows
 
 
 async def order_info(ctx: AppContext, caller: Caller, order_id: int) -> OrderDetail:
@@ -64,10 +69,15 @@ async def order_info(ctx: AppContext, caller: Caller, order_id: int) -> OrderDet
     return order
 
 
-async def customer_info(ctx: AppContext, caller: Caller, customer_id: int) -> CustomerDetail:
+async def customer_info(
+    ctx: AppContext, caller: Caller, customer_id: int, client: str | None = None
+) -> CustomerDetail:
     customer = await repo.get_customer(ctx.db.reader, caller, customer_id)
     if customer is None:
         raise NotFound("customer", customer_id)
+    await privacy.record_reads(
+        ctx, caller, [customer_id], kind="api_user", via="api:customer_info", client=client
+    )
     return customer
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -24,7 +25,7 @@ from serviceguide.domain.errors import AuthenticationFailed, InvalidInput, NotFo
 from serviceguide.domain.listing import OrderFilter, OrderRow
 from serviceguide.domain.model import Caller, LogEntry, OrderDetail
 from serviceguide.domain.status import MessageType, OrderStatus
-from serviceguide.services import ratelimit
+from serviceguide.services import privacy, ratelimit
 from serviceguide.services.context import AppContext
 from serviceguide.services.secrets import (
     hash_secret,
@@ -177,16 +178,26 @@ async def list_orders(
     *,
     before: int | None,
     limit: int = PAGE_SIZE,
+    client: str | None = None,
 ) -> tuple[list[OrderRow], int | None]:
     """A page of orders, newest first, and the ``before`` id of the next page (None: last)."""
     async with ctx.db.read() as conn:
         rows = await repo.list_orders(conn, caller, f, before=before, limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
+    await _audit(ctx, caller, (r.customer_id for r in rows), "staff:list", client)
     return rows, (rows[-1].id if more and rows else None)
 
 
-async def export_orders(ctx: AppContext, caller: Caller, f: OrderFilter) -> list[OrderRow]:
+def _audit(
+    ctx: AppContext, caller: Caller, ids: Iterable[int], via: str, client: str | None
+) -> Awaitable[None]:
+    return privacy.record_reads(ctx, caller, ids, kind="staff", via=via, client=client)
+
+
+async def export_orders(
+    ctx: AppContext, caller: Caller, f: OrderFilter, client: str | None = None
+) -> list[OrderRow]:
     rows: list[OrderRow] = []
     before: int | None = None
     async with ctx.db.read() as conn:
@@ -196,7 +207,9 @@ async def export_orders(ctx: AppContext, caller: Caller, f: OrderFilter) -> list
             if len(batch) < 1000:
                 break
             before = batch[-1].id
-    return rows[:CSV_MAX]
+    rows = rows[:CSV_MAX]
+    await _audit(ctx, caller, (r.customer_id for r in rows), "staff:csv", client)
+    return rows
 
 
 async def filter_choices(
@@ -206,13 +219,16 @@ async def filter_choices(
         return await repo.filter_choices(conn, caller)
 
 
-async def order_page(ctx: AppContext, caller: Caller, order_id: int) -> OrderPage:
+async def order_page(
+    ctx: AppContext, caller: Caller, order_id: int, client: str | None = None
+) -> OrderPage:
     order = await order_repo.get_order(ctx.db.reader, caller, order_id)
     async with ctx.db.read() as conn:
         extras = await repo.order_extras(conn, caller, order_id)
     log = await order_repo.list_log(ctx.db.reader, caller, order_id)
     if order is None or extras is None or log is None:
         raise NotFound("order", order_id)
+    await _audit(ctx, caller, [order.summary.customer_id], "staff:order", client)
     return OrderPage(order=order, extras=extras, log=log)
 
 
@@ -224,7 +240,9 @@ async def set_flag(ctx: AppContext, caller: Caller, order_id: int, on: bool) -> 
         await repo.set_flag(conn, order_id, caller.org_id, on=on, by=caller.user_name, at=utcnow())
 
 
-async def reveal_serial(ctx: AppContext, caller: Caller, order_id: int) -> str:
+async def reveal_serial(
+    ctx: AppContext, caller: Caller, order_id: int, client: str | None = None
+) -> str:
     """The customer's full personnummer; the reveal is written to the order's log."""
     async with ctx.db.write() as conn:
         if not await order_repo.order_visible(conn, caller, order_id):
@@ -240,6 +258,15 @@ async def reveal_serial(ctx: AppContext, caller: Caller, order_id: int) -> str:
             user_name=caller.user_name,
             org_name=caller.org_name,
             org_id=caller.org_id,
+        )
+        await privacy.record_reads(
+            ctx,
+            caller,
+            [extras.customer_id],
+            kind="staff",
+            via="staff:reveal",
+            client=client,
+            conn=conn,
         )
     return extras.serial
 

@@ -132,6 +132,8 @@ customers = Table(
     Column("city", String(100), nullable=False),
     Column("premise", String(40), nullable=False, server_default=""),
     Column("created_at", UTCDateTime, nullable=False, index=True),
+    # Set when the personal data above was blanked (retention or an erasure request).
+    Column("anonymised_at", UTCDateTime),
     sqlite_autoincrement=True,  # ids are never reused: since_id polling relies on it
 )
 
@@ -329,3 +331,26 @@ order_flags = Table(
     Column("at", UTCDateTime, nullable=False),
 )
 Index("ix_order_flags_org_order", order_flags.c.org_id, order_flags.c.order_id)
+
+# Who read which customer's personal data, when and how (GDPR accountability). A row per
+# customer per read: an API ``customer_info`` or ``customers`` answer, a staff page. Names are
+# copied so the record outlives renamed or removed users; no personal data of the customer.
+personal_data_reads = Table(
+    "personal_data_reads",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("customer_id", ForeignKey("customers.id"), nullable=False),
+    Column("reader_kind", String(8), nullable=False),  # api_user | staff
+    Column("reader_id", Integer, nullable=False),
+    Column("reader_name", String(200), nullable=False),
+    Column("org_id", ForeignKey("organisations.id"), nullable=False),
+    Column("org_name", String(200), nullable=False),
+    Column("via", String(40), nullable=False),  # e.g. api:customer_info, staff:reveal
+    Column("client", String(45)),  # the reader's IP address
+    CheckConstraint("reader_kind IN ('api_user', 'staff')", name="reader_kind"),
+)
+Index(
+    "ix_personal_data_reads_customer", personal_data_reads.c.customer_id, personal_data_reads.c.id
+)
+Index("ix_personal_data_reads_at", personal_data_reads.c.at)

@@ -360,7 +360,9 @@ async def order_list(request: Request) -> Response:
     raw_before = request.query_params.get("before", "")
     before = _order_id(raw_before)
     ctx = _ctx(request)
-    rows, next_before = await service.list_orders(ctx, caller, f, before=before)
+    rows, next_before = await service.list_orders(
+        ctx, caller, f, before=before, client=_client_ip(request)
+    )
     svc, nets = await service.filter_choices(ctx, caller)
     return page.render(
         "staff_orders.html",
@@ -431,7 +433,7 @@ async def order_csv(request: Request) -> Response:
         return page
     assert page.session is not None
     f, _shown, _errors = _filter(request)
-    rows = await service.export_orders(_ctx(request), page.session.caller, f)
+    rows = await service.export_orders(_ctx(request), page.session.caller, f, _client_ip(request))
     response = Response(
         _csv(page, rows).encode("utf-8"),
         media_type="text/csv; charset=utf-8",
@@ -466,7 +468,9 @@ async def _render_order(
 ) -> HTMLResponse:
     assert page.session is not None
     try:
-        data = await service.order_page(_ctx(page.request), page.session.caller, order_id)
+        data = await service.order_page(
+            _ctx(page.request), page.session.caller, order_id, _client_ip(page.request)
+        )
     except NotFound:
         return page.not_found()
     page.get_path = f"/staff/orders/{order_id}"
@@ -591,7 +595,9 @@ async def flag(request: Request, raw_id: str) -> Response:
 async def reveal(request: Request, raw_id: str) -> Response:
     async def handle(page: StaffPage, form: Any, order_id: int) -> Response:
         assert page.session is not None
-        serial = await service.reveal_serial(_ctx(request), page.session.caller, order_id)
+        serial = await service.reveal_serial(
+            _ctx(request), page.session.caller, order_id, _client_ip(request)
+        )
         return await _render_order(page, order_id, serial=serial)
 
     return await _order_post(request, raw_id, handle)
