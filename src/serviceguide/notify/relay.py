@@ -181,7 +181,11 @@ class Relay:
                     message = mail.compose(
                         facts, mail_from=self.settings.mail_from, base_url=self.settings.base_url
                     )
-                    await self.mailer.send(message, outbox_id=claim.id)
+                    # One deadline for the whole message: the client's own timeout is per
+                    # command or read, so a server that drips its answers could otherwise
+                    # hold the claim past its lease (and get the message twice).
+                    async with asyncio.timeout(self.settings.smtp_timeout_seconds):
+                        await self.mailer.send(message, outbox_id=claim.id)
                 else:
                     hook = hooks.get(claim.id)
                     if hook is None:
@@ -191,7 +195,8 @@ class Relay:
                         error, final = "the endpoint is disabled", True
                     else:
                         assert self._http is not None, "use the relay as an async context manager"
-                        await webhooks.deliver(self._http, hook)
+                        async with asyncio.timeout(self.settings.webhook_timeout_seconds):
+                            await webhooks.deliver(self._http, hook)
             except Exception as e:
                 error = _describe(e)
             duration_ms = int((time.perf_counter() - t0) * 1000)
@@ -248,9 +253,16 @@ class Relay:
                         error=error,
                     )
                 break
-            except Exception:
+            except Exception as e:
                 if attempt == 2:
-                    log.exception("outbox %d: could not record the outcome", claim.id)
+                    if unavailable(e):  # the claim runs out; another round retries it
+                        log.warning(
+                            "outbox %d: could not record the outcome: database unavailable (%s)",
+                            claim.id,
+                            type(e).__name__,
+                        )
+                    else:
+                        log.exception("outbox %d: could not record the outcome", claim.id)
                     return
                 await asyncio.sleep(0.5 * 2**attempt)
         if not held:
