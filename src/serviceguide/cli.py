@@ -87,20 +87,41 @@ def _run(fn: Callable[[AppContext], Awaitable[T]]) -> T:
         raise typer.Exit(1) from None
 
 
+class OneLineFormatter(logging.Formatter):
+    """The exception's type and message on the log line itself, without the traceback: for
+    libraries that log an outage they are already retrying (asyncpg's pool) as a warning."""
+
+    def formatException(self, ei: Any) -> str:
+        return f"  ({ei[0].__name__}: {ei[1]})" if ei and ei[0] else ""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return super().format(record).replace("\n  (", " (", 1)
+
+
+_LINE = "%(asctime)s %(levelname)s %(name)s %(message)s"
 LOG_CONFIG: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {"format": _LINE},
+        "one_line": {"()": "serviceguide.cli.OneLineFormatter", "format": _LINE},
+    },
     "handlers": {
         "stderr": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
             "stream": "ext://sys.stderr",
-        }
+        },
+        "stderr_one_line": {
+            "class": "logging.StreamHandler",
+            "formatter": "one_line",
+            "stream": "ext://sys.stderr",
+        },
     },
     "loggers": {
         "serviceguide": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
         "uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        "asyncpg": {"handlers": ["stderr_one_line"], "level": "WARNING", "propagate": False},
     },
 }
 

@@ -1,0 +1,173 @@
+"""PostgreSQL stopped and started again under load.
+
+The test runs its own PostgreSQL cluster (initdb into a temporary directory, on a free port of
+127.0.0.1) so that it can stop it without disturbing anything else, and stops it the hard way
+(``pg_ctl stop -m immediate``: every backend killed, recovery from the WAL on the next start).
+A server with two workers and their relays carries guide orders and status changes
+(tests/faults/load.py) throughout. While the database is down, every answer must be a clean
+503 — the documented envelope or JSON body with ``Retry-After``, no stack trace, never another
+5xx; when it is back, the server must recover by itself (no restart) and everything that was
+acknowledged — before, during or after the outage — must be stored, with every order's mail
+delivered.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REQUIRE_PG
+from tests.e2e.conftest import Deployment, _command_env, free_port
+from tests.e2e.test_relay_process import wait_for
+from tests.faults.load import Load, assert_no_personnummer, check_stored
+from tests.support.smtp import smtp_server
+
+pytestmark = pytest.mark.faults
+
+#: How long the database stays down (seconds).
+DOWN_SECONDS = float(os.environ.get("SERVICEGUIDE_FAULT_DB_DOWN_SECONDS", "4"))
+RECOVERY_DEADLINE = 30.0
+
+
+def _bindir() -> Path | None:
+    try:
+        out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=True)
+        found = Path(out.stdout.strip())
+    except (OSError, subprocess.CalledProcessError):
+        candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
+        found = candidates[-1] if candidates else Path("/nonexistent")
+    return found if (found / "initdb").exists() else None
+
+
+@dataclass
+class PrivatePostgres:
+    bindir: Path
+    base: Path
+    port: int
+    as_owner: list[str]
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _ctl(self, *args: str) -> None:
+        subprocess.run(
+            [*self.as_owner, str(self.bindir / "pg_ctl"), "-D", str(self.base / "data"), *args],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1"
+        self._ctl("-o", options, "-l", str(self.base / "log"), "-w", "start")
+
+    def stop(self, mode: str = "immediate") -> None:
+        self._ctl("-m", mode, "-w", "stop")
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    bindir = _bindir()
+    if bindir is None:
+        if REQUIRE_PG:
+            pytest.fail("PostgreSQL's server programs (initdb, pg_ctl) are required here")
+        pytest.skip("PostgreSQL's server programs (initdb, pg_ctl) are not installed")
+    base = Path(tempfile.mkdtemp(prefix="sg-faults-pg-"))
+    # PostgreSQL refuses to run as root: as root, run it as the postgres user.
+    as_owner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if as_owner:
+        shutil.chown(base, "postgres")
+    pg = PrivatePostgres(bindir, base, free_port(), as_owner)
+    try:
+        subprocess.run(
+            [*as_owner, str(bindir / "initdb"), "-D", str(base / "data"), "-A", "trust",
+             "-U", "postgres", "-E", "UTF8", "--no-sync"],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+        pg.start()
+        yield pg
+    finally:
+        subprocess.run(
+            [*as_owner, str(bindir / "pg_ctl"), "-D", str(base / "data"), "-m", "immediate",
+             "stop"],
+            capture_output=True, timeout=60, check=False,
+        )  # fmt: skip
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _first_success_after(load: Load, since: float) -> float:
+    deadline = since + RECOVERY_DEADLINE
+    while time.monotonic() < deadline:
+        ok = [a.at for a in list(load.record.answers) if a.at > since and a.code in (200, 201)]
+        if ok:
+            return min(ok)
+        time.sleep(0.05)
+    pytest.fail(f"no request succeeded within {RECOVERY_DEADLINE:.0f} s of the database's return")
+
+
+def test_postgresql_stopped_mid_load_is_503_then_recovers_and_loses_nothing(
+    private_postgres: PrivatePostgres, tmp_path: Path
+):
+    d = Deployment("postgresql", private_postgres.url, tmp_path, _command_env(private_postgres.url))
+    d.run("migrate")
+    d.demo = d.demo_data_json()
+    with smtp_server() as sink:
+        env = {
+            "SERVICEGUIDE_SMTP_URL": sink.url,
+            "SERVICEGUIDE_GUIDE_RATE": "0",
+            "SERVICEGUIDE_OUTBOX_POLL_SECONDS": "0.2",
+        }
+        with d.serving(2, **env) as (server,):
+            with Load(server.base_url, d.demo, "dbdown-") as load:
+                time.sleep(1.5)
+                down_at = time.monotonic()
+                private_postgres.stop("immediate")
+                time.sleep(DOWN_SECONDS)
+                up_at = time.monotonic()
+                private_postgres.start()
+                recovered_at = _first_success_after(load, up_at)
+                time.sleep(2.0)  # and keeps working
+            # The relays come back by themselves too: every stored order's mail is sent.
+            stored = check_stored(d.database_url, load.record)
+            wait_for(lambda: stored.order_ids <= set(sink.by_order()), "every order's mail")
+            stderr = server.stderr()
+        answers = list(load.record.answers)
+
+        assert None not in {a.code for a in answers}, "every request got an answer"
+        assert {a.code for a in answers} <= {200, 201, 503}, sorted({a.code for a in answers})
+        unavailable = [a for a in answers if a.code == 503]
+        assert unavailable, "requests were made while the database was down"
+        for a in unavailable:
+            assert "Traceback" not in a.body and "asyncpg" not in a.body, a.body
+            assert "temporarily unavailable" in a.body, a.body
+        # Well inside the outage, nothing succeeds; a while after it, everything does.
+        during = [a for a in answers if down_at + 0.5 < a.at < up_at]
+        assert during and {a.code for a in during} == {503}, {a.code for a in during}
+        after = [a for a in answers if a.at > recovered_at + 1.0]
+        assert after and {a.code for a in after} <= {200, 201}, {a.code for a in after}
+        # The outage is logged as such, one line each, never as a stack trace.
+        assert "Traceback" not in stderr, stderr[-4000:]
+        assert "database unavailable" in stderr
+        # Thousands of log lines and mails, errors included: no personnummer in any of them.
+        serials = load.record.serials
+        assert_no_personnummer("the server's log", stderr, serials)
+        for m in sink.messages():
+            assert_no_personnummer(f"the mail for order {m.order_id}", m.raw.decode(), serials)
+    codes = load.record.codes()
+    print(
+        f"\nFIGURES database down [{DOWN_SECONDS:.0f} s, immediate stop]: "
+        f"{sum(codes.values())} requests: {codes[201]} orders placed, {codes[200]} other "
+        f"successes, {codes[503]} answered 503 while down; recovered "
+        f"{recovered_at - up_at:.2f} s after the database was back; stored "
+        f"{stored.customers} customers, {len(stored.order_ids)} orders, "
+        f"{stored.status_changes} status changes; all {len(stored.order_ids)} mails delivered"
+    )
