@@ -46,7 +46,6 @@ import json
 import os
 import re
 import signal
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -63,7 +62,8 @@ from serviceguide.domain.personnummer import with_check_digit
 from serviceguide.settings import Settings
 from serviceguide.storage.db import sync_url
 from serviceguide.storage.tables import events, outbox, outbox_attempts, webhook_endpoints
-from tests.e2e.conftest import SERVICEGUIDE, Deployment, Server
+from tests.e2e.conftest import Deployment, Server
+from tests.e2e.test_relay_process import relay_process
 from tests.support.receivers import (
     SwitchableSmtp,
     WebhookReceiver,
@@ -290,31 +290,6 @@ def all_delivered(deployment: Deployment, since_id: int) -> Callable[[], bool]:
         return bool(state.rows) and not state.unfinished()
 
     return check
-
-
-@contextmanager
-def relay_process(deployment: Deployment, env: dict[str, str], tag: str) -> Iterator[Any]:
-    """A ``serviceguide relay`` until the block ends (SIGTERM, then SIGKILL of its group)."""
-    with open(deployment.workdir / f"relay-{tag}.stderr", "wb") as err:
-        proc = subprocess.Popen(
-            [str(SERVICEGUIDE), "relay"],
-            cwd=deployment.workdir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-            start_new_session=True,
-        )
-        try:
-            yield proc
-        finally:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(10)
 
 
 def register_webhook(deployment: Deployment, owner: list[str], url: str) -> tuple[int, str]:

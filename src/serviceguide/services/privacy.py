@@ -26,6 +26,7 @@ from serviceguide.domain.errors import InvalidInput, NotFound
 from serviceguide.domain.model import Caller
 from serviceguide.services.context import AppContext
 from serviceguide.storage import privacy as repo
+from serviceguide.storage.direct import PostgresReader
 
 ReaderKind = Literal["api_user", "staff"]
 MASK = "***"
@@ -42,8 +43,26 @@ async def record_reads(
     conn: Any = None,
 ) -> None:
     """Audit that ``caller`` was shown these customers' personal data. Inside ``conn`` when
-    the read is part of a write transaction; otherwise its own (one statement on PostgreSQL)."""
+    the read is part of a write transaction; otherwise on its own: one prepared statement on
+    PostgreSQL (committed before the answer goes out), a write transaction on SQLite."""
     now = utcnow()
+    ids = list(dict.fromkeys(customer_ids))  # each customer once, in order
+    if not ids:
+        return
+    if conn is None and isinstance(ctx.db.reader, PostgresReader):
+        await repo.record_reads_direct(
+            ctx.db.reader,
+            now,
+            ids,
+            kind,
+            caller.user_id,
+            caller.user_name,
+            caller.org_id,
+            caller.org_name,
+            via,
+            client,
+        )
+        return
     rows = [
         {
             "at": now,
@@ -56,15 +75,10 @@ async def record_reads(
             "via": via,
             "client": client,
         }
-        for cid in dict.fromkeys(customer_ids)  # each customer once, in order
+        for cid in ids
     ]
-    if not rows:
-        return
     if conn is not None:
         await repo.record_reads(conn, rows)
-    elif ctx.db.is_postgres:
-        async with ctx.db.single_statement() as c:
-            await repo.record_reads(c, rows)
     else:
         async with ctx.db.write() as c:
             await repo.record_reads(c, rows)

@@ -87,6 +87,11 @@ class PostgresReader:
         row: Row | None = await pool.fetchrow(q.text, *args)
         return row
 
+    async def execute(self, q: Sql, *args: Any) -> None:
+        """A one-statement write that commits by itself (an audit row on a read path)."""
+        pool = self._pool or await self._get_pool()
+        await pool.execute(q.text, *args)
+
     async def close(self) -> None:
         if self._pool is not None:
             await self._pool.close()
