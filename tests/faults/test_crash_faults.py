@@ -75,7 +75,7 @@ def test_kill_9_during_a_burst_loses_nothing_that_was_acknowledged(
     twice = sum(len(got[o]) - 1 for o in stored.order_ids)
     cut = codes[None]
     print(
-        f"\nFIGURES kill-9 [{backend}]: {sum(codes.values())} requests, "
+        f"\n[reliability] kill-9 {backend}: {sum(codes.values())} requests, "
         f"{codes[201]} orders and {sum(map(len, record.acked.values()))} status changes "
         f"acknowledged, {cut} cut off by the kill; stored {stored.customers} customers, "
         f"{len(stored.order_ids)} orders, {stored.status_changes} status changes; "

@@ -164,7 +164,7 @@ def test_postgresql_stopped_mid_load_is_503_then_recovers_and_loses_nothing(
             assert_no_personnummer(f"the mail for order {m.order_id}", m.raw.decode(), serials)
     codes = load.record.codes()
     print(
-        f"\nFIGURES database down [{DOWN_SECONDS:.0f} s, immediate stop]: "
+        f"\n[reliability] database down {DOWN_SECONDS:.0f} s (immediate stop): "
         f"{sum(codes.values())} requests: {codes[201]} orders placed, {codes[200]} other "
         f"successes, {codes[503]} answered 503 while down; recovered "
         f"{recovered_at - up_at:.2f} s after the database was back; stored "
