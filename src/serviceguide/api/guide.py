@@ -10,15 +10,19 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from serviceguide.domain.clock import today_local
 from serviceguide.domain.errors import Conflict, InvalidInput, NotFound, Throttled
 from serviceguide.domain.ordering import (
+    MESSAGE_MAX,
+    NAME_MAX,
     CustomerInput,
     OrderRequest,
     ValidationFailed,
     validate_request,
 )
+from serviceguide.domain.status import OrderStatus
 from serviceguide.services import addresses, guide, placing
 from serviceguide.services.context import AppContext
 
@@ -26,9 +30,104 @@ router = APIRouter(prefix="/api/guide", tags=["Tjänsteguiden (JSON)"])
 
 MAX_QUERY = 200
 MAX_BODY = 64 * 1024
+MAX_ID = 2**63 - 1  # ids are 64-bit integers (PostgreSQL bigint)
 _KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 CUSTOMER_FIELDS = ("firstname", "surname", "serial", "email", "phone", "premise")
 REQUIRED_CUSTOMER = CUSTOMER_FIELDS[:-1]
+
+
+# The answers as documented in the OpenAPI description (the handlers build them by hand).
+class _Doc(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FieldError(_Doc):
+    field: str = Field(description='the offending field, e.g. `customer.serial`; `""` if none')
+    message: str
+
+
+class Errors(_Doc):
+    errors: list[FieldError]
+
+
+class AddressOut(_Doc):
+    coid: str
+    accessId: str  # the contract's name
+    address: str
+    premise: str = Field(description='apartment number or premise id, `""` if none')
+
+
+class ServiceOut(_Doc):
+    id: int
+    uid: str
+    name: str
+    xsp: int
+    xsp_name: str
+    price_monthly: float
+    price_once: float
+    direct_activation: bool
+    description: str = Field(description="extension: speed or a short description")
+
+
+class PlacedOrderOut(_Doc):
+    id: int
+    service: int
+    xsp: int
+    status: OrderStatus = Field(description="`new`, or `delivered` when directly activated")
+
+
+class PlacementOut(_Doc):
+    customer: int
+    orders: list[PlacedOrderOut]
+
+
+def _error_doc(description: str, **headers: dict[str, Any]) -> dict[str, Any]:
+    doc: dict[str, Any] = {"model": Errors, "description": description}
+    if headers:
+        doc["headers"] = headers
+    return doc
+
+
+def _path_param(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+#: The server's own answer to a body over its limit (serviceguide.middleware.RequestLimits).
+_DETAIL = {
+    "type": "object",
+    "properties": {"detail": {"type": "string"}},
+    "required": ["detail"],
+    "additionalProperties": False,
+}
+
+_RETRY_AFTER = {"schema": {"type": "integer", "minimum": 0}, "required": True}
+
+_ORDER_BODY: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "coid": {"type": "string"},
+        "accessId": {"type": "string"},
+        "services": {"type": "array", "items": {"type": "integer"}},
+        "customer": {
+            "type": "object",
+            "properties": {
+                "firstname": {"type": "string", "maxLength": NAME_MAX},
+                "surname": {"type": "string", "maxLength": NAME_MAX},
+                "serial": {"type": "string", "description": "personnummer, 10 or 12 digits"},
+                "email": {"type": "string"},
+                "phone": {"type": "string"},
+                "premise": {"type": "string"},
+            },
+            "required": list(REQUIRED_CUSTOMER),
+        },
+        "delivery": {
+            "type": "string",
+            "description": '`"asap"` or a date `YYYY-MM-DD`, today up to one year ahead',
+        },
+        "message": {"type": "string", "maxLength": MESSAGE_MAX},
+    },
+    "required": ["coid", "accessId", "services", "customer", "delivery"],
+}
 
 
 def _errors(
@@ -46,7 +145,14 @@ def _ctx(request: Request) -> AppContext:
     return ctx
 
 
-@router.get("/addresses", summary="Find accesses by address")
+@router.get(
+    "/addresses",
+    summary="Find accesses by address",
+    responses={
+        200: {"model": list[AddressOut]},
+        422: _error_doc(f"`q` longer than {MAX_QUERY} characters"),
+    },
+)
 async def find_addresses(request: Request, q: str = "") -> Response:
     """Up to 20 accesses matching the text: street and number, postal code or city."""
     if len(q) > MAX_QUERY:
@@ -60,10 +166,22 @@ async def find_addresses(request: Request, q: str = "") -> Response:
     )
 
 
-@router.get("/accesses/{coid}/{access_id}/services", summary="Services offered on an access")
-async def access_services(request: Request, coid: str, access_id: str) -> Response:
+@router.get(
+    "/accesses/{coid}/{access_id}/services",
+    summary="Services offered on an access",
+    responses={
+        200: {"model": list[ServiceOut]},
+        404: _error_doc("no such access in that network"),
+    },
+    # Read from the path, not declared as arguments: any text is valid, so no 422 to document.
+    openapi_extra={"parameters": [_path_param("coid"), _path_param("access_id")]},
+)
+async def access_services(request: Request) -> Response:
     """The services a customer at this access can order, with their provider and prices."""
+    coid, access_id = request.path_params["coid"], request.path_params["access_id"]
     try:
+        if _unstorable(coid) or _unstorable(access_id):
+            raise NotFound("access", "")  # no such access can exist
         offered = await guide.services_for_access(_ctx(request), coid, access_id)
     except NotFound:
         return _errors(404, [InvalidInput("accessId", "No such access in that network")])
@@ -85,6 +203,15 @@ async def access_services(request: Request, coid: str, access_id: str) -> Respon
     )
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _unstorable(text: str) -> bool:
+    """NUL, or a lone surrogate (JSON can escape one): text no database column can hold or be
+    compared with, and that cannot even be encoded as UTF-8."""
+    return "\x00" in text or (not text.isascii() and _SURROGATE.search(text) is not None)
+
+
 def _text(
     errors: list[InvalidInput], doc: dict[str, Any], name: str, field: str, *, required: bool
 ) -> str:
@@ -95,6 +222,9 @@ def _text(
         return ""
     if not isinstance(value, str):
         errors.append(InvalidInput(field, "Must be a string"))
+        return ""
+    if _unstorable(value):
+        errors.append(InvalidInput(field, "Must not contain NUL or lone surrogate characters"))
         return ""
     return value
 
@@ -112,6 +242,9 @@ def parse_order(body: Any) -> OrderRequest:
         isinstance(s, int) and not isinstance(s, bool) for s in services
     ):
         errors.append(InvalidInput("services", "Must be a list of service ids (integers)"))
+    elif too_big := [s for s in services if not -MAX_ID <= s <= MAX_ID]:
+        # No service has such an id, and the database cannot even compare with it.
+        errors.append(InvalidInput("services", f"No such service: {str(too_big[0])[:40]}"))
     else:
         service_ids = services
     cust = body.get("customer")
@@ -157,7 +290,42 @@ def parse_order(body: Any) -> OrderRequest:
 
 
 @router.post(
-    "/orders", status_code=201, summary="Place orders: one customer, one order per service"
+    "/orders",
+    status_code=201,
+    summary="Place orders: one customer, one order per service",
+    responses={
+        201: {"model": PlacementOut, "description": "the customer and one order per service"},
+        409: _error_doc("the Idempotency-Key was used before with another body"),
+        413: {
+            "description": f"body larger than {MAX_BODY} bytes (`errors`), or than the server's "
+            "limit on any request (`detail`, `SERVICEGUIDE_MAX_REQUEST_BYTES`)",
+            "content": {
+                "application/json": {
+                    "schema": {"anyOf": [{"$ref": "#/components/schemas/Errors"}, _DETAIL]}
+                }
+            },
+        },
+        422: _error_doc("bad input; every offending field is named"),
+        429: _error_doc(
+            "too many orders from this client address; see Retry-After",
+            **{"Retry-After": _RETRY_AFTER},
+        ),
+    },
+    openapi_extra={
+        "parameters": [
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,200}$"},
+                "description": "a repeat with the same key and body returns the first answer",
+            }
+        ],
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _ORDER_BODY}},
+        },
+    },
 )
 async def create_orders(request: Request) -> Response:
     """Stores the customer and one order per service in one transaction, or nothing.

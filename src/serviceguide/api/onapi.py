@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -19,10 +20,102 @@ from serviceguide.domain.errors import AuthenticationFailed, Throttled
 from serviceguide.domain.model import Caller
 from serviceguide.services import auth, onapi
 from serviceguide.services.context import AppContext
+from serviceguide.services.onapi import PREMISES
 
 router = APIRouter(prefix="/plain/onapi", tags=["ON-API 2.4 accesses"])
 
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="ON-API", charset="UTF-8"'}
+
+
+# The answers as documented in the OpenAPI description.
+def _obj(properties: dict[str, Any], *optional: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": [name for name in properties if name not in optional],
+        "additionalProperties": False,
+    }
+
+
+_TEXT = {"type": "string"}
+_SERVICE = _obj(
+    {
+        "service": {"type": "string", "description": "the guide service's `uid`"},
+        "connection": {"const": "YES"},
+        "available": {"const": "YES"},
+        "disconnection": {"const": ""},
+        "forcedTakeoverPossible": {"type": "boolean"},
+    }
+)
+_ACCESS_FIELDS: dict[str, Any] = {
+    "accessId": _TEXT,
+    "streetName": _TEXT,
+    "streetNumber": _TEXT,
+    "streetLittera": _TEXT,
+    "postalCode": _TEXT,
+    "city": _TEXT,
+    "countryCode": _TEXT,
+    "premisesType": {"type": "string", "enum": sorted({*PREMISES.values(), "UNKNOWN"})},
+    "mduApartmentNumber": _TEXT,
+    "mduDistinguisher": _TEXT,
+    "accessState": {"const": "CONNECTED"},
+    "coNetworkAgreement": _TEXT,
+    "services": {"type": "array", "items": _SERVICE},
+}
+_MDU = ("mduApartmentNumber", "mduDistinguisher")
+_ACCESS = _obj(_ACCESS_FIELDS, *_MDU)
+_ONE_ACCESS = _obj({**_ACCESS_FIELDS, "subscriptions": {"type": "array", "maxItems": 0}}, *_MDU)
+_HTTP_DATE = {"schema": {"type": "string"}, "required": True}
+_JSON_CAUSE = {"application/json": {"schema": _obj({"cause": _TEXT})}}
+
+
+def _error_doc(description: str, **headers: dict[str, Any]) -> dict[str, Any]:
+    doc: dict[str, Any] = {"description": description, "content": _JSON_CAUSE}
+    if headers:
+        doc["headers"] = headers
+    return doc
+
+
+def _responses(ok: dict[str, Any], not_modified: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "200": {
+            "description": "the accesses, ON-API 2.4 form",
+            "headers": {"Last-Modified": _HTTP_DATE},
+            "content": {"application/json": {"schema": ok}},
+        },
+        "304": not_modified,
+        "401": _error_doc(
+            "no, malformed or wrong Basic credentials",
+            **{"WWW-Authenticate": {"schema": _TEXT, "required": True}},
+        ),
+        "403": _error_doc("a network the caller may not read (or no such network)"),
+        "404": _error_doc("the network has no accesses, or not this one"),
+        "429": _error_doc(
+            "too many failed logins; see Retry-After",
+            **{"Retry-After": {"schema": {"type": "integer", "minimum": 0}, "required": True}},
+        ),
+    }
+
+
+def _openapi(*names: str, ok: dict[str, Any], not_modified: dict[str, Any]) -> dict[str, Any]:
+    """Path parameters are read from the path, not declared as arguments: any text is valid, so
+    there is no 422 to document."""
+    return {
+        "description": "HTTP Basic authentication with `api_user:api_key` of a KO (its own "
+        "network) or a TL (networks where it sells services). JSON; `Last-Modified` on "
+        "every answer with accesses; `If-Modified-Since` for the accesses changed since.",
+        "parameters": [
+            *({"name": n, "in": "path", "required": True, "schema": _TEXT} for n in names),
+            {
+                "name": "If-Modified-Since",
+                "in": "header",
+                "required": False,
+                "schema": _TEXT,
+                "description": "an HTTP date: only what changed since (an invalid date is ignored)",
+            },
+        ],
+        "responses": _responses(ok, not_modified),
+    }
 
 
 def _cause(status: int, cause: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -38,8 +131,11 @@ def _if_modified_since(request: Request) -> datetime | None:
     if not raw:
         return None
     try:
-        return parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
+        parsed = parsedate_to_datetime(raw)
+        # An HTTP date is GMT; a date without a zone (or "-0000") is read as GMT too, and one
+        # that is not a time in UTC at all (year 9999 at -23:59) is as invalid as any other.
+        return parsed.replace(tzinfo=parsed.tzinfo or UTC).astimezone(UTC)
+    except (TypeError, ValueError, OverflowError):
         return None  # RFC 9110: an invalid date is ignored
 
 
@@ -67,14 +163,25 @@ async def _guarded(request: Request) -> Caller | Response:
         return _cause(429, str(e), {"Retry-After": str(e.retry_after)})
 
 
-@router.get("/{coid}/accesses", summary="All accesses of a network (or those changed)")
+@router.get(
+    "/{coid}/accesses",
+    summary="All accesses of a network (or those changed)",
+    openapi_extra=_openapi(
+        "coid",
+        ok={"type": "array", "items": _ACCESS},
+        not_modified={"description": "nothing changed since If-Modified-Since"},
+    ),
+)
 @router.get("/{coid}/accesses/", include_in_schema=False)
-async def list_accesses(request: Request, coid: str) -> Response:
+async def list_accesses(request: Request) -> Response:
+    coid = request.path_params["coid"]
     caller = await _guarded(request)
     if isinstance(caller, Response):
         return caller
     ctx: AppContext = request.app.state.ctx
     try:
+        if "\x00" in coid:  # no network has such a name, and the database cannot look it up
+            raise onapi.Forbidden(f"No access to network {coid}")
         listing = await onapi.list_accesses(ctx, caller, coid, _if_modified_since(request))
     except onapi.Forbidden as e:
         return _cause(403, str(e))
@@ -89,13 +196,30 @@ async def list_accesses(request: Request, coid: str) -> Response:
     )
 
 
-@router.get("/{coid}/accesses/{access_id}", summary="One access with its services")
-async def get_access(request: Request, coid: str, access_id: str) -> Response:
+@router.get(
+    "/{coid}/accesses/{access_id}",
+    summary="One access with its services",
+    openapi_extra=_openapi(
+        "coid",
+        "access_id",
+        ok=_ONE_ACCESS,
+        not_modified={
+            "description": "not changed since If-Modified-Since",
+            "headers": {"Last-Modified": _HTTP_DATE},
+        },
+    ),
+)
+async def get_access(request: Request) -> Response:
+    coid, access_id = request.path_params["coid"], request.path_params["access_id"]
     caller = await _guarded(request)
     if isinstance(caller, Response):
         return caller
     ctx: AppContext = request.app.state.ctx
     try:
+        if "\x00" in coid:  # as above: neither can exist
+            raise onapi.Forbidden(f"No access to network {coid}")
+        if "\x00" in access_id:
+            raise onapi.NoAccesses(f"No access {access_id} in network {coid}")
         last_modified, doc = await onapi.get_access(
             ctx, caller, coid, access_id, _if_modified_since(request)
         )
