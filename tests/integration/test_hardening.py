@@ -23,6 +23,7 @@ from serviceguide.services.context import AppContext
 from serviceguide.storage import tables
 from serviceguide.storage.db import unavailable
 from tests.integration.test_guide_api import body
+from tests.integration.test_staff_pages import _as, staff_world  # noqa: F401 - fixture
 from tests.support.notify import with_settings
 from tests.support.world import SERIALS, World
 from tests.support.xsp import XspClient, parse
@@ -293,3 +294,36 @@ async def test_the_access_log_holds_no_credentials_or_personnummer(
     assert "api_login" in text and "method=orders" in text  # the requests were logged…
     assert login.api_key not in text and the_hash not in text  # …without their secrets
     assert not [f for f in FORMS if f in text]
+
+
+# -- NUL characters ------------------------------------------------------------------------
+
+NUL_URLS = [
+    "/access/KOA/A1%00",
+    "/access/KO%00A/A1",
+    "/access/KOA/A1%00/details",
+    "/api/guide/accesses/KOA/A%001/services",
+    "/thanks/1%00",
+]
+
+
+@pytest.mark.parametrize("url", NUL_URLS)
+async def test_a_path_with_a_nul_in_it_is_not_found(http: httpx.AsyncClient, url: str):
+    r = await http.get(url)
+    assert r.status_code == 404, r.text  # PostgreSQL takes no NUL: it must not get one
+    # (ON-API: tests/integration/test_api_input_edges.py)
+
+
+async def test_nul_in_search_text_is_harmless(
+    ctx: AppContext,
+    staff_world: World,  # noqa: F811 - the fixture imported above
+):
+    client, browser = await _as(ctx, "KOA")
+    try:
+        for url in ("/staff/orders?q=%00", "/staff/orders?q=A%00", "/staff/orders.csv?q=%00"):
+            r = await browser.http.get(url)
+            assert r.status_code == 200, (url, r.status_code)
+        for url in ("/?q=%00", "/api/guide/addresses?q=a%00b"):
+            assert (await browser.http.get(url)).status_code < 500
+    finally:
+        await client.__aexit__(None, None, None)

@@ -319,7 +319,7 @@ def _filter(request: Request) -> tuple[OrderFilter, dict[str, str], dict[str, st
     """The filter from the query, the values to show in the form, and errors in it."""
     q = request.query_params
     shown = {
-        k: _text(q.get(k), 200).strip()
+        k: _text(q.get(k), 200).replace("\x00", "").strip()  # NUL: no text holds one
         for k in ("status", "network", "service", "from", "to", "q", "flagged")
     }
     errors: dict[str, str] = {}
