@@ -10,7 +10,12 @@ from fastapi import FastAPI
 
 from serviceguide import __version__, web
 from serviceguide.api import guide, onapi, xsp
-from serviceguide.middleware import AccessLog, BodyLimit, SecurityHeaders, install_error_handlers
+from serviceguide.middleware import (
+    AccessLog,
+    RequestLimits,
+    SecurityHeaders,
+    install_error_handlers,
+)
 from serviceguide.notify.relay import relay_in_background
 from serviceguide.services.context import AppContext
 from serviceguide.settings import Settings, get_settings
@@ -50,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_error_handlers(app)
     # The last added runs first: the access log sees every answer, including a 413.
-    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(RequestLimits, max_bytes=settings.max_request_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(AccessLog)
 

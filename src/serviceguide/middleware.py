@@ -5,7 +5,7 @@
 * :class:`SecurityHeaders` — the headers every response carries unless it sets its own:
   ``nosniff``, a Content-Security-Policy that at least forbids framing, ``Referrer-Policy``,
   ``Cache-Control: no-store`` (answers carry personal data) and, over HTTPS, HSTS.
-* :class:`BodyLimit` — refuses request bodies larger than ``SERVICEGUIDE_MAX_REQUEST_BYTES``
+* :class:`RequestLimits` — refuses request bodies larger than ``SERVICEGUIDE_MAX_REQUEST_BYTES``
   with 413 before the application reads them, whether announced by Content-Length or chunked.
 * :func:`install_error_handlers` — a database that cannot be reached is a clean 503 with
   ``Retry-After``; anything unexpected is a 500 whose body says nothing about the code.
@@ -138,7 +138,7 @@ class SecurityHeaders:
         await self.app(scope, receive, send_wrapper)
 
 
-class BodyLimit:
+class RequestLimits:
     """Answers 413 to a request body over ``max_bytes``, announced or streamed."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:

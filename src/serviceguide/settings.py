@@ -36,9 +36,10 @@ class Settings(BaseSettings):
     #: argon2 parameters: "default" is RFC 9106's low-memory profile (argon2-cffi's default);
     #: "fast" is the cheapest valid profile, for test suites only.
     password_hashing: Literal["default", "fast"] = "default"  # noqa: S105
-    #: Largest request body accepted (bytes); larger ones are refused with 413 before they are
-    #: read. The XSP API and the guide's JSON API have tighter limits of their own.
-    max_request_bytes: int = Field(default=1 << 20, gt=0)
+    #: Largest request body accepted anywhere (bytes); larger ones are refused with 413 before
+    #: they are read. Above the endpoints' own limits (the XSP API: 1 MiB, answered in its
+    #: envelope; the guide's JSON API: 64 KiB), so those answer first where they apply.
+    max_request_bytes: int = Field(default=2 << 20, gt=0)
     #: Days after its last order closed (delivered or cancelled) that a customer's personal
     #: data is kept; ``serviceguide privacy anonymise`` blanks it after that.
     retention_days: int = Field(default=730, gt=0)
