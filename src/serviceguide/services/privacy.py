@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from serviceguide.domain.clock import utcnow
 from serviceguide.domain.errors import InvalidInput, NotFound
 from serviceguide.domain.model import Caller
@@ -40,7 +42,7 @@ async def record_reads(
     kind: ReaderKind,
     via: str,
     client: str | None,
-    conn: Any = None,
+    conn: AsyncConnection | None = None,
 ) -> None:
     """Audit that ``caller`` was shown these customers' personal data. Inside ``conn`` when
     the read is part of a write transaction; otherwise on its own: one prepared statement on
