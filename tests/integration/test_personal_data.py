@@ -3,7 +3,9 @@ are anonymised after the retention and erased on request, and the orders' histor
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections import Counter
 from datetime import timedelta
 from typing import Any
 
@@ -247,3 +249,14 @@ async def test_the_commands_anonymise_erase_and_list_the_reads(
     assert [(d["customer_id"], d["via"], d["reader_kind"]) for d in docs] == [
         (c1, "api:customer_info", "api_user")
     ]
+
+
+async def test_concurrent_reads_are_each_audited(ctx: AppContext, world: World, xsp: XspClient):
+    tl1 = await xsp.session(world.users["TL1"])
+    c1, c3 = world.customers["c1"], world.customers["c3"]
+    replies = await asyncio.gather(
+        *(tl1.call("customer_info", id=(c1, c3)[i % 2]) for i in range(40))
+    )
+    assert [r.code for r in replies] == [200] * 40
+    rows = await audit(ctx)
+    assert Counter(r[0] for r in rows) == {c1: 20, c3: 20}

@@ -19,7 +19,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Literal
+from weakref import WeakKeyDictionary
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -28,6 +30,7 @@ from serviceguide.domain.errors import InvalidInput, NotFound
 from serviceguide.domain.model import Caller
 from serviceguide.services.context import AppContext
 from serviceguide.storage import privacy as repo
+from serviceguide.storage.db import Database
 from serviceguide.storage.direct import PostgresReader
 
 ReaderKind = Literal["api_user", "staff"]
@@ -44,27 +47,11 @@ async def record_reads(
     client: str | None,
     conn: AsyncConnection | None = None,
 ) -> None:
-    """Audit that ``caller`` was shown these customers' personal data. Inside ``conn`` when
-    the read is part of a write transaction; otherwise on its own: one prepared statement on
-    PostgreSQL (committed before the answer goes out), a write transaction on SQLite."""
+    """Audit that ``caller`` was shown these customers' personal data; returns once the rows
+    are committed. Inside ``conn`` when the read is part of a write transaction; otherwise
+    together with the rows of other requests in flight (:class:`repo.GroupCommit`): one commit
+    for all of them — on PostgreSQL one prepared statement on the driver."""
     now = utcnow()
-    ids = list(dict.fromkeys(customer_ids))  # each customer once, in order
-    if not ids:
-        return
-    if conn is None and isinstance(ctx.db.reader, PostgresReader):
-        await repo.record_reads_direct(
-            ctx.db.reader,
-            now,
-            ids,
-            kind,
-            caller.user_id,
-            caller.user_name,
-            caller.org_id,
-            caller.org_name,
-            via,
-            client,
-        )
-        return
     rows = [
         {
             "at": now,
@@ -77,13 +64,28 @@ async def record_reads(
             "via": via,
             "client": client,
         }
-        for cid in ids
+        for cid in dict.fromkeys(customer_ids)  # each customer once, in order
     ]
+    if not rows:
+        return
     if conn is not None:
         await repo.record_reads(conn, rows)
+        return
+    writer = _writers.get(ctx.db)
+    if writer is None:
+        writer = _writers[ctx.db] = repo.GroupCommit(partial(_commit_reads, ctx.db))
+    await writer.write(rows)
+
+
+_writers: WeakKeyDictionary[Database, repo.GroupCommit] = WeakKeyDictionary()
+
+
+async def _commit_reads(db: Database, rows: list[dict[str, Any]]) -> None:
+    if isinstance(db.reader, PostgresReader):
+        await repo.record_reads_direct(db.reader, rows)
     else:
-        async with ctx.db.write() as c:
-            await repo.record_reads(c, rows)
+        async with db.write() as conn:
+            await repo.record_reads(conn, rows)
 
 
 async def reads(

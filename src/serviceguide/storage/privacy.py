@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -32,40 +33,71 @@ async def record_reads(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) ->
         await conn.execute(insert(personal_data_reads), list(rows))
 
 
-#: The same rows in one prepared statement on the driver (PostgreSQL): the audit sits on the
+#: The same rows as one prepared statement on the driver (PostgreSQL): the audit sits on the
 #: API's read path, where SQLAlchemy's per-statement cost would double the answer's.
 _INSERT_READS = Sql.of(
     "INSERT INTO personal_data_reads"
     " (at, customer_id, reader_kind, reader_id, reader_name, org_id, org_name, via, client)"
-    " SELECT $1::timestamptz, c, $3::text, $4::int, $5::text, $6::int, $7::text, $8::text,"
-    " $9::text FROM unnest($2::bigint[]) AS c"
+    " SELECT * FROM unnest($1::timestamptz[], $2::bigint[], $3::text[], $4::int[], $5::text[],"
+    " $6::int[], $7::text[], $8::text[], $9::text[])"
+)
+_COLUMNS = (
+    "at",
+    "customer_id",
+    "reader_kind",
+    "reader_id",
+    "reader_name",
+    "org_id",
+    "org_name",
+    "via",
+    "client",
 )
 
 
-async def record_reads_direct(
-    reader: PostgresReader,
-    at: datetime,
-    customer_ids: list[int],
-    reader_kind: str,
-    reader_id: int,
-    reader_name: str,
-    org_id: int,
-    org_name: str,
-    via: str,
-    client: str | None,
-) -> None:
-    await reader.execute(
-        _INSERT_READS,
-        at,
-        customer_ids,
-        reader_kind,
-        reader_id,
-        reader_name,
-        org_id,
-        org_name,
-        via,
-        client,
-    )
+async def record_reads_direct(reader: PostgresReader, rows: Sequence[dict[str, Any]]) -> None:
+    await reader.execute(_INSERT_READS, *([r[c] for r in rows] for c in _COLUMNS))
+
+
+class GroupCommit:
+    """Rows from many concurrent requests written in one transaction, each request waiting
+    until the transaction holding its rows has committed (or failed, then it fails too).
+
+    The first request to find no write in progress writes everything queued so far; requests
+    arriving meanwhile queue for the next write, done by the first of them to get the lock.
+    Nothing runs in the background, and nothing is answered before its rows are stored.
+    """
+
+    def __init__(self, flush: Callable[[list[dict[str, Any]]], Awaitable[None]]) -> None:
+        self._flush = flush
+        self._rows: list[dict[str, Any]] = []
+        self._batch = 0  # the batch new rows join
+        self._done = 0  # batches below this one are finished
+        self._failed: dict[int, BaseException] = {}
+        self._lock: asyncio.Lock | None = None
+
+    async def write(self, rows: list[dict[str, Any]]) -> None:
+        self._rows.extend(rows)
+        mine = self._batch
+        self._lock = self._lock or asyncio.Lock()
+        async with self._lock:
+            if self._done <= mine:  # nobody wrote this batch yet: write it, and what queued
+                batch, self._rows = self._rows, []
+                self._batch += 1
+                try:
+                    await self._flush(batch)
+                except Exception as e:
+                    self._failed[mine] = e
+                    raise
+                except BaseException:  # cancelled: the others' rows are not written either
+                    self._failed[mine] = RuntimeError("the audit write was cancelled")
+                    raise
+                finally:
+                    self._done = self._batch
+                    for old in [n for n in self._failed if n < mine - 100]:
+                        del self._failed[old]
+                return
+        if mine in self._failed:
+            raise self._failed[mine]
 
 
 async def reads(
