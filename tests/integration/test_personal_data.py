@@ -118,6 +118,7 @@ async def test_staff_pages_audit_the_list_the_order_the_reveal_and_the_export(
     try:
         o3 = staff_world.orders["o3"]
         c3 = staff_world.customers["c3"]
+        assert (await browser.get("/staff/")).status == 200  # o3 is among the oldest open
         assert (await browser.get("/staff/orders")).status == 200
         assert (await browser.get(f"/staff/orders/{o3}")).status == 200
         page = await browser.get(f"/staff/orders/{o3}")
@@ -131,6 +132,8 @@ async def test_staff_pages_audit_the_list_the_order_the_reveal_and_the_export(
     assert vias == [
         (c3, "staff", "Stadsnät B", via)
         for via in (
+            "staff:overview",  # where the login lands
+            "staff:overview",
             "staff:list",
             "staff:order",
             "staff:order",

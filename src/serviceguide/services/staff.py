@@ -271,7 +271,9 @@ async def reveal_serial(
     return extras.serial
 
 
-async def overview(ctx: AppContext, caller: Caller, *, days: int = 30) -> Overview:
+async def overview(
+    ctx: AppContext, caller: Caller, *, days: int = 30, client: str | None = None
+) -> Overview:
     today = today_local()
     first = today - timedelta(days=days - 1)
     async with ctx.db.read() as conn:
@@ -286,6 +288,8 @@ async def overview(ctx: AppContext, caller: Caller, *, days: int = 30) -> Overvi
     per_day = [
         (first + timedelta(days=i), per.get(first + timedelta(days=i), 0)) for i in range(days)
     ]
+    shown = (r.customer_id for r in [*oldest, *flagged])  # their tables show the names
+    await _audit(ctx, caller, shown, "staff:overview", client)
     return Overview(
         counts=counts, per_day=per_day, oldest_open=oldest, flagged=flagged, failed=failed
     )

@@ -647,7 +647,7 @@ async def overview(request: Request) -> Response:
     if isinstance(page, Response):
         return page
     assert page.session is not None
-    data = await service.overview(_ctx(request), page.session.caller)
+    data = await service.overview(_ctx(request), page.session.caller, client=_client_ip(request))
     return page.render(
         "staff_overview.html",
         nav="overview",
