@@ -13,7 +13,8 @@ import pytest
 
 from serviceguide.app import create_app
 from serviceguide.services.context import AppContext
-from tests.support.world import SERIALS, World
+from tests.integration.test_guide_api import body
+from tests.support.world import World
 
 pytestmark = pytest.mark.integration
 
@@ -28,21 +29,8 @@ async def http(ctx: AppContext, world: World) -> AsyncIterator[httpx.AsyncClient
 
 
 def order(**overrides: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "coid": "KOA",
-        "accessId": "A1",
-        "services": [101],
-        "customer": {
-            "firstname": "Eva",
-            "surname": "Ek",
-            "serial": SERIALS[0],
-            "email": "eva@example.se",
-            "phone": "070-1234567",
-        },
-        "delivery": "asap",
-    }
-    doc.update(overrides)
-    return doc
+    """A valid one-service guide order (test_guide_api's, with one service)."""
+    return body(**{"services": [101], **overrides})
 
 
 def fields(r: httpx.Response) -> set[str]:
