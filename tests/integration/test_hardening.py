@@ -219,9 +219,12 @@ async def test_unavailable_tells_an_outage_from_a_bug():
         assert unavailable(exc), exc
     wrapped = sqlalchemy.exc.DBAPIError("SELECT 1", {}, Exception("x"), connection_invalidated=True)
     assert unavailable(wrapped)
+    assert unavailable(asyncpg.InterfaceError("cannot perform operation: connection is closed"))
     for exc in (
         ValueError("no"),
         asyncpg.UniqueViolationError("duplicate key"),
+        asyncpg.DataError("invalid input for query argument $1"),
+        asyncpg.InterfaceError("cannot perform operation: another operation is in progress"),
         sqlalchemy.exc.IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed")),
         sqlalchemy.exc.ProgrammingError("SELECT", {}, Exception("syntax error")),
     ):

@@ -45,8 +45,10 @@ def unavailable(exc: BaseException) -> bool:
             exc = exc.__cause__
     if isinstance(exc, sqlalchemy.exc.TimeoutError | OSError | TimeoutError):
         return True  # pool exhausted; connection refused, reset or timed out
-    if isinstance(exc, asyncpg.PostgresConnectionError | asyncpg.InterfaceError):
+    if isinstance(exc, asyncpg.PostgresConnectionError):
         return True  # the connection is gone or was never made
+    if isinstance(exc, asyncpg.InterfaceError):
+        return "closed" in str(exc)  # "connection is closed"; not a bad argument (DataError)
     if isinstance(exc, asyncpg.PostgresError):
         # Class 08: connection exception; 53: insufficient resources; 57P: operator
         # intervention (admin shutdown, crash shutdown, cannot connect now).
