@@ -25,7 +25,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serviceguide.domain.personnummer import is_valid
-from serviceguide.storage.db import unavailable
+from serviceguide.services.availability import RETRY_AFTER_SECONDS, is_outage
 
 access_log = logging.getLogger("serviceguide.access")
 log = logging.getLogger(__name__)
@@ -35,7 +35,6 @@ _SECRET_NAMES = frozenset({"hash", "api_key", "password", "serial", "personnumme
 # Nor does anything that looks like a personnummer (YYMMDD-NNNN, YYYYMMDDNNNN, …), whatever
 # parameter it came in.
 _PERSONNUMMER = re.compile(r"(?<!\d)(?:\d{2})?\d{6}[-+ ]?\d{4}(?!\d)")
-RETRY_AFTER_SECONDS = 5
 
 
 def _personnummer_in(text: str) -> bool:
@@ -229,7 +228,7 @@ def internal_error(request: Request) -> Response:
 
 def install_error_handlers(app: FastAPI) -> None:
     async def on_storage_error(request: Request, exc: Exception) -> Response:
-        if unavailable(exc):
+        if is_outage(exc):
             # One line, no traceback: the database being away is an outage, not a bug.
             log.warning(
                 "%s %s: database unavailable (%s)",

@@ -28,11 +28,10 @@ from serviceguide.domain.errors import (
 )
 from serviceguide.domain.model import Caller, OrderSummary
 from serviceguide.domain.status import EventType, MessageType, OrderStatus
-from serviceguide.middleware import RETRY_AFTER_SECONDS
 from serviceguide.services import auth
 from serviceguide.services import orders as svc
+from serviceguide.services.availability import RETRY_AFTER_SECONDS, is_outage
 from serviceguide.services.context import AppContext
-from serviceguide.storage.db import unavailable
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -558,7 +557,7 @@ async def serviceguide_log(request: Request) -> Response:
         return _failure(root, str(e), 400, as_json)
     except Exception as e:
         # Same envelope for what is not the caller's fault; nothing about the code in it.
-        if unavailable(e):
+        if is_outage(e):
             log.warning("%s: database unavailable (%s)", root, type(e).__name__)
             return _failure(
                 root,

@@ -34,9 +34,9 @@ from serviceguide.domain.clock import utcnow
 from serviceguide.domain.outbox import AttemptOutcome, OutboxKind, OutboxState, backoff_seconds
 from serviceguide.notify import mail, webhooks
 from serviceguide.notify.smtp import Mailer, mailer_for
+from serviceguide.services.availability import is_outage
 from serviceguide.services.context import AppContext
 from serviceguide.storage import outbox as repo
-from serviceguide.storage.db import unavailable
 
 log = logging.getLogger("serviceguide.relay")
 
@@ -148,7 +148,7 @@ class Relay:
             except Exception as e:
                 errors += 1
                 claimed = 0
-                if unavailable(e):  # an outage: one line per round, backing off
+                if is_outage(e):  # an outage: one line per round, backing off
                     log.warning("outbox relay: database unavailable (%s)", type(e).__name__)
                 else:
                     log.exception("outbox relay round failed")
@@ -255,7 +255,7 @@ class Relay:
                 break
             except Exception as e:
                 if attempt == 2:
-                    if unavailable(e):  # the claim runs out; another round retries it
+                    if is_outage(e):  # the claim runs out; another round retries it
                         log.warning(
                             "outbox %d: could not record the outcome: database unavailable (%s)",
                             claim.id,
