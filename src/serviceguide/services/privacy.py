@@ -19,9 +19,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any, Literal
-from weakref import WeakKeyDictionary
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -30,8 +28,6 @@ from serviceguide.domain.errors import InvalidInput, NotFound
 from serviceguide.domain.model import Caller
 from serviceguide.services.context import AppContext
 from serviceguide.storage import privacy as repo
-from serviceguide.storage.db import Database
-from serviceguide.storage.direct import PostgresReader
 
 ReaderKind = Literal["api_user", "staff"]
 MASK = "***"
@@ -71,21 +67,7 @@ async def record_reads(
     if conn is not None:
         await repo.record_reads(conn, rows)
         return
-    writer = _writers.get(ctx.db)
-    if writer is None:
-        writer = _writers[ctx.db] = repo.GroupCommit(partial(_commit_reads, ctx.db))
-    await writer.write(rows)
-
-
-_writers: WeakKeyDictionary[Database, repo.GroupCommit] = WeakKeyDictionary()
-
-
-async def _commit_reads(db: Database, rows: list[dict[str, Any]]) -> None:
-    if isinstance(db.reader, PostgresReader):
-        await repo.record_reads_direct(db.reader, rows)
-    else:
-        async with db.write() as conn:
-            await repo.record_reads(conn, rows)
+    await repo.audit_writer(ctx.db).write(rows)
 
 
 async def reads(

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import and_, exists, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from serviceguide.domain.status import ALLOWED_TRANSITIONS
+from serviceguide.storage.db import Database
 from serviceguide.storage.direct import PostgresReader, Sql
 from serviceguide.storage.tables import customers, order_log, orders, personal_data_reads
 
@@ -54,7 +57,7 @@ _COLUMNS = (
 )
 
 
-async def record_reads_direct(reader: PostgresReader, rows: Sequence[dict[str, Any]]) -> None:
+async def _record_reads_direct(reader: PostgresReader, rows: Sequence[dict[str, Any]]) -> None:
     await reader.execute(_INSERT_READS, *([r[c] for r in rows] for c in _COLUMNS))
 
 
@@ -98,6 +101,26 @@ class GroupCommit:
                 return
         if mine in self._failed:
             raise self._failed[mine]
+
+
+_writers: WeakKeyDictionary[Database, GroupCommit] = WeakKeyDictionary()
+
+
+def audit_writer(db: Database) -> GroupCommit:
+    """The database's one GroupCommit of audit rows (per process): one prepared statement on
+    the driver for PostgreSQL, a write transaction for SQLite."""
+    writer = _writers.get(db)
+    if writer is None:
+        writer = _writers[db] = GroupCommit(partial(_commit_reads, db))
+    return writer
+
+
+async def _commit_reads(db: Database, rows: list[dict[str, Any]]) -> None:
+    if isinstance(db.reader, PostgresReader):
+        await _record_reads_direct(db.reader, rows)
+    else:
+        async with db.write() as conn:
+            await record_reads(conn, rows)
 
 
 async def reads(
