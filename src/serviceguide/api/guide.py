@@ -180,8 +180,6 @@ async def access_services(request: Request) -> Response:
     """The services a customer at this access can order, with their provider and prices."""
     coid, access_id = request.path_params["coid"], request.path_params["access_id"]
     try:
-        if _unstorable(coid) or _unstorable(access_id):
-            raise NotFound("access", "")  # no such access can exist
         offered = await guide.services_for_access(_ctx(request), coid, access_id)
     except NotFound:
         return _errors(404, [InvalidInput("accessId", "No such access in that network")])

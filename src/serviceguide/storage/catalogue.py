@@ -86,13 +86,13 @@ async def insert_organisation(
     return int(result.scalar_one())
 
 
-def _nul(*texts: str) -> bool:
+def holds_nul(*texts: str) -> bool:
     """A NUL character: no stored name holds one, and PostgreSQL refuses to compare with it."""
     return any("\x00" in t for t in texts)
 
 
 async def org_by_coid(conn: AsyncConnection, coid: str) -> Organisation | None:
-    if _nul(coid):
+    if holds_nul(coid):
         return None
     r = (await conn.execute(select(organisations).where(organisations.c.coid == coid))).first()
     return None if r is None else _org(r)
@@ -142,7 +142,7 @@ def _network(r: Any) -> NetworkRecord:
 
 
 async def network_by_coid(conn: AsyncConnection, coid: str) -> NetworkRecord | None:
-    if _nul(coid):
+    if holds_nul(coid):
         return None
     r = (await conn.execute(select(networks).where(networks.c.coid == coid))).first()
     return None if r is None else _network(r)
@@ -194,7 +194,7 @@ def _access(r: Any) -> AccessRecord:
 
 
 async def access_by_id(conn: AsyncConnection, coid: str, access_id: str) -> AccessRecord | None:
-    if _nul(coid, access_id):
+    if holds_nul(coid, access_id):
         return None
     q = (
         select(*_access_cols)

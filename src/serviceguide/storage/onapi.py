@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from serviceguide.storage.catalogue import holds_nul
 from serviceguide.storage.tables import accesses, services
 
 BATCH = 2000
@@ -79,5 +80,7 @@ async def iter_accesses(
 
 
 async def one_access(conn: AsyncConnection, network_id: int, access_id: str) -> Any | None:
+    if holds_nul(access_id):
+        return None
     q = select(*_cols).where(accesses.c.network_id == network_id, accesses.c.access_id == access_id)
     return (await conn.execute(q)).first()
