@@ -23,6 +23,7 @@ from serviceguide.domain.clock import utcnow
 from serviceguide.domain.errors import Conflict
 from serviceguide.domain.ordering import ValidationFailed
 from serviceguide.domain.status import EventType, OrderStatus
+from serviceguide.notify.relay import Relay
 from serviceguide.services import admin, changes, webhooks
 from serviceguide.services import outbox as outbox_service
 from serviceguide.services.context import AppContext
@@ -30,7 +31,16 @@ from serviceguide.settings import Settings
 from serviceguide.storage import outbox as repo
 from serviceguide.storage.db import Database
 from serviceguide.storage.tables import events, orders, outbox
-from tests.support.notify import attempts, command, drain, later, place, rows, with_settings
+from tests.support.notify import (
+    FlakyDatabase,
+    attempts,
+    command,
+    drain,
+    later,
+    place,
+    rows,
+    with_settings,
+)
 from tests.support.servers import free_port
 from tests.support.smtp import smtp_server
 from tests.support.world import SERIALS, World
@@ -326,6 +336,109 @@ async def test_a_claim_whose_relay_died_is_delivered_by_another_relay_after_it_e
             error="late",
         )
     assert (await rows(ctx, id=mails[0].id))[0].state == "delivered"
+
+
+async def test_a_claim_committed_without_its_relay_knowing_is_handed_back_by_the_next_round(
+    ctx: AppContext, world: World
+):
+    flaky = FlakyDatabase(ctx.db)
+    with smtp_server() as sink:
+        c = flaky.context(ctx, smtp_url=sink.url)
+        async with Relay(c) as relay:
+            # The claim commits, but its answer is lost with the connection.
+            flaky.plan = ["ok", "lose-commit"]
+            with pytest.raises(ConnectionResetError):
+                await relay.step()
+            mails = await rows(ctx, kind="mail")
+            claimed = [r for r in mails if r.state == "delivering"]
+            assert claimed and not sink.messages()
+            # Back, at the same instant: the claim is handed back, not left to its lease.
+            tally = await relay.drain()
+    assert tally.delivered == len(mails)
+    assert sorted(sink.by_order()) == sorted(r.order_id for r in mails)
+    assert all(len(m) == 1 for m in sink.by_order().values())
+    for r in await rows(ctx, kind="mail"):
+        assert (r.state, r.attempts, r.claim_token) == ("delivered", 1, None)
+        assert [a.outcome for a in await attempts(ctx, r.id)] == ["delivered"]
+
+
+async def test_a_claim_whose_facts_could_not_be_read_is_handed_back_by_the_next_round(
+    ctx: AppContext, world: World
+):
+    flaky = FlakyDatabase(ctx.db)
+    with smtp_server() as sink:
+        c = flaky.context(ctx, smtp_url=sink.url)
+        async with Relay(c) as relay:
+            flaky.plan = ["ok", "ok", "refuse"]  # any due? · the claim · its facts
+            with pytest.raises(ConnectionRefusedError):
+                await relay.step()
+            assert any(r.state == "delivering" for r in await rows(ctx, kind="mail"))
+            flaky.down = True
+            with pytest.raises(ConnectionRefusedError):
+                await relay.step()  # still away: nothing is handed back, nothing sent
+            assert not sink.messages()
+            flaky.down = False
+            tally = await relay.drain()
+    mails = await rows(ctx, kind="mail")
+    assert tally.delivered == len(mails)
+    assert all(len(m) == 1 for m in sink.by_order().values())
+    for r in mails:
+        assert (r.state, r.attempts) == ("delivered", 1)
+
+
+async def test_an_outcome_the_database_could_not_take_is_recorded_once_it_is_back_and_not_resent(
+    ctx: AppContext, world: World, caplog: pytest.LogCaptureFixture
+):
+    flaky = FlakyDatabase(ctx.db)
+    lease = ctx.settings.outbox_lease_seconds
+    with smtp_server() as sink:
+        c = flaky.context(ctx, smtp_url=sink.url, outbox_batch_size=1000)
+        async with Relay(c) as relay:
+            # The database goes away after the claim: every message goes out, no outcome is in.
+            flaky.plan, flaky.down = ["ok", "ok", "ok"], True
+            claimed = await relay.step()
+            assert claimed and relay.tally.delivered == 0
+            assert len(sink.messages()) == claimed
+            kept = [r.getMessage() for r in caplog.records if "kept" in r.getMessage()]
+            line = "outbox: %d outcomes kept until the database is back (ConnectionRefusedError)"
+            assert kept == [line % claimed]  # one line for the batch
+            assert all(r.state == "delivering" for r in await rows(ctx, kind="mail"))
+            flaky.down = False
+            tally = await relay.drain()
+        assert tally.delivered == claimed
+        # Long after the lease would have run out, nothing is sent again.
+        assert (
+            await drain(with_settings(ctx, smtp_url=sink.url), clock=later(seconds=lease + 1))
+        ).delivered == 0
+    assert all(len(m) == 1 for m in sink.by_order().values())
+    for r in await rows(ctx, kind="mail"):
+        assert (r.state, r.attempts) == ("delivered", 1)
+        assert [a.outcome for a in await attempts(ctx, r.id)] == ["delivered"]
+
+
+async def test_an_outcome_that_cannot_be_recorded_for_another_reason_is_left_to_its_lease(
+    ctx: AppContext, world: World
+):
+    flaky = FlakyDatabase(ctx.db)
+    lease = ctx.settings.outbox_lease_seconds
+    with smtp_server() as sink:
+        c = flaky.context(ctx, smtp_url=sink.url, outbox_batch_size=1000)
+        async with Relay(c) as relay:
+            n = len(await rows(ctx, kind="mail"))
+            # Every record fails with an error that is not an outage, and again on the retry.
+            flaky.plan = ["ok", "ok", "ok"] + ["error"] * (2 * n)
+            assert await relay.step() == n and len(sink.messages()) == n
+            # The retry gives up on them instead of blocking every round after it.
+            assert (await relay.drain()).delivered == 0
+            assert not flaky.plan
+        assert all(r.state == "delivering" for r in await rows(ctx, kind="mail"))
+        # After the lease they go out again, as after a crash.
+        tally = await drain(with_settings(ctx, smtp_url=sink.url), clock=later(seconds=lease + 1))
+    assert tally.delivered == n
+    assert all(len(m) == 2 for m in sink.by_order().values())
+    for r in await rows(ctx, kind="mail"):
+        assert (r.state, r.attempts) == ("delivered", 2)
+        assert [a.outcome for a in await attempts(ctx, r.id)] == ["lost", "delivered"]
 
 
 async def test_a_message_whose_relays_keep_dying_fails_after_max_attempts(

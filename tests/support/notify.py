@@ -7,18 +7,21 @@ import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from serviceguide.domain.clock import utcnow
 from serviceguide.domain.ordering import OrderRequest
 from serviceguide.notify.relay import Relay, Tally
 from serviceguide.services import placing
 from serviceguide.services.context import AppContext
+from serviceguide.storage.db import Database
 from serviceguide.storage.tables import outbox, outbox_attempts
 from tests.support.world import customer
 
@@ -28,6 +31,46 @@ SERVICEGUIDE = Path(sys.executable).parent / "serviceguide"
 def with_settings(ctx: AppContext, **overrides: Any) -> AppContext:
     """The same database, other settings (SMTP URL, back-off, …)."""
     return AppContext(db=ctx.db, settings=ctx.settings.model_copy(update=overrides))
+
+
+class FlakyDatabase:
+    """The real database behind a connection that fails when told to, for the relay's view of an
+    outage. Each transaction takes the next step of ``plan`` — ``"ok"``, ``"refuse"`` (fails to
+    start, as a refused connection does), ``"lose-commit"`` (commits, then fails, as a
+    connection lost before the commit's answer does) or ``"error"`` (fails to start with an
+    error that is not an outage) — and, once the plan is used up, refuses while ``down`` is
+    set."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.plan: list[str] = []
+        self.down = False
+
+    def _next(self) -> str:
+        step = self.plan.pop(0) if self.plan else ("refuse" if self.down else "ok")
+        if step == "refuse":
+            raise ConnectionRefusedError(111, "Connect call failed (the database is down)")
+        if step == "error":
+            raise RuntimeError("not an outage")
+        return step
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        self._next()
+        async with self.db.read() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def write(self, *, ordered: bool = False) -> AsyncIterator[AsyncConnection]:
+        step = self._next()
+        async with self.db.write(ordered=ordered) as conn:
+            yield conn
+        if step == "lose-commit":
+            raise ConnectionResetError(104, "Connection reset by peer (after the commit)")
+
+    def context(self, ctx: AppContext, **overrides: Any) -> AppContext:
+        """``ctx`` with this database in its place (and other settings, if given)."""
+        return AppContext(db=self, settings=ctx.settings.model_copy(update=overrides))  # type: ignore[arg-type]
 
 
 def later(**delta: float) -> Callable[[], datetime]:

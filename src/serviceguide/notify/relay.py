@@ -7,10 +7,15 @@ number of relays may run against one database without two of them taking the sam
 delivers the batch outside any transaction, then records each attempt and its outcome: delivered;
 or back to pending with an exponential, jittered back-off; or ``failed`` after the last attempt.
 
-When can a message go out twice? Only if a relay stops (crash, kill -9, lost database) after the
-SMTP server or webhook receiver accepted the message but before the outcome was recorded: the
-claim then expires and another relay delivers it again. The mail's ``X-Order-ID`` and stable
-``Message-ID``, and the webhook event's ``id``, let the receiver drop such a duplicate.
+A relay that loses the database mid-round finishes the round once the database is back: an
+outcome it could not record is kept and recorded then, and a claim whose answer it never got
+(the commit done, the connection gone) is handed back at once instead of waiting out its lease.
+
+When can a message go out twice? Only if a relay stops (crash, kill -9, or a stop while the
+database is still away) after the SMTP server or webhook receiver accepted the message but before
+the outcome was recorded: the claim then expires and another relay delivers it again. The mail's
+``X-Order-ID`` and stable ``Message-ID``, and the webhook event's ``id``, let the receiver drop
+such a duplicate.
 """
 
 from __future__ import annotations
@@ -56,6 +61,21 @@ class Tally:
         return f"{self.delivered} delivered, {self.retrying} to retry, {self.failed} failed"
 
 
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """One attempt's outcome, as it is to be recorded."""
+
+    claim: repo.Claim
+    token: str
+    started: datetime
+    duration_ms: int
+    state: OutboxState
+    error: str | None
+    next_at: datetime | None
+    delivered_at: datetime | None
+    target: str
+
+
 class Relay:
     """Use as ``async with Relay(ctx) as relay: await relay.drain()`` (or ``relay.run(stop)``).
 
@@ -81,6 +101,10 @@ class Relay:
         self.tally = Tally()
         self._http: httpx.AsyncClient | None = None
         self._slots = asyncio.Semaphore(CONCURRENCY)
+        # What a database failure interrupted, finished by the next round (_settle): outcomes
+        # not yet recorded, and tokens of claims that may have committed unbeknown to us.
+        self._unrecorded: list[_Outcome] = []
+        self._abandoned: set[str] = set()
 
     async def __aenter__(self) -> Relay:
         self._http = httpx.AsyncClient(
@@ -104,12 +128,16 @@ class Relay:
 
     async def step(self) -> int:
         """Claim one batch of due rows and deliver it; returns how many were claimed."""
+        await self._settle()
         s = self.settings
         now = self.clock()
         async with self.ctx.db.read() as conn:
             if not await repo.any_due(conn, now):
                 return 0
         token = uuid.uuid4().hex
+        # Until the claimed rows' facts are read, a failure may leave a claim committed that this
+        # relay cannot use: the next round hands it back rather than let it wait out its lease.
+        self._abandoned.add(token)
         async with self.ctx.db.write() as conn:
             claims = await repo.claim(
                 conn,
@@ -121,20 +149,61 @@ class Relay:
                 relay=self.name,
             )
         if not claims:
+            self._abandoned.discard(token)
             return 0
         mail_ids = [c.id for c in claims if c.kind == OutboxKind.MAIL]
         hook_ids = [c.id for c in claims if c.kind == OutboxKind.WEBHOOK]
         async with self.ctx.db.read() as conn:
             mails = await repo.mail_facts(conn, mail_ids) if mail_ids else {}
             hooks = await repo.webhook_facts(conn, hook_ids) if hook_ids else {}
-        await asyncio.gather(*(self._attempt(c, token, mails, hooks) for c in claims))
+        self._abandoned.discard(token)
+        failures = await asyncio.gather(*(self._attempt(c, token, mails, hooks) for c in claims))
+        kept = [e for e in failures if e is not None]
+        if kept:  # one line for the batch, not one per message
+            if is_outage(kept[0]):
+                log.warning(
+                    "outbox: %d outcomes kept until the database is back (%s)",
+                    len(kept),
+                    type(kept[0]).__name__,
+                )
+            else:
+                log.error("outbox: %d outcomes could not be recorded", len(kept), exc_info=kept[0])
         return len(claims)
 
     async def drain(self) -> Tally:
         """Deliver until nothing is due (``serviceguide relay --once``)."""
         while await self.step():
             pass
+        await self._settle()
         return self.tally
+
+    async def _settle(self) -> None:
+        """Finish what a database failure interrupted: record the outcomes that could not be
+        recorded, and hand back the claims that never reached an attempt. Raises while the
+        database is still away; the next round tries again. Any other error leaves that piece to
+        its lease rather than block every round after it."""
+        while self._unrecorded:
+            o = self._unrecorded[0]
+            try:
+                await self._store(o)
+            except Exception as e:
+                if is_outage(e):
+                    raise
+                log.exception("outbox %d: could not record the outcome", o.claim.id)
+            self._unrecorded.pop(0)
+        if self._abandoned:
+            tokens = sorted(self._abandoned)
+            released = 0
+            try:
+                async with self.ctx.db.write() as conn:
+                    released = await repo.release(conn, tokens=tokens)
+            except Exception as e:
+                if is_outage(e):
+                    raise
+                log.exception("outbox: could not hand back %d claims", len(tokens))
+            self._abandoned.difference_update(tokens)
+            if released:
+                log.info("outbox: %d claims handed back after a database failure", released)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set, looking for due rows every poll interval."""
@@ -157,6 +226,15 @@ class Relay:
             wait = min(MAX_ERROR_WAIT, poll * 2**errors) if errors else poll
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=wait)
+        try:
+            await self._settle()
+        except Exception as e:  # left to the leases: another relay delivers them again
+            log.warning(
+                "outbox relay: %d outcomes and %d claims left unrecorded at stop (%s)",
+                len(self._unrecorded),
+                len(self._abandoned),
+                type(e).__name__,
+            )
         log.info("outbox relay %s stopped", self.name)
 
     # -- one message -----------------------------------------------------------------------
@@ -167,7 +245,9 @@ class Relay:
         token: str,
         mails: dict[int, repo.MailFacts],
         hooks: dict[int, repo.WebhookFacts],
-    ) -> None:
+    ) -> Exception | None:
+        """Deliver one message and record the outcome; returns why the record failed, if it did
+        (the outcome is then kept for the next round)."""
         async with self._slots:
             started = self.clock()
             t0 = time.perf_counter()
@@ -200,7 +280,7 @@ class Relay:
             except Exception as e:
                 error = _describe(e)
             duration_ms = int((time.perf_counter() - t0) * 1000)
-        await self._record(claim, token, started, duration_ms, error, final, target)
+        return await self._record(claim, token, started, duration_ms, error, final, target)
 
     async def _record(
         self,
@@ -211,16 +291,16 @@ class Relay:
         error: str | None,
         final: bool,
         target: str,
-    ) -> None:
+    ) -> Exception | None:
         s = self.settings
         now = self.clock()
         next_at: datetime | None = None
         if error is None:
-            state, outcome = OutboxState.DELIVERED, AttemptOutcome.DELIVERED
+            state = OutboxState.DELIVERED
         elif final or claim.attempts >= s.outbox_max_attempts:
-            state, outcome = OutboxState.FAILED, AttemptOutcome.ERROR
+            state = OutboxState.FAILED
         else:
-            state, outcome = OutboxState.PENDING, AttemptOutcome.ERROR
+            state = OutboxState.PENDING
             delay = backoff_seconds(
                 claim.attempts,
                 base=s.outbox_backoff_base_seconds,
@@ -228,56 +308,60 @@ class Relay:
                 rand=self.rand,
             )
             next_at = now + timedelta(seconds=delay)
-        held = False
-        # The message is out (or not); losing this record would mean delivering it again after
-        # the lease, so a database hiccup gets a few tries.
-        for attempt in range(3):
-            try:
-                async with self.ctx.db.write() as conn:
-                    await repo.log_attempt(
-                        conn,
-                        outbox_id=claim.id,
-                        at=started,
-                        outcome=outcome,
-                        error=error,
-                        duration_ms=duration_ms,
-                        relay=self.name,
-                    )
-                    held = await repo.finish(
-                        conn,
-                        outbox_id=claim.id,
-                        token=token,
-                        state=state,
-                        next_attempt_at=next_at,
-                        delivered_at=now if error is None else None,
-                        error=error,
-                    )
-                break
-            except Exception as e:
-                if attempt == 2:
-                    if is_outage(e):  # the claim runs out; another round retries it
-                        log.warning(
-                            "outbox %d: could not record the outcome: database unavailable (%s)",
-                            claim.id,
-                            type(e).__name__,
-                        )
-                    else:
-                        log.exception("outbox %d: could not record the outcome", claim.id)
-                    return
-                await asyncio.sleep(0.5 * 2**attempt)
+        outcome = _Outcome(
+            claim=claim,
+            token=token,
+            started=started,
+            duration_ms=duration_ms,
+            state=state,
+            error=error,
+            next_at=next_at,
+            delivered_at=now if error is None else None,
+            target=target,
+        )
+        try:
+            await self._store(outcome)
+        except Exception as e:
+            # The message is out (or not); forgetting that would mean sending it again after the
+            # lease. Kept, and recorded by the next round once the database is back.
+            self._unrecorded.append(outcome)
+            return e
+        return None
+
+    async def _store(self, o: _Outcome) -> None:
+        claim = o.claim
+        async with self.ctx.db.write() as conn:
+            await repo.log_attempt(
+                conn,
+                outbox_id=claim.id,
+                at=o.started,
+                outcome=(AttemptOutcome.DELIVERED if o.error is None else AttemptOutcome.ERROR),
+                error=o.error,
+                duration_ms=o.duration_ms,
+                relay=self.name,
+            )
+            held = await repo.finish(
+                conn,
+                outbox_id=claim.id,
+                token=o.token,
+                state=o.state,
+                next_attempt_at=o.next_at,
+                delivered_at=o.delivered_at,
+                error=o.error,
+            )
         if not held:
             log.warning("outbox %d: claim expired before the outcome was recorded", claim.id)
-        what = f"outbox {claim.id} ({claim.kind}, order {claim.order_id}) to {target}"
-        if state == OutboxState.DELIVERED:
+        what = f"outbox {claim.id} ({claim.kind}, order {claim.order_id}) to {o.target}"
+        if o.state == OutboxState.DELIVERED:
             self.tally.delivered += 1
             log.info("%s delivered", what)
-        elif state == OutboxState.FAILED:
+        elif o.state == OutboxState.FAILED:
             self.tally.failed += 1
-            log.error("%s failed after %d attempts: %s", what, claim.attempts, error)
+            log.error("%s failed after %d attempts: %s", what, claim.attempts, o.error)
         else:
             self.tally.retrying += 1
             log.warning(
-                "%s attempt %d failed, retry at %s: %s", what, claim.attempts, next_at, error
+                "%s attempt %d failed, retry at %s: %s", what, claim.attempts, o.next_at, o.error
             )
 
 

@@ -318,6 +318,20 @@ async def claim(
 LOST_TEXT = "the relay stopped before it recorded an outcome (its claim expired)"
 
 
+async def release(conn: AsyncConnection, *, tokens: Sequence[str]) -> int:
+    """Hand back rows claimed under ``tokens`` by a relay that never attempted them: the claim
+    committed, but the relay lost the database before it knew (the commit's answer lost with the
+    connection, or the read of the messages' facts failed). The rows are due again at once, and
+    the claim's attempt, never made, is not counted. Rows another relay has taken meanwhile
+    carry its token and are left alone."""
+    result = await conn.execute(
+        update(outbox)
+        .where(outbox.c.claim_token.in_(list(tokens)), outbox.c.state == D)
+        .values(state=P, claimed_until=None, claim_token=None, attempts=outbox.c.attempts - 1)
+    )
+    return result.rowcount
+
+
 async def finish(
     conn: AsyncConnection,
     *,
