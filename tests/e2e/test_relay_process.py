@@ -11,7 +11,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -104,11 +104,12 @@ def relay_process(deployment: Deployment, env: dict[str, str], tag: str) -> Iter
                     proc.wait(10)
 
 
-def wait_for(condition: Any, what: str) -> None:
+def wait_for(condition: Any, what: str, explain: Callable[[], str] | None = None) -> None:
+    """Wait for ``condition``; on timeout fail with ``what`` and, if given, ``explain()``."""
     deadline = time.monotonic() + DEADLINE
     while not condition():
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
+            pytest.fail(f"timed out waiting for {what}" + (f": {explain()}" if explain else ""))
         time.sleep(0.05)
 
 

@@ -26,7 +26,7 @@ import pytest
 
 from tests.conftest import REQUIRE_PG
 from tests.e2e.conftest import Deployment, _command_env, free_port
-from tests.e2e.test_relay_process import wait_for
+from tests.e2e.test_relay_process import outbox_rows, wait_for
 from tests.faults.load import Load, assert_no_personnummer, check_stored
 from tests.support.smtp import smtp_server
 
@@ -114,6 +114,15 @@ def _first_success_after(load: Load, since: float) -> float:
     pytest.fail(f"no request succeeded within {RECOVERY_DEADLINE:.0f} s of the database's return")
 
 
+def _undelivered(d: Deployment, order_ids: set[int]) -> str:
+    """The outbox rows of orders whose mail has not arrived: state, attempts, claim."""
+    return "; ".join(
+        f"order {order_id}: {row.state}, {row.attempts} attempts, claimed until "
+        f"{row.claimed_until}, outcomes {outcomes}"
+        for order_id, (row, outcomes) in sorted(outbox_rows(d, order_ids).items())
+    )
+
+
 def test_postgresql_stopped_mid_load_is_503_then_recovers_and_loses_nothing(
     private_postgres: PrivatePostgres, tmp_path: Path
 ):
@@ -138,7 +147,16 @@ def test_postgresql_stopped_mid_load_is_503_then_recovers_and_loses_nothing(
                 time.sleep(2.0)  # and keeps working
             # The relays come back by themselves too: every stored order's mail is sent.
             stored = check_stored(d.database_url, load.record)
-            wait_for(lambda: stored.order_ids <= set(sink.by_order()), "every order's mail")
+            wait_for(
+                lambda: stored.order_ids <= set(sink.by_order()),
+                "every order's mail",
+                lambda: _undelivered(d, stored.order_ids - set(sink.by_order())),
+            )
+            # A relay that lost the database mid-round records what it sent once the database
+            # is back (and hands back claims it never used): no mail goes out twice.
+            time.sleep(1.0)
+            twice = {o: len(m) for o, m in sink.by_order().items() if len(m) > 1}
+            assert not twice, f"mails sent more than once: {twice}"
             stderr = server.stderr()
         answers = list(load.record.answers)
 
@@ -169,5 +187,6 @@ def test_postgresql_stopped_mid_load_is_503_then_recovers_and_loses_nothing(
         f"successes, {codes[503]} answered 503 while down; recovered "
         f"{recovered_at - up_at:.2f} s after the database was back; stored "
         f"{stored.customers} customers, {len(stored.order_ids)} orders, "
-        f"{stored.status_changes} status changes; all {len(stored.order_ids)} mails delivered"
+        f"{stored.status_changes} status changes; all {len(stored.order_ids)} mails delivered, "
+        "none twice"
     )
