@@ -27,6 +27,7 @@ from rich.table import Table
 from rich.text import Text
 
 from serviceguide.agent.cli import agent_app
+from serviceguide.domain.allowlist import admits_loopback, parse_allowlist
 from serviceguide.domain.clock import fmt_seconds
 from serviceguide.domain.errors import DomainError
 from serviceguide.domain.mdb import MdbFormat
@@ -478,6 +479,12 @@ def api_users_create(
 
     cred = _run(go)
     _show_secret("API user", cred.ident, cred.secret)
+    if allow_ip and admits_loopback(parse_allowlist(allow_ip)):
+        err.print(
+            "[yellow]warning:[/yellow] the allow-list admits this machine (127.0.0.1 or ::1): "
+            "behind a proxy on this machine that does not pass X-Forwarded-For, every client "
+            "would look allowed (docs/deployment.md, Reverse proxy)."
+        )
 
 
 @staff_app.command("create")

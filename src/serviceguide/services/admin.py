@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import anyio
 
+from serviceguide.domain.allowlist import parse_allowlist
 from serviceguide.domain.catalogue import (
     ACCESS_ID,
     COID,
@@ -186,6 +187,8 @@ async def create_api_user(
     ip_allowlist: list[str] | None = None,
 ) -> NewCredentials:
     """A new API user; the key is returned once and stored only as an argon2 hash."""
+    if ip_allowlist is not None:
+        ip_allowlist = parse_allowlist(ip_allowlist) or None
     key = api_key or new_api_key()
     key_hash = await anyio.to_thread.run_sync(_hash, ctx, key)
     async with ctx.db.write() as conn:
