@@ -32,14 +32,16 @@ tests); their 429 answers are documented and would be checked here if they occur
 
 The run is bounded and deterministic: Hypothesis ``derandomize=True``, no example database,
 ``MAX_EXAMPLES`` positive and ``NEGATIVE_EXAMPLES`` negative examples per operation (and per
-XSP method). Failures do not stop the run: each is recorded (deduplicated by operation and
-title) and the test fails at the end listing them all, with a summary line of requests and
-failures per backend printed either way.
+XSP method). For a longer campaign, ``SERVICEGUIDE_FUZZ_EXAMPLES=N`` multiplies both by N / 20
+and ``SERVICEGUIDE_FUZZ_RANDOM=1`` draws new examples on every run. Failures do not stop the
+run: each is recorded (deduplicated by operation and title) and the test fails at the end
+listing them all, with a summary line of requests and failures per backend printed either way.
 """
 
 from __future__ import annotations
 
 import base64
+import os
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -75,12 +77,12 @@ XSP_METHODS = [
     "events",
 ]
 STATUSES = ["new", "received", "active", "waiting", "cancelled", "delivered"]
-MAX_EXAMPLES = 20
-NEGATIVE_EXAMPLES = 8
+MAX_EXAMPLES = int(os.environ.get("SERVICEGUIDE_FUZZ_EXAMPLES", "20"))
+NEGATIVE_EXAMPLES = max(1, MAX_EXAMPLES * 8 // 20)
 TIMEOUT = 15.0
 
 FUZZ_SETTINGS = settings(
-    derandomize=True,
+    derandomize=os.environ.get("SERVICEGUIDE_FUZZ_RANDOM") != "1",
     database=None,
     deadline=None,
     phases=[Phase.explicit, Phase.generate],
