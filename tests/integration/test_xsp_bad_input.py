@@ -486,6 +486,23 @@ async def test_request_wide_problems_are_401_without_a_hash_and_400_with_one(
     assert await state(sessions, world) == before
 
 
+async def test_a_body_too_large_is_400_saying_so_even_when_it_held_the_method(
+    xsp: XspClient, world: World, sessions: dict[str, Session]
+):
+    """Past 1 MiB the form is not read. Had it carried the method, the answer does not pretend
+    the method was missing; with the method in the query string, the method is the root."""
+    before = await state(sessions, world)
+    hash_ = sessions["TL1"].hash
+    fields = {"id": world.orders["o1"], "status": "received", "pad": "x" * (1 << 20)}
+    for query, body, root in (
+        ("", {"method": "set_status", "hash": hash_, **fields}, ERROR_ROOT),
+        (f"?method=set_status&hash={hash_}", fields, "set_status"),
+    ):
+        r = parse(await xsp.http.post(PATH + query, data=body))  # a urlencoded form
+        assert_failed(r, 400, root, "too large")
+    assert await state(sessions, world) == before
+
+
 # --- id --------------------------------------------------------------------------------------
 
 

@@ -530,7 +530,9 @@ async def serviceguide_log(request: Request) -> Response:
         as_json = _wants_json(request, params, problems)
         method = params.get("method", "").strip()
         if not method:
-            raise InvalidInput("method", "Missing parameter: method")
+            # A body too large to be read may be where the method was: say that, not "missing".
+            body = [e for e in problems if e.field == "body"]
+            raise body[0] if body else InvalidInput("method", "Missing parameter: method")
         handler = HANDLERS.get(method)
         if handler is None:
             raise InvalidInput("method", f"Unknown method {method[:40]!r}")
