@@ -10,9 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
 from serviceguide.app import create_app
 from serviceguide.services.context import AppContext
+from serviceguide.storage.tables import orders
 from tests.integration.test_guide_api import body
 from tests.support.world import World
 
@@ -59,6 +61,26 @@ async def test_a_lone_surrogate_in_an_order_is_422_naming_the_fields(http: httpx
     )
     assert r.status_code == 422, r.text
     assert fields(r) == {"message", "customer.firstname"}
+
+
+@pytest.mark.parametrize("raw", [b"[" * 60000, b'{"a":' * 20000 + b"1" + b"}" * 20000])
+async def test_json_nested_past_the_parser_is_422_and_stores_nothing(
+    http: httpx.AsyncClient, ctx: AppContext, raw: bytes
+):
+    """Found by probing past the fuzzer: 60 000 '[' fit in the 64 KiB body and ran the JSON
+    parser out of stack, a 500."""
+    before = await _orders(ctx)
+    r = await http.post(
+        "/api/guide/orders", content=raw[: 64 * 1024], headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 422, r.text
+    assert r.json() == {"errors": [{"field": "body", "message": "JSON nested too deeply"}]}
+    assert await _orders(ctx) == before
+
+
+async def _orders(ctx: AppContext) -> int:
+    async with ctx.db.read() as conn:
+        return int((await conn.execute(select(func.count()).select_from(orders))).scalar_one())
 
 
 async def test_nul_in_the_path_of_services_on_an_access_is_404(http: httpx.AsyncClient):

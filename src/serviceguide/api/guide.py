@@ -340,6 +340,8 @@ async def create_orders(request: Request) -> Response:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         return _errors(422, [InvalidInput("body", "Not valid JSON")])
+    except RecursionError:  # thousands of nested [ or { fit in the body limit
+        return _errors(422, [InvalidInput("body", "JSON nested too deeply")])
     try:
         req = parse_order(body)
         placement = await placing.place_order(
