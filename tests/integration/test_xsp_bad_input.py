@@ -503,6 +503,47 @@ async def test_a_body_too_large_is_400_saying_so_even_when_it_held_the_method(
     assert await state(sessions, world) == before
 
 
+def _part(name: str, value: str, extra: str = "") -> bytes:
+    return (
+        f'--b\r\nContent-Disposition: form-data; name="{name}"{extra}\r\n\r\n{value}\r\n'.encode()
+    )
+
+
+MULTIPART = "multipart/form-data; boundary=b"
+BAD_MULTIPART = [
+    pytest.param("multipart/form-data", _part("id", "1") + b"--b--\r\n", id="no-boundary"),
+    pytest.param(MULTIPART, b"not multipart at all", id="garbage"),
+    pytest.param(MULTIPART, _part("id", "1", '; filename="x.txt"') + b"--b--\r\n", id="a-file"),
+    pytest.param(
+        MULTIPART, b"".join(_part(f"f{i}", "1") for i in range(101)) + b"--b--\r\n", id="101-fields"
+    ),
+    pytest.param(MULTIPART, _part("pad", "x" * (1 << 20)) + b"--b--\r\n", id="over-1-MiB"),
+]
+
+
+@pytest.mark.parametrize(("ctype", "body"), BAD_MULTIPART)
+async def test_a_multipart_form_that_cannot_be_read_is_400_naming_the_body(
+    xsp: XspClient, world: World, sessions: dict[str, Session], ctype: str, body: bytes
+):
+    before = await state(sessions, world)
+    query = (
+        f"?method=set_status&hash={sessions['TL1'].hash}&id={world.orders['o1']}&status=received"
+    )
+    for q, root in ((query, "set_status"), ("", ERROR_ROOT)):
+        r = parse(await xsp.http.post(PATH + q, content=body, headers={"content-type": ctype}))
+        assert_failed(r, 400, root, "multipart|too large")
+    assert await state(sessions, world) == before
+
+
+async def test_a_readable_multipart_form_is_taken_like_a_urlencoded_one(
+    xsp: XspClient, world: World, sessions: dict[str, Session]
+):
+    fields = {"method": "order_info", "hash": sessions["TL1"].hash, "id": str(world.orders["o1"])}
+    body = b"".join(_part(k, v) for k, v in fields.items()) + b"--b--\r\n"
+    r = parse(await xsp.http.post(PATH, content=body, headers={"content-type": MULTIPART}))
+    assert (r.code, r.root, r.status) == (200, "order_info", "success"), r.response
+
+
 # --- id --------------------------------------------------------------------------------------
 
 

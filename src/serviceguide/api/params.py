@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import date
 from urllib.parse import unquote_to_bytes
 
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 
 from serviceguide.domain.errors import InvalidInput
@@ -14,6 +16,8 @@ from serviceguide.domain.ordering import has_control_chars
 from serviceguide.domain.status import MessageType, OrderStatus
 
 MAX_BODY = 1 << 20
+MAX_FIELDS = 100  # of a multipart form; the methods take at most a dozen parameters
+_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 MAX_LIMIT = 1000
 MAX_ID = 2**63 - 1  # PostgreSQL bigint
 _DIGITS = re.compile(r"^[0-9]{1,18}$")  # fits a 64-bit integer
@@ -52,21 +56,24 @@ async def read_params(request: Request) -> Params:
     """Query string and (for POST) form fields, merged."""
     problems: list[InvalidInput] = []
     pairs = _decode_pairs(request.scope.get("query_string", b""), problems)
-    if request.method == "POST":
-        ctype = request.headers.get("content-type", "")
-        if ctype.startswith("application/x-www-form-urlencoded"):
-            length = request.headers.get("content-length")
-            if length and length.isdigit() and int(length) > MAX_BODY:
-                problems.append(InvalidInput("body", "Request body is too large"))
+    ctype = request.headers.get("content-type", "")
+    if request.method == "POST" and ctype.startswith(_FORMS):
+        announced = request.headers.get("content-length", "")
+        announced_too_large = announced.isdigit() and int(announced) > MAX_BODY
+        # Not read at all when announced too large; read and measured when chunked.
+        if announced_too_large or len(body := await request.body()) > MAX_BODY:
+            problems.append(InvalidInput("body", "Request body is too large"))
+        elif ctype.startswith("application/x-www-form-urlencoded"):
+            pairs += _decode_pairs(body, problems)
+        else:
+            try:
+                form = await request.form(max_files=0, max_fields=MAX_FIELDS)
+            except (HTTPException, MultiPartException) as e:
+                # No boundary, not multipart at all, a file, too many fields: Starlette's words.
+                why = e.detail if isinstance(e, HTTPException) else e.message
+                problems.append(InvalidInput("body", f"The multipart form cannot be read: {why}"))
             else:
-                body = await request.body()
-                if len(body) > MAX_BODY:
-                    problems.append(InvalidInput("body", "Request body is too large"))
-                else:
-                    pairs += _decode_pairs(body, problems)
-        elif ctype.startswith("multipart/form-data"):
-            form = await request.form(max_files=0, max_fields=100)
-            pairs += [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+                pairs += [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
     values: dict[str, str] = {}
     for key, value in pairs:
         if key in values and values[key] != value:
