@@ -416,6 +416,27 @@ async def test_an_outcome_the_database_could_not_take_is_recorded_once_it_is_bac
         assert [a.outcome for a in await attempts(ctx, r.id)] == ["delivered"]
 
 
+async def test_an_outcome_whose_commit_answer_was_lost_is_not_recorded_twice(
+    ctx: AppContext, world: World, caplog: pytest.LogCaptureFixture
+):
+    flaky = FlakyDatabase(ctx.db)
+    with smtp_server() as sink:
+        c = flaky.context(ctx, smtp_url=sink.url, outbox_batch_size=1000)
+        async with Relay(c) as relay:
+            n = len(await rows(ctx, kind="mail"))
+            # Every outcome commits, and every commit's answer is lost.
+            flaky.plan = ["ok", "ok", "ok"] + ["lose-commit"] * n
+            assert await relay.step() == n and relay.tally.delivered == 0
+            assert all(r.state == "delivered" for r in await rows(ctx, kind="mail"))
+            tally = await relay.drain()  # the retry finds each already recorded
+    assert tally.delivered == n
+    assert all(len(m) == 1 for m in sink.by_order().values())
+    for r in await rows(ctx, kind="mail"):
+        assert (r.state, r.attempts) == ("delivered", 1)
+        assert [a.outcome for a in await attempts(ctx, r.id)] == ["delivered"]
+    assert not [r for r in caplog.records if "claim expired" in r.getMessage()]
+
+
 async def test_an_outcome_that_cannot_be_recorded_for_another_reason_is_left_to_its_lease(
     ctx: AppContext, world: World
 ):

@@ -185,7 +185,7 @@ class Relay:
         while self._unrecorded:
             o = self._unrecorded[0]
             try:
-                await self._store(o)
+                await self._store(o, again=True)
             except Exception as e:
                 if is_outage(e):
                     raise
@@ -328,26 +328,24 @@ class Relay:
             return e
         return None
 
-    async def _store(self, o: _Outcome) -> None:
+    async def _store(self, o: _Outcome, *, again: bool = False) -> None:
+        """Record the attempt and its outcome. ``again``: an earlier try failed, perhaps only in
+        the answer to its commit; then it may already be recorded, and is not recorded twice."""
         claim = o.claim
         async with self.ctx.db.write() as conn:
-            await repo.log_attempt(
-                conn,
-                outbox_id=claim.id,
-                at=o.started,
-                outcome=(AttemptOutcome.DELIVERED if o.error is None else AttemptOutcome.ERROR),
-                error=o.error,
-                duration_ms=o.duration_ms,
-                relay=self.name,
-            )
-            held = await repo.finish(
+            held = await repo.record_attempt(
                 conn,
                 outbox_id=claim.id,
                 token=o.token,
+                relay=self.name,
+                at=o.started,
+                outcome=AttemptOutcome.DELIVERED if o.error is None else AttemptOutcome.ERROR,
+                error=o.error,
+                duration_ms=o.duration_ms,
                 state=o.state,
                 next_attempt_at=o.next_at,
                 delivered_at=o.delivered_at,
-                error=o.error,
+                again=again,
             )
         if not held:
             log.warning("outbox %d: claim expired before the outcome was recorded", claim.id)

@@ -362,6 +362,53 @@ async def finish(
     return result.rowcount == 1
 
 
+async def record_attempt(
+    conn: AsyncConnection,
+    *,
+    outbox_id: int,
+    token: str,
+    relay: str,
+    at: datetime,
+    outcome: AttemptOutcome,
+    error: str | None,
+    duration_ms: int,
+    state: OutboxState,
+    next_attempt_at: datetime | None,
+    delivered_at: datetime | None,
+    again: bool = False,
+) -> bool:
+    """Log a claimed row's attempt and record its outcome (inside a write transaction); False
+    when the claim was lost meanwhile (see ``finish``). ``again``: an earlier try failed, maybe
+    only in the answer to its commit; if ``relay``'s attempt that started ``at`` is already
+    logged, that try went through, and nothing is written twice."""
+    if again:
+        q = select(outbox_attempts.c.id).where(
+            outbox_attempts.c.outbox_id == outbox_id,
+            outbox_attempts.c.at == at,
+            outbox_attempts.c.relay == relay,
+        )
+        if (await conn.execute(q.limit(1))).first() is not None:
+            return True
+    await log_attempt(
+        conn,
+        outbox_id=outbox_id,
+        at=at,
+        outcome=outcome,
+        error=error,
+        duration_ms=duration_ms,
+        relay=relay,
+    )
+    return await finish(
+        conn,
+        outbox_id=outbox_id,
+        token=token,
+        state=state,
+        next_attempt_at=next_attempt_at,
+        delivered_at=delivered_at,
+        error=error,
+    )
+
+
 async def log_attempt(
     conn: AsyncConnection,
     *,
