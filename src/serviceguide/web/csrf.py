@@ -66,7 +66,8 @@ class CsrfGuard:
         """Whether the submitted ``form`` carries the token of the cookie it came with."""
         value = request.cookies.get(COOKIE)
         sent = form.get(FIELD)
-        if not _cookie_ok(value) or not isinstance(sent, str):
+        # A token is hex; compare_digest raises (a 500) for a str that is not ASCII.
+        if not _cookie_ok(value) or not isinstance(sent, str) or not sent.isascii():
             return False
         assert value is not None
         return hmac.compare_digest(_mac(self._secret, value), sent)

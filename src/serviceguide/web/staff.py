@@ -44,7 +44,7 @@ from serviceguide.domain.errors import (
     TransitionNotAllowed,
 )
 from serviceguide.domain.listing import OrderFilter, OrderRow
-from serviceguide.domain.ordering import MESSAGE_MAX
+from serviceguide.domain.ordering import MESSAGE_MAX, has_control_chars
 from serviceguide.domain.personnummer import masked
 from serviceguide.domain.status import MessageType, OrderStatus, next_statuses
 from serviceguide.services import orders as order_service
@@ -60,6 +60,9 @@ SESSION_COOKIE = "sg_staff"
 MESSAGE_TYPES = [MessageType.LOG, MessageType.ALERT, MessageType.ERROR]
 STAFF_MESSAGE_MAX = max(MESSAGE_MAX, 2000)
 DATE_FORMAT = "%Y-%m-%d %H:%M"
+#: The longest page to return to after logging in: a link that long is no staff page's, and
+#: the login's redirect to a longer one would be a header that proxies refuse.
+NEXT_MAX = 2000
 
 
 def _ctx(request: Request) -> AppContext:
@@ -83,6 +86,7 @@ def safe_next(raw: str | None) -> str:
     """A local staff path; anything else (another host, ``//``, ``\\``) is the overview."""
     if (
         raw
+        and len(raw) <= NEXT_MAX
         and raw.startswith("/staff")
         and not raw.startswith("//")
         and "\\" not in raw
@@ -151,6 +155,8 @@ def _to_login(page: StaffPage, *, expired: bool) -> Response:
     else:
         # After logging in again, the page the form was on (a form's URL only takes POSTs).
         target = re.sub(r"^(/staff/orders/\d+)/\w+$", r"\1", path)
+    if len(target) > NEXT_MAX:
+        target = path if len(path) <= NEXT_MAX else "/staff/"
     params = {"next": target}
     if expired:
         params["expired"] = "1"
@@ -178,7 +184,13 @@ async def _posted(request: Request) -> tuple[StaffPage, Any] | Response:
 
 
 def _order_id(raw: str) -> int | None:
-    return int(raw) if raw.isdigit() and len(raw) < 19 else None
+    return int(raw) if _is_number(raw) and len(raw) < 19 else None
+
+
+def _is_number(raw: str) -> bool:
+    """Digits 0-9 only: ``str.isdigit`` is also true of "²" and "١", which ``int`` refuses or
+    reads as another number."""
+    return raw.isascii() and raw.isdigit()
 
 
 def _client_ip(request: Request) -> str | None:
@@ -225,7 +237,9 @@ async def login(request: Request) -> Response:
         return page.forbidden()
     username = _text(form.get("username"), 100).strip()
     password = _text(form.get("password"), PASSWORD_MAX)
-    target = safe_next(_text(form.get("next"), 2000))
+    target = safe_next(_text(form.get("next"), NEXT_MAX + 1))
+    if has_control_chars(username):  # no one's (and PostgreSQL cannot even look up a NUL)
+        return _render_login(page, status=401, username=username, error=page.t("login.failed"))
     try:
         token = await service.login(_ctx(request), username, password, _client_ip(request))
     except Throttled as e:
@@ -325,12 +339,13 @@ def _filter(request: Request) -> tuple[OrderFilter, dict[str, str], dict[str, st
     errors: dict[str, str] = {}
     status = shown["status"] if shown["status"] in {s.value for s in OrderStatus} else ""
     shown["status"] = status
-    service_id = int(shown["service"]) if shown["service"].isdigit() else None
+    service_id = int(shown["service"]) if _is_number(shown["service"]) else None
     day_from, day_to = _parse_day(shown["from"]), _parse_day(shown["to"])
     for key, parsed in (("from", day_from), ("to", day_to)):
         if shown[key] and parsed is None:
             errors[key] = "bad_date"
-    start, end = service.day_range(day_from, day_to)
+    # Up to and including the last day there is: no end (the day after it cannot be reckoned).
+    start, end = service.day_range(day_from, day_to if day_to != date.max else None)
     f = OrderFilter(
         status=OrderStatus(status) if status else None,
         coid=shown["network"] or None,
@@ -563,6 +578,8 @@ async def add_message(request: Request, raw_id: str) -> Response:
             error = page.t("order.add.empty")
         elif len(text) > STAFF_MESSAGE_MAX:
             error = page.t("order.add.long", n=STAFF_MESSAGE_MAX)
+        elif has_control_chars(text):  # as the XSP API refuses them (PostgreSQL stores no NUL)
+            error = page.t("order.add.control")
         if error:
             # Checked to exist (404 otherwise) before saying anything about the message.
             await order_service.order_info(_ctx(request), page.session.caller, order_id)
