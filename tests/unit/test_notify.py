@@ -180,6 +180,11 @@ def test_verification_accepts_a_fresh_signature_and_rejects_tampering_and_old_ti
     assert not webhooks.verify("other", "1700000000", sig, body, now=1700000100)
     assert not webhooks.verify("s3cret", "1700000001", sig, body, now=1700000100)
     assert not webhooks.verify("s3cret", "1700000000", sig, body, now=1700000000 + 301)
+    # A forged header is refused, never an exception: not ASCII, a lone surrogate, digits
+    # that are not 0-9.
+    for forged in ("v1=å" + sig[4:], sig[:-1] + "\udc80", ""):
+        assert not webhooks.verify("s3cret", "1700000000", forged, body, now=1700000100)
+    assert not webhooks.verify("s3cret", "١٧٠٠٠٠٠٠٠٠", sig, body, now=1700000100)
     assert not webhooks.verify("s3cret", "soon", sig, body, now=1700000100)
 
 

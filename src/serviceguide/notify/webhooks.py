@@ -45,13 +45,13 @@ def verify(
     tolerance: int = TOLERANCE_SECONDS,
 ) -> bool:
     """What a receiver does (docs/notifications.md has the same, standalone)."""
-    try:
-        ts = int(timestamp)
-    except ValueError:
+    if not (timestamp.isascii() and timestamp.isdigit()):  # int() also reads "١٧" and " 17"
         return False
+    ts = int(timestamp)
     if abs((time.time() if now is None else now) - ts) > tolerance:
         return False
-    return hmac.compare_digest(sign(secret, ts, body), signature)
+    # compare_digest raises TypeError for a str that is not ASCII: compare bytes.
+    return hmac.compare_digest(sign(secret, ts, body).encode(), signature.encode(errors="replace"))
 
 
 def payload(facts: WebhookFacts) -> dict[str, object]:
