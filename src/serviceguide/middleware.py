@@ -24,6 +24,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from serviceguide.domain.ordering import is_digits
 from serviceguide.domain.personnummer import is_valid
 from serviceguide.services.availability import RETRY_AFTER_SECONDS, is_outage
 
@@ -157,7 +158,7 @@ class RequestLimits:
                 chunked = True
         if length is not None:
             # The server holds the body to its Content-Length, so checking the number suffices.
-            if not length.isdigit() or int(length) > self.max_bytes:
+            if not is_digits(length) or int(length) > self.max_bytes:
                 await _too_large(scope, receive, send)
                 return
             await self.app(scope, receive, send)

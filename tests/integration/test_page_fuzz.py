@@ -1083,6 +1083,8 @@ async def test_digits_of_other_scripts_are_no_order_or_service_number(
             assert _listed(page) == _listed(await koa.get("/staff/orders")), (name, raw)
         r = await koa.http.get(f"/staff/orders.csv?service={raw}")
         assert r.status_code == 200, raw
+        page = await koa.get(f"/staff/orders?q={raw}")  # no order's number, nobody's name
+        assert (page.status, _listed(page)) == (200, []), raw
     assert await _snapshot(ctx) == before
 
 

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from serviceguide.domain.errors import AuthenticationFailed, Throttled
 from serviceguide.domain.model import Caller
+from serviceguide.domain.ordering import is_digits
 from serviceguide.services import auth, onapi
 from serviceguide.services.context import AppContext
 from serviceguide.services.onapi import PREMISES
@@ -147,7 +148,7 @@ async def _caller(request: Request) -> Caller:
         user, sep, key = base64.b64decode(encoded, validate=True).decode("utf-8").partition(":")
     except (binascii.Error, UnicodeDecodeError):
         raise AuthenticationFailed("Malformed Basic credentials") from None
-    if not sep or not user.isascii() or not user.isdigit() or len(user) > 9:
+    if not sep or not is_digits(user) or len(user) > 9:
         raise AuthenticationFailed("Invalid api_user or api_key")
     ctx: AppContext = request.app.state.ctx
     client = request.client.host if request.client else None

@@ -12,7 +12,7 @@ from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 
 from serviceguide.domain.errors import InvalidInput
-from serviceguide.domain.ordering import has_control_chars
+from serviceguide.domain.ordering import has_control_chars, is_digits
 from serviceguide.domain.status import MessageType, OrderStatus
 
 MAX_BODY = 1 << 20
@@ -59,7 +59,7 @@ async def read_params(request: Request) -> Params:
     ctype = request.headers.get("content-type", "")
     if request.method == "POST" and ctype.startswith(_FORMS):
         announced = request.headers.get("content-length", "")
-        announced_too_large = announced.isdigit() and int(announced) > MAX_BODY
+        announced_too_large = is_digits(announced) and int(announced) > MAX_BODY
         # Not read at all when announced too large; read and measured when chunked.
         if announced_too_large or len(body := await request.body()) > MAX_BODY:
             problems.append(InvalidInput("body", "Request body is too large"))
@@ -110,7 +110,7 @@ def positive_int(params: dict[str, str], name: str) -> int:
 def _whole_number(params: dict[str, str], name: str) -> int | None:
     """A non-negative integer of any size, or None when it is not written as one."""
     value = required(params, name).strip()
-    if not value.isascii() or not value.isdigit():
+    if not is_digits(value):
         return None
     digits = value.lstrip("0")
     return 0 if not digits else (int(digits) if len(digits) <= 19 else 10**19)

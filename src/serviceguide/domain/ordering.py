@@ -70,6 +70,12 @@ def has_control_chars(text: str) -> bool:
     return _CONTROL.search(text) is not None
 
 
+def is_digits(text: str) -> bool:
+    """ASCII digits 0-9 only, at least one. ``str.isdigit`` is also true of "²", which ``int``
+    refuses, and of "١" or "１", which ``int`` reads as 1."""
+    return text.isascii() and text.isdigit()
+
+
 def _text(c: _Collector, name: str, value: str, *, required: bool, max_len: int) -> str:
     value = value.strip()
     if required and not value:

@@ -18,6 +18,7 @@ from datetime import UTC
 import httpx
 
 from serviceguide import __version__
+from serviceguide.domain.ordering import is_digits
 from serviceguide.storage.outbox import WebhookFacts
 
 USER_AGENT = f"serviceguide-webhooks/{__version__}"
@@ -45,7 +46,7 @@ def verify(
     tolerance: int = TOLERANCE_SECONDS,
 ) -> bool:
     """What a receiver does (docs/notifications.md has the same, standalone)."""
-    if not (timestamp.isascii() and timestamp.isdigit()):  # int() also reads "١٧" and " 17"
+    if not is_digits(timestamp):  # int() would also read " 17" and "١٧"
         return False
     ts = int(timestamp)
     if abs((time.time() if now is None else now) - ts) > tolerance:

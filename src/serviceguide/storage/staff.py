@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from serviceguide.domain.listing import OrderFilter, OrderRow
 from serviceguide.domain.model import Caller, OrgKind
+from serviceguide.domain.ordering import is_digits
 from serviceguide.domain.status import OrderStatus
 from serviceguide.storage.tables import (
     accesses,
@@ -211,7 +212,7 @@ def _text_match(text: str) -> ColumnElement[bool]:
         _like(accesses.c.street_name + " " + accesses.c.street_number, text),
         func.lower(accesses.c.access_id) == text.lower(),
     ]
-    if text.isdigit() and len(text) < 19:
+    if is_digits(text) and len(text) < 19:
         conditions.append(orders.c.id == int(text))
     return or_(*conditions)
 

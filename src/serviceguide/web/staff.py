@@ -44,7 +44,7 @@ from serviceguide.domain.errors import (
     TransitionNotAllowed,
 )
 from serviceguide.domain.listing import OrderFilter, OrderRow
-from serviceguide.domain.ordering import MESSAGE_MAX, has_control_chars
+from serviceguide.domain.ordering import MESSAGE_MAX, has_control_chars, is_digits
 from serviceguide.domain.personnummer import masked
 from serviceguide.domain.status import MessageType, OrderStatus, next_statuses
 from serviceguide.services import orders as order_service
@@ -184,13 +184,7 @@ async def _posted(request: Request) -> tuple[StaffPage, Any] | Response:
 
 
 def _order_id(raw: str) -> int | None:
-    return int(raw) if _is_number(raw) and len(raw) < 19 else None
-
-
-def _is_number(raw: str) -> bool:
-    """Digits 0-9 only: ``str.isdigit`` is also true of "²" and "١", which ``int`` refuses or
-    reads as another number."""
-    return raw.isascii() and raw.isdigit()
+    return int(raw) if is_digits(raw) and len(raw) < 19 else None
 
 
 def _client_ip(request: Request) -> str | None:
@@ -339,7 +333,7 @@ def _filter(request: Request) -> tuple[OrderFilter, dict[str, str], dict[str, st
     errors: dict[str, str] = {}
     status = shown["status"] if shown["status"] in {s.value for s in OrderStatus} else ""
     shown["status"] = status
-    service_id = int(shown["service"]) if _is_number(shown["service"]) else None
+    service_id = int(shown["service"]) if is_digits(shown["service"]) else None
     day_from, day_to = _parse_day(shown["from"]), _parse_day(shown["to"])
     for key, parsed in (("from", day_from), ("to", day_to)):
         if shown[key] and parsed is None:
