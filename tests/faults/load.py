@@ -6,7 +6,9 @@ Afterwards :func:`check_stored` reads the database directly and holds it against
 every acknowledged order is stored with its customer, every stored customer has all the orders
 it asked for (nothing half-written), every stored order has its event and its mail in the
 outbox, and every status change that was acknowledged is stored — with one log entry and one
-event per change that was stored.
+event per change that was stored. A change that was not acknowledged may or may not have been
+stored — no answer came, or the answer was a 503, which the server also gives when the database
+went away during the commit — but no order is ever beyond the one change in doubt.
 """
 
 from __future__ import annotations
@@ -49,8 +51,10 @@ class Record:
     placed: dict[str, list[int]] = field(default_factory=dict)
     #: order id → statuses acknowledged by set_status, in order.
     acked: dict[int, list[str]] = field(default_factory=dict)
-    #: order id → a status asked for whose answer never came (at most one per order).
-    unanswered: dict[int, str] = field(default_factory=dict)
+    #: order id → a status asked for whose outcome the client cannot know (at most one per
+    #: order): no answer came, or a 503 — the database may have committed the change and gone
+    #: away before it could say so, so the server could not know either.
+    uncertain: dict[int, str] = field(default_factory=dict)
     #: Every personnummer sent, as entered (YYMMDDNNNN).
     serials: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -181,9 +185,12 @@ class Load:
         except httpx.HTTPError:
             self.record.add(Answer("status", None))
             with self.record.lock:
-                self.record.unanswered[order_id] = status
+                self.record.uncertain[order_id] = status
             return False
         self.record.add(Answer("status", r.status_code, r.text))
+        if r.status_code == 503:
+            with self.record.lock:
+                self.record.uncertain[order_id] = status
         if r.status_code != 200:
             return False
         with self.record.lock:
@@ -196,6 +203,9 @@ class Stored:
     customers: int
     order_ids: set[int]
     status_changes: int
+    #: Customers and status changes stored although their request got no success answer.
+    unacknowledged_customers: int
+    unacknowledged_changes: int
 
 
 def check_stored(database_url: str, record: Record) -> Stored:
@@ -270,21 +280,28 @@ def _check(conn: Any, record: Record) -> Stored:
     for oid in order_ids:
         assert created[oid] == 1, (oid, created[oid])
         assert mails[oid] == 1, (oid, mails[oid])
-    # Every acknowledged status change is stored; one event and one log entry per change.
-    for oid, statuses in record.acked.items():
-        stored = status_of[oid]
-        steps = statuses + ([record.unanswered[oid]] if oid in record.unanswered else [])
-        assert stored in steps[-2:] if oid in record.unanswered else stored == statuses[-1], (
-            oid,
-            statuses,
-            stored,
-        )
+    # Every acknowledged status change is stored, and nothing beyond it but the one change whose
+    # outcome was uncertain; one event and one log entry per change stored.
+    in_doubt_stored = 0
     for oid, stored in status_of.items():
+        acked = record.acked.get(oid, [])
+        if oid in record.uncertain:
+            allowed = [(acked or ["new"])[-1], record.uncertain[oid]]
+        else:
+            allowed = acked[-1:] or ["new"]
+        assert stored in allowed, (oid, acked, record.uncertain.get(oid), stored)
+        in_doubt_stored += oid in record.uncertain and stored == record.uncertain[oid]
         n = 0 if stored == "new" else LIFECYCLE.index(stored) + 1
         assert changed[oid] == n, (oid, stored, changed[oid])
         assert logged[oid] == n, (oid, stored, logged[oid])
     total_changes = sum(changed.values())
-    return Stored(len(found), set(order_ids), total_changes)
+    return Stored(
+        len(found),
+        set(order_ids),
+        total_changes,
+        unacknowledged_customers=len(found.keys() - record.placed.keys()),
+        unacknowledged_changes=in_doubt_stored,
+    )
 
 
 def personnummer_forms(serials: set[str]) -> set[str]:

@@ -187,6 +187,7 @@ def test_postgresql_stopped_mid_load_is_503_then_recovers_and_loses_nothing(
         f"successes, {codes[503]} answered 503 while down; recovered "
         f"{recovered_at - up_at:.2f} s after the database was back; stored "
         f"{stored.customers} customers, {len(stored.order_ids)} orders, "
-        f"{stored.status_changes} status changes; all {len(stored.order_ids)} mails delivered, "
-        "none twice"
+        f"{stored.status_changes} status changes (of them stored without a success answer: "
+        f"{stored.unacknowledged_customers} customers, {stored.unacknowledged_changes} "
+        f"changes); all {len(stored.order_ids)} mails delivered, none twice"
     )
