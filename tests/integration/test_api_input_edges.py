@@ -45,6 +45,22 @@ async def test_a_service_id_beyond_64_bits_is_422_not_500(http: httpx.AsyncClien
     assert fields(r) == {"services"}
 
 
+@pytest.mark.parametrize("digits", ["9" * 5000, "-" + "9" * 5000])
+async def test_an_integer_of_thousands_of_digits_is_named_as_out_of_range(
+    http: httpx.AsyncClient, ctx: AppContext, digits: str
+):
+    """Valid JSON, but more digits than Python converts by default (4 300): it was answered
+    "Not valid JSON"; now the field is named, as for any id out of range."""
+    before = await _orders(ctx)
+    raw = json.dumps(order()).replace("[101]", f"[101, {digits}]").encode()
+    r = await http.post(
+        "/api/guide/orders", content=raw, headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 422, r.text
+    assert fields(r) == {"services"}
+    assert await _orders(ctx) == before
+
+
 async def test_nul_in_coid_or_access_id_of_an_order_is_422(http: httpx.AsyncClient):
     r = await http.post("/api/guide/orders", json=order(coid="KO\x00A", accessId="A\x001"))
     assert r.status_code == 422, r.text
