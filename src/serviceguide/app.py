@@ -27,7 +27,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = Database(settings.database_url)
+        db = Database(settings.database_url, timeout=settings.db_timeout_seconds)
         app.state.ctx = ctx = AppContext(db=db, settings=settings)
         # Everything alive now (modules, routes, the schema) lives as long as the process: move
         # it out of the collector's sight, so that a full collection under load scans only what

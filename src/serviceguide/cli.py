@@ -70,12 +70,15 @@ err = Console(stderr=True)
 T = TypeVar("T")
 
 
-def _run(fn: Callable[[AppContext], Awaitable[T]]) -> T:
-    """Run a use case with a fresh database connection; domain errors end the command cleanly."""
+def _run(fn: Callable[[AppContext], Awaitable[T]], *, service: bool = False) -> T:
+    """Run a use case with a fresh database connection; domain errors end the command cleanly.
+    A ``service`` (the relay) waits for the database at most SERVICEGUIDE_DB_TIMEOUT_SECONDS at
+    a time, as the server does; other commands wait as long as their statements take."""
     settings = get_settings()
 
     async def go() -> T:
-        db = Database(settings.database_url)
+        timeout = settings.db_timeout_seconds if service else None
+        db = Database(settings.database_url, timeout=timeout)
         try:
             return await fn(AppContext(db=db, settings=settings))
         finally:
@@ -545,7 +548,7 @@ def relay(
             await r.run(stop)
             return r.tally
 
-    tally = _run(go)
+    tally = _run(go, service=True)
     err.print(f"Outbox relay: {tally}.", markup=False, highlight=False)
 
 

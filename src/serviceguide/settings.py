@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=730, gt=0)
     #: Max characters in an ``add_message`` text.
     message_max_length: int = Field(default=2000, gt=0)
+    #: Longest a server or relay waits for the database — to connect, for a pooled connection,
+    #: for each statement — before giving up with a 503 (storage.db.Database).
+    db_timeout_seconds: float = Field(default=10.0, gt=0)
 
     # The outbox relay (docs/notifications.md).
     #: Run a relay inside every ``serviceguide serve`` worker (off: run ``serviceguide relay``).

@@ -39,6 +39,8 @@ class Answer:
     what: str
     code: int | None
     body: str = ""
+    #: Seconds from sending the request to its answer (or to giving up on it).
+    took: float = 0.0
     at: float = field(default_factory=time.monotonic)
 
 
@@ -126,12 +128,13 @@ class Load:
         with self.record.lock:
             self.record.asked[email] = len(services)
             self.record.serials.add(body["customer"]["serial"])
+        sent = time.monotonic()
         try:
             r = http.post("/api/guide/orders", json=body)
         except httpx.HTTPError:
-            self.record.add(Answer("order", None))
+            self.record.add(Answer("order", None, took=time.monotonic() - sent))
             return None
-        self.record.add(Answer("order", r.status_code, r.text))
+        self.record.add(Answer("order", r.status_code, r.text, time.monotonic() - sent))
         if r.status_code != 201:
             return None
         ids = [o["id"] for o in r.json()["orders"]]
@@ -151,13 +154,14 @@ class Load:
 
     def _login(self, http: httpx.Client) -> str | None:
         api_user, api_key = self.tl_login
+        sent = time.monotonic()
         try:
             r = http.get(XSP, params={"method": "api_login", "api_user": api_user,
                                       "api_key": api_key, "output_format": "json"})  # fmt: skip
         except httpx.HTTPError:
-            self.record.add(Answer("login", None))
+            self.record.add(Answer("login", None, took=time.monotonic() - sent))
             return None
-        self.record.add(Answer("login", r.status_code, r.text))
+        self.record.add(Answer("login", r.status_code, r.text, time.monotonic() - sent))
         if r.status_code != 200:
             return None
         return str(r.json()["api_login"]["response"]["hash_key"])
@@ -180,14 +184,15 @@ class Load:
 
     def _set(self, http: httpx.Client, the_hash: str, order_id: int, status: str) -> bool:
         params = {"method": "set_status", "hash": the_hash, "id": order_id, "status": status}
+        sent = time.monotonic()
         try:
             r = http.get(XSP, params={**params, "output_format": "json"})
         except httpx.HTTPError:
-            self.record.add(Answer("status", None))
+            self.record.add(Answer("status", None, took=time.monotonic() - sent))
             with self.record.lock:
                 self.record.uncertain[order_id] = status
             return False
-        self.record.add(Answer("status", r.status_code, r.text))
+        self.record.add(Answer("status", r.status_code, r.text, time.monotonic() - sent))
         if r.status_code == 503:
             with self.record.lock:
                 self.record.uncertain[order_id] = status

@@ -9,16 +9,22 @@ A server with two workers and their relays carries guide orders and status chang
 5xx; when it is back, the server must recover by itself (no restart) and everything that was
 acknowledged — before, during or after the outage — must be stored, with every order's mail
 delivered.
+
+The second test does not stop the database but freezes it (SIGSTOP to every PostgreSQL process):
+connections stay open and nothing answers, as in a network partition. The requests must still
+get their 503, within the server's database timeout, and the rest holds as above.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,13 +33,16 @@ import pytest
 from tests.conftest import REQUIRE_PG
 from tests.e2e.conftest import Deployment, _command_env, free_port
 from tests.e2e.test_relay_process import outbox_rows, wait_for
-from tests.faults.load import Load, assert_no_personnummer, check_stored
+from tests.faults.load import Answer, Load, Stored, assert_no_personnummer, check_stored
 from tests.support.smtp import smtp_server
 
 pytestmark = pytest.mark.faults
 
 #: How long the database stays down (seconds).
 DOWN_SECONDS = float(os.environ.get("SERVICEGUIDE_FAULT_DB_DOWN_SECONDS", "4"))
+#: How long the database's processes stay stopped, and the server's timeout for it (seconds).
+HUNG_SECONDS = 6.0
+DB_TIMEOUT = 2.0
 RECOVERY_DEADLINE = 30.0
 
 
@@ -72,6 +81,29 @@ class PrivatePostgres:
 
     def stop(self, mode: str = "immediate") -> None:
         self._ctl("-m", mode, "-w", "stop")
+
+    def signal(self, sig: signal.Signals, pids: list[int] | None = None) -> list[int]:
+        """Send ``sig`` to the postmaster and its children (or to ``pids``); returns the pids.
+        The postmaster goes first, so that it starts no child the signal would miss."""
+        if pids is None:
+            postmaster = int((self.base / "data" / "postmaster.pid").read_text().split()[0])
+            pids = [postmaster, *_children(postmaster)]
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):  # exited meanwhile
+                os.kill(pid, sig)
+        return pids
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
 
 
 @pytest.fixture
@@ -123,10 +155,24 @@ def _undelivered(d: Deployment, order_ids: set[int]) -> str:
     )
 
 
-def test_postgresql_stopped_mid_load_is_503_then_recovers_and_loses_nothing(
-    private_postgres: PrivatePostgres, tmp_path: Path
-):
-    d = Deployment("postgresql", private_postgres.url, tmp_path, _command_env(private_postgres.url))
+@dataclass
+class Outage:
+    """What one outage under load came to (times from ``time.monotonic()``)."""
+
+    load: Load
+    stored: Stored
+    down_at: float
+    up_at: float
+    recovered_at: float
+
+
+def _outage_under_load(
+    pg: PrivatePostgres, tmp_path: Path, tag: str, fault: Callable[[], None], **extra_env: str
+) -> Outage:
+    """Two workers under load (tests/faults/load.py); ``fault()`` takes the database away and
+    brings it back. Afterwards, what was acknowledged is stored, every stored order's mail has
+    arrived once, and the server's log has no traceback and no personnummer."""
+    d = Deployment("postgresql", pg.url, tmp_path, _command_env(pg.url))
     d.run("migrate")
     d.demo = d.demo_data_json()
     with smtp_server() as sink:
@@ -134,15 +180,14 @@ def test_postgresql_stopped_mid_load_is_503_then_recovers_and_loses_nothing(
             "SERVICEGUIDE_SMTP_URL": sink.url,
             "SERVICEGUIDE_GUIDE_RATE": "0",
             "SERVICEGUIDE_OUTBOX_POLL_SECONDS": "0.2",
+            **extra_env,
         }
         with d.serving(2, **env) as (server,):
-            with Load(server.base_url, d.demo, "dbdown-") as load:
+            with Load(server.base_url, d.demo, tag) as load:
                 time.sleep(1.5)
                 down_at = time.monotonic()
-                private_postgres.stop("immediate")
-                time.sleep(DOWN_SECONDS)
+                fault()
                 up_at = time.monotonic()
-                private_postgres.start()
                 recovered_at = _first_success_after(load, up_at)
                 time.sleep(2.0)  # and keeps working
             # The relays come back by themselves too: every stored order's mail is sent.
@@ -158,20 +203,6 @@ def test_postgresql_stopped_mid_load_is_503_then_recovers_and_loses_nothing(
             twice = {o: len(m) for o, m in sink.by_order().items() if len(m) > 1}
             assert not twice, f"mails sent more than once: {twice}"
             stderr = server.stderr()
-        answers = list(load.record.answers)
-
-        assert None not in {a.code for a in answers}, "every request got an answer"
-        assert {a.code for a in answers} <= {200, 201, 503}, sorted({a.code for a in answers})
-        unavailable = [a for a in answers if a.code == 503]
-        assert unavailable, "requests were made while the database was down"
-        for a in unavailable:
-            assert "Traceback" not in a.body and "asyncpg" not in a.body, a.body
-            assert "temporarily unavailable" in a.body, a.body
-        # Well inside the outage, nothing succeeds; a while after it, everything does.
-        during = [a for a in answers if down_at + 0.5 < a.at < up_at]
-        assert during and {a.code for a in during} == {503}, {a.code for a in during}
-        after = [a for a in answers if a.at > recovered_at + 1.0]
-        assert after and {a.code for a in after} <= {200, 201}, {a.code for a in after}
         # The outage is logged as such, one line each, never as a stack trace.
         assert "Traceback" not in stderr, stderr[-4000:]
         assert "database unavailable" in stderr
@@ -180,14 +211,83 @@ def test_postgresql_stopped_mid_load_is_503_then_recovers_and_loses_nothing(
         assert_no_personnummer("the server's log", stderr, serials)
         for m in sink.messages():
             assert_no_personnummer(f"the mail for order {m.order_id}", m.raw.decode(), serials)
-    codes = load.record.codes()
-    print(
-        f"\n[reliability] database down {DOWN_SECONDS:.0f} s (immediate stop): "
+    return Outage(load, stored, down_at, up_at, recovered_at)
+
+
+def _assert_clean_503s(outage: Outage) -> list[Answer]:
+    """Every request was answered, with success or the documented 503 and nothing else; well
+    inside the outage nothing succeeded, a second after the recovery everything does. Returns
+    the 503s."""
+    answers = list(outage.load.record.answers)
+    assert None not in {a.code for a in answers}, "every request got an answer"
+    assert {a.code for a in answers} <= {200, 201, 503}, sorted({a.code for a in answers})
+    unavailable = [a for a in answers if a.code == 503]
+    assert unavailable, "requests were made while the database was away"
+    for a in unavailable:
+        assert "Traceback" not in a.body and "asyncpg" not in a.body, a.body
+        assert "temporarily unavailable" in a.body, a.body
+    during = [a for a in answers if outage.down_at + 0.5 < a.at < outage.up_at]
+    assert during and {a.code for a in during} == {503}, {a.code for a in during}
+    after = [a for a in answers if a.at > outage.recovered_at + 1.0]
+    assert after and {a.code for a in after} <= {200, 201}, {a.code for a in after}
+    return unavailable
+
+
+def _summary(outage: Outage) -> str:
+    codes = outage.load.record.codes()
+    stored = outage.stored
+    return (
         f"{sum(codes.values())} requests: {codes[201]} orders placed, {codes[200]} other "
-        f"successes, {codes[503]} answered 503 while down; recovered "
-        f"{recovered_at - up_at:.2f} s after the database was back; stored "
-        f"{stored.customers} customers, {len(stored.order_ids)} orders, "
-        f"{stored.status_changes} status changes (of them stored without a success answer: "
-        f"{stored.unacknowledged_customers} customers, {stored.unacknowledged_changes} "
-        f"changes); all {len(stored.order_ids)} mails delivered, none twice"
+        f"successes, {codes[503]} answered 503; recovered {outage.recovered_at - outage.up_at:.2f}"
+        f" s after the database was back; stored {stored.customers} customers, "
+        f"{len(stored.order_ids)} orders, {stored.status_changes} status changes (of them "
+        f"stored without a success answer: {stored.unacknowledged_customers} customers, "
+        f"{stored.unacknowledged_changes} changes); all {len(stored.order_ids)} mails "
+        "delivered, none twice"
+    )
+
+
+def test_postgresql_stopped_mid_load_is_503_then_recovers_and_loses_nothing(
+    private_postgres: PrivatePostgres, tmp_path: Path
+):
+    def stop_and_start() -> None:
+        private_postgres.stop("immediate")
+        time.sleep(DOWN_SECONDS)
+        private_postgres.start()
+
+    outage = _outage_under_load(private_postgres, tmp_path, "dbdown-", stop_and_start)
+    _assert_clean_503s(outage)
+    print(
+        f"\n[reliability] database down {DOWN_SECONDS:.0f} s (immediate stop): " + _summary(outage)
+    )
+
+
+def test_postgresql_hung_mid_load_is_503_within_the_timeout_and_loses_nothing(
+    private_postgres: PrivatePostgres, tmp_path: Path
+):
+    """A database that stops answering without closing anything — a network partition, a host
+    swapping itself to death; here every PostgreSQL process stopped with SIGSTOP — must not
+    hang the requests: each gets its 503 within SERVICEGUIDE_DB_TIMEOUT_SECONDS (and the
+    client's own timeout, 10 s, never runs out). When the processes continue, the server
+    recovers by itself and nothing acknowledged is lost."""
+
+    def hang_and_continue() -> None:
+        hung = private_postgres.signal(signal.SIGSTOP)
+        try:
+            time.sleep(HUNG_SECONDS)
+        finally:
+            private_postgres.signal(signal.SIGCONT, hung)
+
+    outage = _outage_under_load(
+        private_postgres,
+        tmp_path,
+        "dbhung-",
+        hang_and_continue,
+        SERVICEGUIDE_DB_TIMEOUT_SECONDS=str(DB_TIMEOUT),
+    )
+    unavailable = _assert_clean_503s(outage)
+    slowest = max(a.took for a in unavailable)
+    print(
+        f"\n[reliability] database hung {HUNG_SECONDS:.0f} s (SIGSTOP), timeout {DB_TIMEOUT} s: "
+        f"slowest 503 after {slowest:.2f} s; " + _summary(outage)
     )

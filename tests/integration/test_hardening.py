@@ -13,7 +13,7 @@ import asyncpg
 import httpx
 import pytest
 import sqlalchemy.exc
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from serviceguide.app import create_app
 from serviceguide.domain.personnummer import normalise
@@ -21,7 +21,8 @@ from serviceguide.middleware import DEFAULT_CSP, redact_path, redact_query
 from serviceguide.services import orders as order_service
 from serviceguide.services.context import AppContext
 from serviceguide.storage import tables
-from serviceguide.storage.db import unavailable
+from serviceguide.storage.db import Database, unavailable
+from serviceguide.storage.direct import Sql
 from tests.integration.test_guide_api import body
 from tests.integration.test_staff_pages import _as, staff_world  # noqa: F401 - fixture
 from tests.support.notify import with_settings
@@ -229,6 +230,34 @@ async def test_unavailable_tells_an_outage_from_a_bug():
         sqlalchemy.exc.ProgrammingError("SELECT", {}, Exception("syntax error")),
     ):
         assert not unavailable(exc), exc
+
+
+async def test_a_database_that_stops_answering_is_an_outage_after_the_timeout(pg_server: str):
+    """PostgreSQL busy with a statement past the timeout stands in for one that stopped
+    answering (tests/faults/test_database_faults.py freezes a real one): the wait ends with an
+    outage error, on SQLAlchemy and on the direct reader, and the same connection — the pools
+    hold one each — serves the next statement."""
+    db = Database(pg_server, pool_size=1, timeout=0.3)
+    try:
+        with pytest.raises(Exception) as waited:
+            async with db.read() as conn:
+                await conn.execute(text("SELECT pg_sleep(5)"))
+        assert unavailable(waited.value), repr(waited.value)
+        with pytest.raises(Exception) as waited:
+            await db.reader.fetch(Sql.of("SELECT pg_sleep(5)"))
+        assert unavailable(waited.value), repr(waited.value)
+        async with db.read() as conn:
+            assert (await conn.execute(text("SELECT 1"))).scalar() == 1
+        assert [dict(r) for r in await db.reader.fetch(Sql.of("SELECT 1 AS one"))] == [{"one": 1}]
+    finally:
+        await db.dispose()
+    # Without a timeout (commands run by hand), the same statement is waited for.
+    db = Database(pg_server, pool_size=1)
+    try:
+        async with db.read() as conn:
+            await conn.execute(text("SELECT pg_sleep(0.5)"))
+    finally:
+        await db.dispose()
 
 
 SECRET_DETAIL = f"internal detail {PERSONNUMMER}"

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from serviceguide.storage.direct import Reader, reader_for
@@ -86,7 +86,7 @@ def ensure_sqlite_dir(url: str) -> None:
         Path(u.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
-def _sqlite_setup(engine: AsyncEngine, begin: str) -> None:
+def _sqlite_setup(engine: AsyncEngine, begin: str, busy_ms: int) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
@@ -94,7 +94,7 @@ def _sqlite_setup(engine: AsyncEngine, begin: str) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={busy_ms:d}")
         cur.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -102,35 +102,69 @@ def _sqlite_setup(engine: AsyncEngine, begin: str) -> None:
         conn.exec_driver_sql(begin)
 
 
+def _close_on_timeout(engine: AsyncEngine) -> None:
+    """A statement that ran out of time leaves its connection waiting for the server to confirm
+    the cancel; rolling it back before it goes back to the pool would wait a second timeout
+    against a database that stopped answering. Close that connection at once instead (only that
+    one: the others may be fine)."""
+
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _timed_out(ctx: ExceptionContext) -> None:
+        if isinstance(ctx.original_exception, TimeoutError) and ctx.connection is not None:
+            driver = ctx.connection.connection.driver_connection
+            if driver is not None:
+                driver.terminate()
+            ctx.is_disconnect = True
+            ctx.invalidate_pool_on_disconnect = False
+
+
 class Database:
     """Statements' parameters are kept out of error messages (``hide_parameters``): they hold
-    customers' personal data, and error messages end up in logs."""
+    customers' personal data, and error messages end up in logs.
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    ``timeout`` (seconds) bounds every wait for PostgreSQL: making a connection, getting one
+    from a pool, and each statement. A database that stops answering without closing anything
+    (a network partition, a frozen host) then fails requests with :func:`unavailable` errors
+    instead of hanging them. The server and the relay set it
+    (``SERVICEGUIDE_DB_TIMEOUT_SECONDS``); commands run by hand — an import, a migration, an
+    anonymisation — leave it unset and take as long as they take. SQLite waits for a lock at
+    most ``timeout`` (30 s unset)."""
+
+    def __init__(self, url: str, *, pool_size: int = 10, timeout: float | None = None) -> None:
         self.url = url
         self.backend = make_url(url).get_backend_name()
         aurl = async_url(url)
         if self.backend == "sqlite":
             ensure_sqlite_dir(url)
+            busy_ms = round((timeout or 30.0) * 1000)
             self.engine = create_async_engine(aurl, hide_parameters=True)
-            _sqlite_setup(self.engine, "BEGIN")
+            _sqlite_setup(self.engine, "BEGIN", busy_ms)
             # One writer connection per process: SQLite serialises writers anyway, and
             # queueing in the pool is cheaper than spinning on the busy timeout.
             self.write_engine = create_async_engine(
                 aurl, pool_size=1, max_overflow=0, hide_parameters=True
             )
-            _sqlite_setup(self.write_engine, "BEGIN IMMEDIATE")
+            _sqlite_setup(self.write_engine, "BEGIN IMMEDIATE", busy_ms)
         else:
+            bounded: dict[str, Any] = {}
+            if timeout is not None:
+                bounded = {
+                    "pool_timeout": timeout,
+                    "connect_args": {"timeout": timeout, "command_timeout": timeout},
+                }
             self.engine = create_async_engine(
                 aurl,
                 pool_size=pool_size,
                 max_overflow=pool_size,
                 pool_pre_ping=False,
                 hide_parameters=True,
+                **bounded,
             )
             self.write_engine = self.engine
+            if timeout is not None:
+                _close_on_timeout(self.engine)
         #: Plain SQL on the driver for the hot reads (storage.direct).
-        self.reader: Reader = reader_for(url, pool_size)
+        self.reader: Reader = reader_for(url, pool_size, timeout)
 
     @property
     def is_postgres(self) -> bool:

@@ -60,9 +60,13 @@ async def _keep_session(_conn: Any) -> None:
 
 
 class PostgresReader:
-    def __init__(self, url: str, pool_size: int) -> None:
+    """``timeout`` bounds connecting, waiting for a pooled connection and each statement (see
+    storage.db.Database)."""
+
+    def __init__(self, url: str, pool_size: int, timeout: float | None = None) -> None:
         self._dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         self._size = pool_size
+        self._timeout = timeout
         self._pool: Any = None
         self._lock = asyncio.Lock()
 
@@ -72,25 +76,36 @@ class PostgresReader:
                 if self._pool is None:
                     import asyncpg
 
+                    bounded = {}
+                    if self._timeout is not None:
+                        bounded = {"timeout": self._timeout, "command_timeout": self._timeout}
                     self._pool = await asyncpg.create_pool(
-                        self._dsn, min_size=1, max_size=self._size, reset=_keep_session
+                        self._dsn, min_size=1, max_size=self._size, reset=_keep_session, **bounded
                     )
         return self._pool
 
-    async def fetch(self, q: Sql, *args: Any) -> Sequence[Row]:
+    async def _run(self, method: str, q: Sql, args: tuple[Any, ...]) -> Any:
         pool = self._pool or await self._get_pool()
-        rows: Sequence[Row] = await pool.fetch(q.text, *args)
+        async with pool.acquire(timeout=self._timeout) as conn:
+            try:
+                return await getattr(conn, method)(q.text, *args)
+            except TimeoutError:
+                # The pool would wait for the server to confirm the cancel before taking the
+                # connection back: as long again against a database that stopped answering.
+                conn.terminate()
+                raise
+
+    async def fetch(self, q: Sql, *args: Any) -> Sequence[Row]:
+        rows: Sequence[Row] = await self._run("fetch", q, args)
         return rows
 
     async def fetchrow(self, q: Sql, *args: Any) -> Row | None:
-        pool = self._pool or await self._get_pool()
-        row: Row | None = await pool.fetchrow(q.text, *args)
+        row: Row | None = await self._run("fetchrow", q, args)
         return row
 
     async def execute(self, q: Sql, *args: Any) -> None:
         """A one-statement write that commits by itself (an audit row on a read path)."""
-        pool = self._pool or await self._get_pool()
-        await pool.execute(q.text, *args)
+        await self._run("execute", q, args)
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -135,12 +150,12 @@ class SqliteReader:
             self._conn = None
 
 
-def reader_for(url: str, pool_size: int) -> Reader:
+def reader_for(url: str, pool_size: int, timeout: float | None = None) -> Reader:
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
         assert u.database, "SQLite needs a file (an in-memory database is one per connection)"
         return SqliteReader(u.database)
-    return PostgresReader(url, pool_size)
+    return PostgresReader(url, pool_size, timeout)
 
 
 def ts(value: Any) -> datetime:
