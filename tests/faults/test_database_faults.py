@@ -167,11 +167,12 @@ class Outage:
 
 
 def _outage_under_load(
-    pg: PrivatePostgres, tmp_path: Path, tag: str, fault: Callable[[], None], **extra_env: str
+    pg: PrivatePostgres, tmp_path: Path, tag: str, fault: Callable[[], float], **extra_env: str
 ) -> Outage:
     """Two workers under load (tests/faults/load.py); ``fault()`` takes the database away and
-    brings it back. Afterwards, what was acknowledged is stored, every stored order's mail has
-    arrived once, and the server's log has no traceback and no personnummer."""
+    brings it back, and returns the moment it began to (``time.monotonic()``). Afterwards, what
+    was acknowledged is stored, every stored order's mail has arrived once, and the server's log
+    has no traceback and no personnummer."""
     d = Deployment("postgresql", pg.url, tmp_path, _command_env(pg.url))
     d.run("migrate")
     d.demo = d.demo_data_json()
@@ -186,8 +187,7 @@ def _outage_under_load(
             with Load(server.base_url, d.demo, tag) as load:
                 time.sleep(1.5)
                 down_at = time.monotonic()
-                fault()
-                up_at = time.monotonic()
+                up_at = fault()
                 recovered_at = _first_success_after(load, up_at)
                 time.sleep(2.0)  # and keeps working
             # The relays come back by themselves too: every stored order's mail is sent.
@@ -250,10 +250,12 @@ def _summary(outage: Outage) -> str:
 def test_postgresql_stopped_mid_load_is_503_then_recovers_and_loses_nothing(
     private_postgres: PrivatePostgres, tmp_path: Path
 ):
-    def stop_and_start() -> None:
+    def stop_and_start() -> float:
         private_postgres.stop("immediate")
         time.sleep(DOWN_SECONDS)
+        up_at = time.monotonic()
         private_postgres.start()
+        return up_at
 
     outage = _outage_under_load(private_postgres, tmp_path, "dbdown-", stop_and_start)
     _assert_clean_503s(outage)
@@ -271,12 +273,14 @@ def test_postgresql_hung_mid_load_is_503_within_the_timeout_and_loses_nothing(
     client's own timeout, 10 s, never runs out). When the processes continue, the server
     recovers by itself and nothing acknowledged is lost."""
 
-    def hang_and_continue() -> None:
+    def hang_and_continue() -> float:
         hung = private_postgres.signal(signal.SIGSTOP)
         try:
             time.sleep(HUNG_SECONDS)
         finally:
+            up_at = time.monotonic()
             private_postgres.signal(signal.SIGCONT, hung)
+        return up_at
 
     outage = _outage_under_load(
         private_postgres,
