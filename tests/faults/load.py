@@ -41,6 +41,8 @@ class Answer:
     body: str = ""
     #: Seconds from sending the request to its answer (or to giving up on it).
     took: float = 0.0
+    #: Without an answer: the kind of failure (``ConnectError``: refused, never sent).
+    error: str = ""
     at: float = field(default_factory=time.monotonic)
 
 
@@ -67,6 +69,14 @@ class Record:
 
     def codes(self) -> Counter[int | None]:
         return Counter(a.code for a in self.answers)
+
+    def errors(self) -> Counter[str]:
+        """Requests without an answer, by the kind of failure."""
+        return Counter(a.error for a in self.answers if a.code is None)
+
+
+def _kind(e: httpx.HTTPError) -> str:
+    return type(e).__name__
 
 
 class Load:
@@ -131,8 +141,8 @@ class Load:
         sent = time.monotonic()
         try:
             r = http.post("/api/guide/orders", json=body)
-        except httpx.HTTPError:
-            self.record.add(Answer("order", None, took=time.monotonic() - sent))
+        except httpx.HTTPError as e:
+            self.record.add(Answer("order", None, took=time.monotonic() - sent, error=_kind(e)))
             return None
         self.record.add(Answer("order", r.status_code, r.text, time.monotonic() - sent))
         if r.status_code != 201:
@@ -158,8 +168,8 @@ class Load:
         try:
             r = http.get(XSP, params={"method": "api_login", "api_user": api_user,
                                       "api_key": api_key, "output_format": "json"})  # fmt: skip
-        except httpx.HTTPError:
-            self.record.add(Answer("login", None, took=time.monotonic() - sent))
+        except httpx.HTTPError as e:
+            self.record.add(Answer("login", None, took=time.monotonic() - sent, error=_kind(e)))
             return None
         self.record.add(Answer("login", r.status_code, r.text, time.monotonic() - sent))
         if r.status_code != 200:
@@ -187,8 +197,8 @@ class Load:
         sent = time.monotonic()
         try:
             r = http.get(XSP, params={**params, "output_format": "json"})
-        except httpx.HTTPError:
-            self.record.add(Answer("status", None, took=time.monotonic() - sent))
+        except httpx.HTTPError as e:
+            self.record.add(Answer("status", None, took=time.monotonic() - sent, error=_kind(e)))
             with self.record.lock:
                 self.record.uncertain[order_id] = status
             return False

@@ -1,0 +1,90 @@
+"""A server stopped the polite way (SIGTERM, as a deploy or ``systemctl restart`` does) in the
+middle of a burst, while its relays are in the middle of delivering.
+
+The clients go on sending while the server stops. The mail server holds the relays' deliveries
+(accepted, not yet answered) when the SIGTERM arrives and answers them a second later. The
+server must finish what it had started — the requests it was answering, the deliveries under
+way, recording their outcomes — hand back what it had claimed and not started, and exit 0
+without a traceback. Started again with the default 5-minute lease, it delivers every other
+order's mail at once (a claim left behind would hold its mail for the lease), none twice, and
+the database holds everything that was acknowledged (tests/faults/load.py).
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.e2e.conftest import Deployment
+from tests.e2e.test_relay_process import wait_for
+from tests.faults.load import Load, assert_no_personnummer, check_stored
+from tests.support.smtp import smtp_server
+
+pytestmark = pytest.mark.faults
+
+#: How long the mail server holds the deliveries under way after the SIGTERM (seconds): less
+#: than the relay's grace period at stop (notify.relay.STOP_GRACE_SECONDS, 10 s).
+HELD_SECONDS = 1.0
+EXIT_DEADLINE = 30.0
+
+
+def test_sigterm_mid_burst_finishes_what_was_started_and_leaves_no_claim(
+    deployment: Deployment, backend: str
+):
+    with smtp_server() as sink:
+        env = {
+            "SERVICEGUIDE_SMTP_URL": sink.url,
+            "SERVICEGUIDE_GUIDE_RATE": "0",
+            "SERVICEGUIDE_OUTBOX_POLL_SECONDS": "0.2",
+        }
+        with (
+            deployment.serving(2, **env) as (server,),
+            Load(server.base_url, deployment.demo, f"restart-{backend}-") as load,
+        ):
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not (
+                len(load.record.placed) >= 10 and len(load.record.acked) >= 2
+            ):
+                time.sleep(0.05)
+            sink.hold()
+            sink.wait_held(1)  # a relay is in the middle of a delivery
+            sent_at = time.monotonic()
+            server.proc.terminate()
+            time.sleep(HELD_SECONDS)
+            sink.release()
+            code = server.proc.wait(EXIT_DEADLINE)
+            stopped_after = time.monotonic() - sent_at
+            load.stop.set()
+            logs = server.stderr()
+        assert code == 0, logs[-4000:]
+        assert "Traceback" not in logs, logs[-4000:]
+        assert "left unrecorded" not in logs and "did not stop" not in logs, logs[-4000:]
+        record = load.record
+        codes = record.codes()
+        # While it stops, the server answers what it has begun; what it no longer accepts is a
+        # refused connection (None) — never an error status.
+        assert set(codes) <= {200, 201, None}, codes
+        delivered_before = len(sink.messages())
+
+        with deployment.serving(2, **env) as (again,):
+            stored = check_stored(deployment.database_url, record)
+            wait_for(lambda: stored.order_ids <= set(sink.by_order()), "every order's mail")
+            time.sleep(1.0)
+            got = sink.by_order()
+            logs += again.stderr()
+        twice = {o: len(got[o]) for o in stored.order_ids if len(got[o]) > 1}
+        assert not twice, f"mails sent more than once: {twice}"
+        for m in sink.messages():
+            assert_no_personnummer(
+                f"the mail for order {m.order_id}", m.raw.decode(), record.serials
+            )
+        assert_no_personnummer("the server's log", logs, record.serials)
+    print(
+        f"\n[reliability] SIGTERM {backend}: {sum(codes.values())} requests, {codes[201]} orders "
+        f"and {sum(map(len, record.acked.values()))} status changes acknowledged, "
+        f"without an answer while stopping: {dict(record.errors())}; the server "
+        f"exited 0 after {stopped_after:.1f} s ({HELD_SECONDS:.0f} s of it deliveries held); "
+        f"{delivered_before} mails before the stop, all {len(stored.order_ids)} after the "
+        "restart, none twice"
+    )
