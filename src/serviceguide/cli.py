@@ -146,15 +146,39 @@ def serve(
 
     settings = get_settings()
     settings.resolved_secret_key()  # create it once, before workers race for it
-    uvicorn.run(
-        "serviceguide.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=False,  # the app logs requests itself, with credentials redacted
-        log_config=LOG_CONFIG,  # applied in every worker process, not only the parent
-    )
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "access_log": False,  # the app logs requests itself, with credentials redacted
+        "log_config": LOG_CONFIG,  # applied in every worker process, not only the parent
+    }
+    if workers == 1:
+        uvicorn.run("serviceguide.app:create_app", **options)
+    else:
+        _serve_workers(uvicorn.Config("serviceguide.app:create_app", **options))
+
+
+def _serve_workers(config: Any) -> None:
+    """uvicorn's supervisor of worker processes, except that when it stops, the parent lets go
+    of the listening socket as soon as it has told the workers to stop. Each worker closes its
+    own copy first thing; the parent's copy would otherwise keep the port open while workers
+    finish their requests and deliveries (up to notify.relay.STOP_GRACE_SECONDS), and a client
+    connecting meanwhile would wait out its own timeout instead of being refused at once."""
+    from uvicorn.supervisors import Multiprocess
+
+    class Supervisor(Multiprocess):
+        def terminate_all(self) -> None:
+            super().terminate_all()
+            for sock in self.sockets:
+                sock.close()
+
+    sock = config.bind_socket()
+    try:
+        Supervisor(config, sockets=[sock]).run()
+    finally:
+        sock.close()
 
 
 @app.command("ko-simulator")

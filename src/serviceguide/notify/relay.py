@@ -101,7 +101,7 @@ class Relay:
         self.tally = Tally()
         self._http: httpx.AsyncClient | None = None
         self._slots = asyncio.Semaphore(CONCURRENCY)
-        # What a database failure interrupted, finished by the next round (_settle): outcomes
+        # What a database failure interrupted, finished by the next round (settle): outcomes
         # not yet recorded, and tokens of claims that may have committed unbeknown to us.
         self._unrecorded: list[_Outcome] = []
         self._abandoned: set[str] = set()
@@ -128,7 +128,7 @@ class Relay:
 
     async def step(self) -> int:
         """Claim one batch of due rows and deliver it; returns how many were claimed."""
-        await self._settle()
+        await self.settle()
         s = self.settings
         now = self.clock()
         async with self.ctx.db.read() as conn:
@@ -157,7 +157,16 @@ class Relay:
             mails = await repo.mail_facts(conn, mail_ids) if mail_ids else {}
             hooks = await repo.webhook_facts(conn, hook_ids) if hook_ids else {}
         self._abandoned.discard(token)
-        failures = await asyncio.gather(*(self._attempt(c, token, mails, hooks) for c in claims))
+        try:
+            failures = await asyncio.gather(
+                *(self._attempt(c, token, mails, hooks) for c in claims)
+            )
+        except asyncio.CancelledError:
+            # Stopped mid-delivery (a stopping server's grace ran out): the claims go back at the
+            # next settle() rather than wait out their lease. A delivery cut off may have
+            # arrived; it may then arrive twice — at least once, as after a lease.
+            self._abandoned.add(token)
+            raise
         kept = [e for e in failures if e is not None]
         if kept:  # one line for the batch, not one per message
             if is_outage(kept[0]):
@@ -174,12 +183,13 @@ class Relay:
         """Deliver until nothing is due (``serviceguide relay --once``)."""
         while await self.step():
             pass
-        await self._settle()
+        await self.settle()
         return self.tally
 
-    async def _settle(self) -> None:
-        """Finish what a database failure interrupted: record the outcomes that could not be
-        recorded, and hand back the claims that never reached an attempt. Raises while the
+    async def settle(self) -> None:
+        """Finish what a database failure or a stop interrupted: record the outcomes that could
+        not be recorded, and hand back the claims that never reached an attempt or whose
+        attempts were cancelled. Raises while the
         database is still away; the next round tries again. Any other error leaves that piece to
         its lease rather than block every round after it."""
         while self._unrecorded:
@@ -203,7 +213,7 @@ class Relay:
                 log.exception("outbox: could not hand back %d claims", len(tokens))
             self._abandoned.difference_update(tokens)
             if released:
-                log.info("outbox: %d claims handed back after a database failure", released)
+                log.info("outbox: %d claims handed back", released)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set, looking for due rows every poll interval."""
@@ -227,7 +237,7 @@ class Relay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=wait)
         try:
-            await self._settle()
+            await self.settle()
         except Exception as e:  # left to the leases: another relay delivers them again
             log.warning(
                 "outbox relay: %d outcomes and %d claims left unrecorded at stop (%s)",
@@ -371,7 +381,7 @@ def _describe(e: Exception) -> str:
 
 
 #: How long a stopping server waits for the relay's deliveries in flight before cancelling them
-#: (a cancelled delivery is retried by the next relay once its claim expires).
+#: (a cancelled delivery's claim is handed back: the next relay retries it at once).
 STOP_GRACE_SECONDS = 10.0
 
 
@@ -397,5 +407,9 @@ async def relay_in_background(ctx: AppContext, *, enabled: bool = True) -> Async
             await asyncio.wait_for(task, timeout=STOP_GRACE_SECONDS)
         except TimeoutError:
             log.warning("outbox relay did not stop within %.0f s; cancelled", STOP_GRACE_SECONDS)
+            try:
+                await relay.settle()
+            except Exception as e:  # left to the leases, as after a crash
+                log.warning("outbox relay: claims left to their leases (%s)", type(e).__name__)
         except Exception:
             log.exception("outbox relay ended with an error")
