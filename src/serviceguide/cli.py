@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -34,7 +35,7 @@ from serviceguide.domain.mdb import MdbFormat
 from serviceguide.domain.outbox import OutboxKind, OutboxState
 from serviceguide.services import admin, demo, marketdb, outbox, privacy, webhooks
 from serviceguide.services.context import AppContext
-from serviceguide.settings import get_settings
+from serviceguide.settings import Settings, get_settings
 from serviceguide.storage import migrate as migrations
 from serviceguide.storage.db import Database
 
@@ -153,6 +154,9 @@ def serve(
         "workers": workers,
         "access_log": False,  # the app logs requests itself, with credentials redacted
         "log_config": LOG_CONFIG,  # applied in every worker process, not only the parent
+        # X-Forwarded-For only from the proxies named; uvicorn would believe 127.0.0.1 by default.
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": settings.trusted_proxies or None,
     }
     if workers == 1:
         uvicorn.run("serviceguide.app:create_app", **options)
@@ -509,8 +513,8 @@ def api_users_create(
     if allow_ip and admits_loopback(parse_allowlist(allow_ip)):
         err.print(
             "[yellow]warning:[/yellow] the allow-list admits this machine (127.0.0.1 or ::1): "
-            "behind a proxy on this machine that does not pass X-Forwarded-For, every client "
-            "would look allowed (docs/deployment.md, Reverse proxy)."
+            "behind a proxy on this machine not named in SERVICEGUIDE_TRUSTED_PROXIES, every "
+            "client would look allowed (docs/deployment.md, Reverse proxy)."
         )
 
 
@@ -726,7 +730,17 @@ def webhooks_replay(
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except ValidationError as e:
+        if e.title != Settings.__name__:
+            raise
+        # A bad setting (environment or .env): name it, without a traceback or its value.
+        for error in e.errors():
+            name = f"SERVICEGUIDE_{'_'.join(map(str, error['loc'])).upper()}"
+            message = error["msg"].removeprefix("Value error, ")
+            err.print(f"error: {name}: {message}", markup=False, highlight=False, soft_wrap=True)
+        raise SystemExit(2) from None
 
 
 @privacy_app.command("anonymise")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -45,6 +46,10 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=730, gt=0)
     #: Max characters in an ``add_message`` text.
     message_max_length: int = Field(default=2000, gt=0)
+    #: Reverse proxies whose ``X-Forwarded-For``/``X-Forwarded-Proto`` are believed: addresses
+    #: and networks, comma-separated. Unset, the TCP peer is the client, whatever the headers
+    #: say: throttling and the KO allow-list cannot be fooled by a forged header.
+    trusted_proxies: str = ""
     #: Longest a server or relay waits for the database — to connect, for a pooled connection,
     #: for each statement — before giving up with a 503 (storage.db.Database).
     db_timeout_seconds: float = Field(default=10.0, gt=0)
@@ -66,6 +71,20 @@ class Settings(BaseSettings):
     outbox_batch_size: int = Field(default=20, gt=0)
     smtp_timeout_seconds: float = Field(default=30.0, gt=0)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        networks = []
+        for entry in filter(None, (e.strip() for e in value.split(","))):
+            try:
+                network = ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
+            if network.prefixlen == 0:
+                raise ValueError(f"{entry} would trust every address")
+            networks.append(str(network))
+        return ",".join(networks)
 
     @field_validator("smtp_url")
     @classmethod

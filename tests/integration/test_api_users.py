@@ -89,5 +89,5 @@ async def test_the_command_refuses_a_bad_entry_and_warns_about_loopback(
         "--allow-ip", "192.0.2.0/24", "--allow-ip", "127.0.0.0/8",
     )  # fmt: skip
     assert local.returncode == 0, local.stderr
-    assert "warning" in local.stderr and "X-Forwarded-For" in local.stderr
+    assert "warning" in local.stderr and "SERVICEGUIDE_TRUSTED_PROXIES" in local.stderr
     assert await _count(ctx) == before + 2

@@ -33,6 +33,6 @@ def parse_allowlist(entries: Sequence[str]) -> list[str]:
 
 
 def admits_loopback(networks: Sequence[str]) -> bool:
-    """Whether the list admits this machine: behind a local proxy that does not forward the
-    client's address (``FORWARDED_ALLOW_IPS``), every client would then look allowed."""
+    """Whether the list admits this machine: behind a proxy on this machine that is not named
+    in ``SERVICEGUIDE_TRUSTED_PROXIES``, every client would then look allowed."""
     return any(ip in ipaddress.ip_network(n) for n in networks for ip in _LOOPBACK)
