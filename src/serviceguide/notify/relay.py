@@ -189,9 +189,9 @@ class Relay:
     async def settle(self) -> None:
         """Finish what a database failure or a stop interrupted: record the outcomes that could
         not be recorded, and hand back the claims that never reached an attempt or whose
-        attempts were cancelled. Raises while the
-        database is still away; the next round tries again. Any other error leaves that piece to
-        its lease rather than block every round after it."""
+        attempts were cancelled. Raises while the database is still away; the next round tries
+        again. Any other error leaves that piece to its lease rather than block every round
+        after it."""
         while self._unrecorded:
             o = self._unrecorded[0]
             try:
