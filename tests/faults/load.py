@@ -75,7 +75,11 @@ class Record:
         return Counter(a.error for a in self.answers if a.code is None)
 
 
-def _kind(e: httpx.HTTPError) -> str:
+def _failed(e: httpx.HTTPError) -> str:
+    """The kind of failure, for the record. A refused connection (the server is stopping or
+    gone) also pauses the client a little, as a real one would, rather than spin."""
+    if isinstance(e, httpx.ConnectError):
+        time.sleep(0.01)
     return type(e).__name__
 
 
@@ -112,6 +116,15 @@ class Load:
         for t in self.threads:
             t.join(30)
 
+    def wait_under_way(self, deadline: float = 30.0) -> None:
+        """Until the burst is under way: orders placed and statuses moving (or ``deadline``
+        seconds have passed; the test's own checks then say what is missing)."""
+        until = time.monotonic() + deadline
+        while time.monotonic() < until and not (
+            len(self.record.placed) >= 10 and len(self.record.acked) >= 2
+        ):
+            time.sleep(0.05)
+
     # -- customers -----------------------------------------------------------------------
 
     def _body(self, n: int, services: list[int], coid: str) -> tuple[str, dict[str, Any]]:
@@ -142,7 +155,7 @@ class Load:
         try:
             r = http.post("/api/guide/orders", json=body)
         except httpx.HTTPError as e:
-            self.record.add(Answer("order", None, took=time.monotonic() - sent, error=_kind(e)))
+            self.record.add(Answer("order", None, took=time.monotonic() - sent, error=_failed(e)))
             return None
         self.record.add(Answer("order", r.status_code, r.text, time.monotonic() - sent))
         if r.status_code != 201:
@@ -169,7 +182,7 @@ class Load:
             r = http.get(XSP, params={"method": "api_login", "api_user": api_user,
                                       "api_key": api_key, "output_format": "json"})  # fmt: skip
         except httpx.HTTPError as e:
-            self.record.add(Answer("login", None, took=time.monotonic() - sent, error=_kind(e)))
+            self.record.add(Answer("login", None, took=time.monotonic() - sent, error=_failed(e)))
             return None
         self.record.add(Answer("login", r.status_code, r.text, time.monotonic() - sent))
         if r.status_code != 200:
@@ -198,7 +211,7 @@ class Load:
         try:
             r = http.get(XSP, params={**params, "output_format": "json"})
         except httpx.HTTPError as e:
-            self.record.add(Answer("status", None, took=time.monotonic() - sent, error=_kind(e)))
+            self.record.add(Answer("status", None, took=time.monotonic() - sent, error=_failed(e)))
             with self.record.lock:
                 self.record.uncertain[order_id] = status
             return False

@@ -47,12 +47,7 @@ def test_kill_9_during_a_burst_loses_nothing_that_was_acknowledged(
             deployment.serving(2, **env) as (server,),
             Load(server.base_url, deployment.demo, f"crash-{backend}-") as load,
         ):
-            deadline = time.monotonic() + 30
-            # Kill once the burst is under way: orders placed and statuses moving.
-            while time.monotonic() < deadline and not (
-                len(load.record.placed) >= 10 and len(load.record.acked) >= 2
-            ):
-                time.sleep(0.05)
+            load.wait_under_way()
             time.sleep(BURST_SECONDS)
             load.stop.set()  # no new requests: what is cut off is what was in flight
             os.killpg(server.proc.pid, signal.SIGKILL)

@@ -47,11 +47,7 @@ def test_sigterm_mid_burst_finishes_what_was_started_and_leaves_no_claim(
             deployment.serving(2, **env) as (server,),
             Load(server.base_url, deployment.demo, f"restart-{deliveries}-{backend}-") as load,
         ):
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and not (
-                len(load.record.placed) >= 10 and len(load.record.acked) >= 2
-            ):
-                time.sleep(0.05)
+            load.wait_under_way()
             before_hold = {m.order_id for m in sink.messages()}
             sink.hold()
             sink.wait_held(1)  # a relay is in the middle of a delivery
