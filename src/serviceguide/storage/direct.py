@@ -60,8 +60,7 @@ async def _keep_session(_conn: Any) -> None:
 
 
 class PostgresReader:
-    """``timeout`` bounds connecting, waiting for a pooled connection and each statement (see
-    storage.db.Database)."""
+    """``timeout`` bounds connecting and each statement (see storage.db.Database)."""
 
     def __init__(self, url: str, pool_size: int, timeout: float | None = None) -> None:
         self._dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
@@ -86,7 +85,10 @@ class PostgresReader:
 
     async def _run(self, method: str, q: Sql, args: tuple[Any, ...]) -> Any:
         pool = self._pool or await self._get_pool()
-        async with pool.acquire(timeout=self._timeout) as conn:
+        # No timeout on the wait for a pooled connection: on Python < 3.12 asyncpg makes it a
+        # task per request. Each connection is held at most one statement's timeout, and a new
+        # one at most the connect timeout, so the wait is bounded without it.
+        async with pool.acquire() as conn:
             try:
                 return await getattr(conn, method)(q.text, *args)
             except TimeoutError:
