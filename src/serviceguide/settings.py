@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -11,6 +10,8 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from serviceguide.domain.allowlist import parse_network
 
 
 class Settings(BaseSettings):
@@ -75,16 +76,8 @@ class Settings(BaseSettings):
     @field_validator("trusted_proxies")
     @classmethod
     def _proxies(cls, value: str) -> str:
-        networks = []
-        for entry in filter(None, (e.strip() for e in value.split(","))):
-            try:
-                network = ipaddress.ip_network(entry, strict=False)
-            except ValueError:
-                raise ValueError(f"{entry!r} is not an IP address or network") from None
-            if network.prefixlen == 0:
-                raise ValueError(f"{entry} would trust every address")
-            networks.append(str(network))
-        return ",".join(networks)
+        entries = filter(None, (e.strip() for e in value.split(",")))
+        return ",".join(parse_network(entry, what="trust") for entry in entries)
 
     @field_validator("smtp_url")
     @classmethod
