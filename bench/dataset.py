@@ -110,6 +110,8 @@ class World:
     services: list[tuple[int, int, str]]  # (service id, tl org id, uid)
     api_user: int  # the bench TL's
     ko_api_user: int
+    # What an order copies from its service when placed: service id -> (uid, name, prices).
+    offers: dict[int, tuple[str, str, str, str]]
 
 
 async def create_world(ctx: AppContext) -> World:
@@ -117,6 +119,7 @@ async def create_world(ctx: AppContext) -> World:
     ko_org_id = await admin.create_ko(ctx, COID, "Bänkstadens Stadsnät")
     tls: dict[int, tuple[int, str]] = {}
     services: list[tuple[int, int, str]] = []
+    offers: dict[int, tuple[str, str, str, str]] = {}
     for xsp, name, offered in PROVIDERS:
         org_id = await admin.create_tl(ctx, xsp, name, f"order@{xsp}.example")
         tls[xsp] = (org_id, name)
@@ -131,12 +134,13 @@ async def create_world(ctx: AppContext) -> World:
                 price_once=once,
             )
             services.append((sid, org_id, uid))
+            offers[sid] = (uid, sname, monthly, once)
     tl = await admin.find_org(ctx, xsp=BENCH_XSP)
     ko = await admin.find_org(ctx, coid=COID)
     api_user = (await admin.create_api_user(ctx, tl, "bench", api_key=API_KEY)).ident
     ko_api_user = (await admin.create_api_user(ctx, ko, "bench-ko", api_key=KO_API_KEY)).ident
     assert isinstance(api_user, int) and isinstance(ko_api_user, int)
-    return World(ko_org_id, tls, services, api_user, ko_api_user)
+    return World(ko_org_id, tls, services, api_user, ko_api_user, offers)
 
 
 @dataclass
@@ -270,6 +274,7 @@ def _history(
                     (t, "log", rng.choice(NOTES), "agent", by_tl[tl_org], tl_org, "message_added")
                 )
             status = path[-1]
+            uid, sname, monthly, once = world.offers[service_id]
             chunk["orders"].append(
                 (
                     order_id,
@@ -283,6 +288,10 @@ def _history(
                     "",
                     at,
                     t,
+                    uid,
+                    sname,
+                    float(monthly),
+                    float(once),
                 )
             )
             current = "new"
@@ -336,6 +345,10 @@ COLUMNS = {
         "message",
         "created_at",
         "updated_at",
+        "service_uid",
+        "service_name",
+        "price_monthly",
+        "price_once",
     ),
     "order_log": (
         "id",

@@ -9,6 +9,7 @@ import json
 import re
 import time
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from email.message import EmailMessage
 from email.policy import default
 from pathlib import Path
@@ -40,6 +41,8 @@ def facts(**overrides: object) -> MailFacts:
         "delivery": None,
         "service_name": "Tjänst 100/100",
         "service_uid": "AB100100",
+        "price_monthly": Decimal("299"),
+        "price_once": Decimal("495.50"),
         "coid": "SNFDMO",
         "access_id": "AB123",
         "address": "Demogatan 123",

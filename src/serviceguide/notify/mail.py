@@ -1,7 +1,8 @@
 """The order e-mail to the TL's order address (CONTRACT.md §4).
 
 Swedish, with a plain-text and an HTML part rendered from the templates beside this module (the
-HTML one autoescaped). It names the order, the service, the address and the wished delivery, links
+HTML one autoescaped). It names the order, the service and the prices the order was placed at, the
+address and the wished delivery, links
 to the order's manual-handling page and carries the machine-readable part: the header
 ``X-Order-ID`` and one line ``Order-ID: N`` in the text. Of the customer it holds the name only:
 no personnummer, e-mail address or phone number.
@@ -19,6 +20,7 @@ from email.utils import format_datetime, parseaddr
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from serviceguide.domain.clock import fmt_minutes, local
+from serviceguide.domain.money import money
 from serviceguide.storage.outbox import MailFacts
 
 ASAP = "Så snart som möjligt"
@@ -55,6 +57,8 @@ def _context(facts: MailFacts, base_url: str) -> dict[str, object]:
         "order_id": facts.order_id,
         "service_name": facts.service_name,
         "service_uid": facts.service_uid,
+        "price_monthly": money(facts.price_monthly, "sv"),
+        "price_once": money(facts.price_once, "sv"),
         "address": f"{facts.address}, {facts.zip} {facts.city}",
         "premise": facts.premise,
         "access_id": facts.access_id,

@@ -109,6 +109,11 @@ async def _plan(ctx: AppContext, req: OrderRequest) -> _Plan:
     return _Plan(access, network, chosen)
 
 
+def _offer(svc: ServiceRecord) -> repo.Offer:
+    """What the order keeps of its service: the uid, name and prices the customer was shown."""
+    return repo.Offer(svc.uid, svc.name, svc.price_monthly, svc.price_once)
+
+
 def _notes(result: ActivationResult | None) -> list[str]:
     """The log entries a new order starts with."""
     return ["Order placed through Tjänsteguiden"] + ([result.note] if result else [])
@@ -217,7 +222,7 @@ async def _store(
                     "premise": c.premise or access.mdu_apartment_number,
                 },
                 services=[
-                    (svc.id, svc.tl_org_id, xsp, status)
+                    repo.PlacedService(svc.id, svc.tl_org_id, xsp, status, _offer(svc))
                     for (svc, xsp), status in zip(plan.services, statuses, strict=True)
                 ],
                 notes=[
@@ -271,6 +276,7 @@ async def _store(
                     "message": message,
                     "created_at": now,
                     "updated_at": now,
+                    **_offer(svc).as_columns(),
                 }
                 for (svc, _xsp), status in zip(plan.services, statuses, strict=True)
             ],

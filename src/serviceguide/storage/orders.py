@@ -8,7 +8,9 @@ found, exactly like a missing one.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from functools import cache
 
 from sqlalchemy import ColumnElement, func, insert, select, text, update
@@ -125,10 +127,10 @@ async def list_orders(
 
 _GET_ORDER = {
     kind: Sql.of(
-        f"SELECT {_SUMMARY}, t.name AS xsp_name, s.uid, s.name AS service_name, "
-        "s.price_monthly, s.price_once, n.coid, a.access_id, o.message, o.updated_at "
+        f"SELECT {_SUMMARY}, t.name AS xsp_name, o.service_uid, o.service_name, "
+        "o.price_monthly, o.price_once, n.coid, a.access_id, o.message, o.updated_at "
         "FROM orders o JOIN organisations t ON t.id = o.tl_org_id "
-        "JOIN services s ON s.id = o.service_id JOIN accesses a ON a.id = o.access_pk "
+        "JOIN accesses a ON a.id = o.access_pk "
         f"JOIN networks n ON n.id = a.network_id WHERE o.id = $1 AND o.{col} = $2"
     )
     for kind, col in _SCOPE.items()
@@ -141,7 +143,7 @@ async def get_order(reader: Reader, caller: Caller, order_id: int) -> OrderDetai
         return None
     return OrderDetail(
         summary=_summary(r),
-        service_uid=r["uid"],
+        service_uid=r["service_uid"],
         service_name=r["service_name"],
         xsp_name=r["xsp_name"],
         coid=r["coid"],
@@ -379,6 +381,37 @@ async def all_orders_brief(conn: AsyncConnection) -> list[dict[str, object]]:
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """What an order copies from its service when it is placed, and keeps whatever the service
+    becomes later: the uid, the name and the prices the customer was shown."""
+
+    uid: str
+    name: str
+    price_monthly: Decimal
+    price_once: Decimal
+
+    def as_columns(self) -> dict[str, object]:
+        return {
+            "service_uid": self.uid,
+            "service_name": self.name,
+            "price_monthly": self.price_monthly,
+            "price_once": self.price_once,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedService:
+    """One order of a placement: its service, the service's TL, the TL's xsp, the order's first
+    status and the offer it keeps."""
+
+    service_id: int
+    tl_org_id: int
+    xsp: int
+    status: OrderStatus
+    offer: Offer
+
+
 # -- placing an order on PostgreSQL: one statement ------------------------------------------
 #
 # Everything a placement writes — the customer, one order per service, their log entries, their
@@ -403,14 +436,18 @@ WITH lock AS (
     RETURNING id
 ), svc AS (
     SELECT * FROM unnest(CAST(:service_ids AS int[]), CAST(:tl_org_ids AS int[]),
-                         CAST(:xsps AS int[]), CAST(:statuses AS text[]))
-        WITH ORDINALITY AS s(service_id, tl_org_id, xsp, status, n)
+                         CAST(:xsps AS int[]), CAST(:statuses AS text[]),
+                         CAST(:uids AS text[]), CAST(:names AS text[]),
+                         CAST(:monthly AS numeric[]), CAST(:once AS numeric[]))
+        WITH ORDINALITY AS s(service_id, tl_org_id, xsp, status, uid, name, monthly, once, n)
 ), ord AS (
     INSERT INTO orders (customer_id, service_id, access_pk, tl_org_id, ko_org_id, status,
-                        delivery, message, created_at, updated_at)
+                        delivery, message, created_at, updated_at, service_uid, service_name,
+                        price_monthly, price_once)
     SELECT cust.id, svc.service_id, CAST(:access_pk AS bigint), svc.tl_org_id,
            CAST(:ko_org_id AS int), svc.status, CAST(:delivery AS date), CAST(:message AS text),
-           CAST(:now AS timestamptz), CAST(:now AS timestamptz)
+           CAST(:now AS timestamptz), CAST(:now AS timestamptz), svc.uid, svc.name, svc.monthly,
+           svc.once
     FROM cust CROSS JOIN svc
     ORDER BY svc.n
     RETURNING id, service_id, tl_org_id, status
@@ -466,7 +503,7 @@ async def place_in_one_statement(
     conn: AsyncConnection,
     *,
     customer: dict[str, object],
-    services: Sequence[tuple[int, int, int, OrderStatus]],
+    services: Sequence[PlacedService],
     notes: Sequence[tuple[int, str]],
     ko_org_id: int,
     delivery: date | None,
@@ -477,16 +514,20 @@ async def place_in_one_statement(
     idempotency_key: str | None,
     request_sha256: str,
 ) -> str:
-    """Place an order on PostgreSQL (see above). ``services``: (service id, TL org id, xsp,
-    status) in order; ``notes``: (service id, log text) in order. Returns the answer as JSON:
+    """Place an order on PostgreSQL (see above). ``services``: one per order, in order;
+    ``notes``: (service id, log text) in order. Returns the answer as JSON:
     ``{"customer": id, "orders": [{"id", "service", "xsp", "status"}, …]}``."""
     params = {
         **customer,
         "lock_key": STREAM_LOCK_KEY,
-        "service_ids": [s[0] for s in services],
-        "tl_org_ids": [s[1] for s in services],
-        "xsps": [s[2] for s in services],
-        "statuses": [s[3].value for s in services],
+        "service_ids": [s.service_id for s in services],
+        "tl_org_ids": [s.tl_org_id for s in services],
+        "xsps": [s.xsp for s in services],
+        "statuses": [s.status.value for s in services],
+        "uids": [s.offer.uid for s in services],
+        "names": [s.offer.name for s in services],
+        "monthly": [s.offer.price_monthly for s in services],
+        "once": [s.offer.price_once for s in services],
         "note_services": [n[0] for n in notes],
         "notes": [n[1] for n in notes],
         "ko_org_id": ko_org_id,

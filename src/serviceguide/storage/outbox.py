@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from sqlalchemy import (
     ColumnElement,
@@ -39,7 +40,6 @@ from serviceguide.storage.tables import (
     organisations,
     outbox,
     outbox_attempts,
-    services,
     webhook_endpoints,
 )
 from serviceguide.storage.types import UTCDateTime
@@ -66,6 +66,8 @@ class MailFacts:
     delivery: date | None
     service_name: str
     service_uid: str
+    price_monthly: Decimal  # the order's: what the customer was offered
+    price_once: Decimal
     coid: str
     access_id: str
     address: str
@@ -439,8 +441,10 @@ async def mail_facts(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, Mai
             orders.c.id.label("order_id"),
             orders.c.created_at.label("order_created_at"),
             orders.c.delivery,
-            services.c.name.label("service_name"),
-            services.c.uid,
+            orders.c.service_name,
+            orders.c.service_uid,
+            orders.c.price_monthly,
+            orders.c.price_once,
             networks.c.coid,
             accesses.c.access_id,
             customers.c.address,
@@ -453,7 +457,6 @@ async def mail_facts(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, Mai
             organisations.c.order_email,
         )
         .join(orders, orders.c.id == outbox.c.order_id)
-        .join(services, services.c.id == orders.c.service_id)
         .join(accesses, accesses.c.id == orders.c.access_pk)
         .join(networks, networks.c.id == accesses.c.network_id)
         .join(customers, customers.c.id == orders.c.customer_id)
@@ -468,7 +471,9 @@ async def mail_facts(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, Mai
             order_created_at=r.order_created_at,
             delivery=r.delivery,
             service_name=r.service_name,
-            service_uid=r.uid,
+            service_uid=r.service_uid,
+            price_monthly=Decimal(r.price_monthly),
+            price_once=Decimal(r.price_once),
             coid=r.coid,
             access_id=r.access_id,
             address=r.address,

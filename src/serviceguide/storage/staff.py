@@ -227,7 +227,7 @@ def _list_query(caller: Caller, f: OrderFilter) -> Select[Any]:
             orders.c.service_id,
             orders.c.delivery,
             orders.c.customer_id,
-            services.c.name.label("service_name"),
+            orders.c.service_name,
             tl_org.c.name.label("xsp_name"),
             networks.c.coid,
             networks.c.name.label("network_name"),
@@ -240,7 +240,6 @@ def _list_query(caller: Caller, f: OrderFilter) -> Select[Any]:
             customers.c.surname,
             flag,
         )
-        .join(services, services.c.id == orders.c.service_id)
         .join(tl_org, tl_org.c.id == orders.c.tl_org_id)
         .join(accesses, accesses.c.id == orders.c.access_pk)
         .join(networks, networks.c.id == accesses.c.network_id)

@@ -139,6 +139,7 @@ customers = Table(
 
 # tl_org_id and ko_org_id are copied from the service and the access's network when the order is
 # placed: every visibility check is then a single indexed column, with no joins on the hot path.
+# The service's uid, name and prices are copied too (below): an order keeps what was offered.
 orders = Table(
     "orders",
     metadata,
@@ -153,6 +154,12 @@ orders = Table(
     Column("message", Text, nullable=False, server_default=""),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # What the customer was offered, copied from the service when the order is placed: a later
+    # change of the service's name or prices does not rewrite orders already placed.
+    Column("service_uid", String(40), nullable=False),
+    Column("service_name", String(200), nullable=False),
+    Column("price_monthly", Numeric(10, 2), nullable=False),
+    Column("price_once", Numeric(10, 2), nullable=False),
     CheckConstraint(
         "status IN ('new', 'received', 'active', 'waiting', 'cancelled', 'delivered')",
         name="status",

@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable
 from decimal import Decimal
 
+from serviceguide.domain.money import money as domain_money
+
 LANGS = ("sv", "en")
 DEFAULT = "sv"
 
@@ -327,13 +329,7 @@ def translator(lang: str) -> Translate:
 
 def money(amount: Decimal, lang: str) -> str:
     """``1 295,50 kr`` in Swedish, ``SEK 1,295.50`` in English; whole kronor without decimals."""
-    whole = amount == amount.to_integral_value()
-    text = f"{amount:,.0f}" if whole else f"{amount:,.2f}"
-    if pick(lang) == "en":
-        return f"SEK {text}"
-    # Swedish: narrow no-break space between thousands, comma before the öre.
-    text = text.replace(",", "\u202f").replace(".", ",")
-    return f"{text}\u00a0kr"
+    return domain_money(amount, pick(lang))
 
 
 # (field or "*", pattern of the domain's English message, key of our text). First match wins.
