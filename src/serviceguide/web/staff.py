@@ -51,8 +51,8 @@ from serviceguide.services import orders as order_service
 from serviceguide.services import staff as service
 from serviceguide.services.context import AppContext
 from serviceguide.services.staff import PASSWORD_MAX, PASSWORD_MIN, StaffSession
-from serviceguide.web import guide, secure_cookies, staff_i18n
-from serviceguide.web.guide import FIELD_MAX, SECURITY_HEADERS
+from serviceguide.web import secure_cookies, staff_i18n
+from serviceguide.web.guide.page import FIELD_MAX, SECURITY_HEADERS, Page, web_secret
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
 
@@ -71,7 +71,7 @@ def _ctx(request: Request) -> AppContext:
 
 
 def _signer(request: Request) -> Signer:
-    return Signer(guide._secret(request), salt="serviceguide.web.staff-session")
+    return Signer(web_secret(request), salt="serviceguide.web.staff-session")
 
 
 def _text(value: object, limit: int = FIELD_MAX) -> str:
@@ -96,7 +96,7 @@ def safe_next(raw: str | None) -> str:
     return "/staff/"
 
 
-class StaffPage(guide.Page):
+class StaffPage(Page):
     """A staff page: the guide's look and plumbing, the staff texts, and the signed-in user."""
 
     def __init__(self, request: Request, session: StaffSession | None = None) -> None:
