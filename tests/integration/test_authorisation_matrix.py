@@ -45,7 +45,7 @@ from serviceguide.services.context import AppContext
 from serviceguide.services.secrets import sha256_hex
 from serviceguide.storage import tables
 from serviceguide.web import csrf
-from serviceguide.web.staff import SESSION_COOKIE
+from serviceguide.web.staff.page import SESSION_COOKIE
 from tests.conftest import make_settings
 from tests.integration.test_guide_pages import FORM_TYPE, GOOD, Page, post_form
 from tests.integration.test_staff_pages import PASSWORD, STAFF

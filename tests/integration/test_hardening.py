@@ -283,9 +283,9 @@ async def test_an_unexpected_error_says_nothing_about_the_code(
         assert SECRET_DETAIL not in r.text and "Traceback" not in r.text
 
     # A page: the server's outermost layer answers, with a page that says only "try again".
-    import serviceguide.web.guide as guide_pages
+    import serviceguide.web.guide.search as search_page
 
-    monkeypatch.setattr(guide_pages, "search_addresses", broken(RuntimeError(SECRET_DETAIL)))
+    monkeypatch.setattr(search_page, "search_addresses", broken(RuntimeError(SECRET_DETAIL)))
     page = await http.get("/", params={"q": "A-gatan"})
     assert page.status_code == 500
     assert SECRET_DETAIL not in page.text and "Traceback" not in page.text

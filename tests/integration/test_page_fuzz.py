@@ -85,7 +85,7 @@ from serviceguide.domain.status import OrderStatus
 from serviceguide.services.context import AppContext
 from serviceguide.storage import tables
 from serviceguide.web import csrf
-from serviceguide.web.staff import NEXT_MAX, SESSION_COOKIE
+from serviceguide.web.staff.page import NEXT_MAX, SESSION_COOKIE
 from tests.integration.test_guide_pages import GOOD, Page, stored
 from tests.integration.test_staff_pages import (  # noqa: F401 - staff_world is a fixture
     PASSWORD,

@@ -23,7 +23,9 @@ from serviceguide.services import admin, placing
 from serviceguide.services.context import AppContext
 from serviceguide.storage import tables
 from serviceguide.web import csrf
-from serviceguide.web.staff import SESSION_COOKIE, chart, safe_next
+from serviceguide.web.staff.login import safe_next
+from serviceguide.web.staff.overview import chart
+from serviceguide.web.staff.page import SESSION_COOKIE
 from tests.integration.test_guide_pages import Browser, Page, post_form
 from tests.support.world import SERIALS, World
 

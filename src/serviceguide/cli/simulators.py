@@ -1,0 +1,34 @@
+"""``serviceguide ko-simulator``: a stand-in for the demo networks' KO (direct activation and
+ON-API 2.4), for trying the guide and the agent without a real network."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from serviceguide.cli.common import LOG_CONFIG, console
+
+
+def ko_simulator(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8001,
+    fail_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="share of ON-API orders ending DONE_FAILED")
+    ] = 0.0,
+    delay: Annotated[
+        float, typer.Option(min=0.0, help="seconds an ON-API order stays unfinished")
+    ] = 1.0,
+    username: Annotated[str, typer.Option(help="ON-API Basic auth user")] = "sim",
+    password: Annotated[str, typer.Option(help="ON-API Basic auth password")] = "sim",  # noqa: S107
+) -> None:
+    """Simulate the demo networks' KO: direct activation and ON-API 2.4 orders."""
+    import uvicorn
+
+    from serviceguide.simulator.app import create_simulator
+    from serviceguide.simulator.onapi import SimConfig
+
+    config = SimConfig(username=username, password=password, fail_rate=fail_rate, delay=delay)
+    console.print(f"KO simulator: http://{host}:{port}/{{coid}}/activation (direct activation)")
+    console.print(f"              http://{host}:{port}/{{coid}}/onapi/2.4/orders/ (ON-API)")
+    uvicorn.run(create_simulator(config=config), host=host, port=port, log_config=LOG_CONFIG)
