@@ -130,6 +130,14 @@ BAD = [
     (with_customer(phone="call me"), {"customer.phone"}),
     (with_customer(premise="<b>1001</b>"), {"customer.premise"}),
     (with_customer(firstname="Eva\x00"), {"customer.firstname"}),
+    # Digits of other scripts: int() reads them, but they are not a personnummer's digits.
+    (with_customer(serial="１９７００１０１１２３３"), {"customer.serial"}),
+    (with_customer(serial="19700101-١٢٣٣"), {"customer.serial"}),
+    # C1 controls, like the C0 ones: NEL, CSI (an ESC [ to some terminals), the whole range.
+    (with_customer(firstname="E\x85va"), {"customer.firstname"}),
+    (with_customer(surname="\x9b31mEk"), {"customer.surname"}),
+    (body(message="hej\x80då"), {"message"}),
+    (body(message="\x9f"), {"message"}),
 ]
 
 

@@ -104,6 +104,9 @@ BAD_MESSAGES = [
     ("\x1b[31mred", "message"),
     ("del\x7f", "message"),
     ("vt\x0bff\x0c", "message"),
+    ("next\x85line", "message"),
+    ("\x9b31mred", "message"),
+    ("c1\x80\x9f", "message"),
 ]
 # Stored and returned verbatim, and the XML stays well-formed.
 VERBATIM_MESSAGES = [

@@ -1,3 +1,4 @@
+import unicodedata
 from datetime import date
 
 import pytest
@@ -66,3 +67,65 @@ def test_exactly_one_check_digit_fits(ten):
 
 def test_masking_hides_the_last_four():
     assert pnr.masked("197001011233") == "19700101-****"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "１９７００１０１１２３３",  # full-width
+        "19700101-１２３３",
+        "١٩٧٠٠١٠١١٢٣٣",  # Arabic-Indic
+        "19700101-12３3",
+        "７００１０１-1233",
+    ],
+)
+def test_digits_of_other_scripts_are_refused(raw):
+    ascii_ = "".join(str(unicodedata.digit(c)) if c.isdecimal() else c for c in raw)
+    assert pnr.is_valid(ascii_)  # the same number in ASCII digits is fine
+    with pytest.raises(InvalidInput) as e:
+        pnr.normalise(raw, today=TODAY)
+    assert "10 or 12 digits" in e.value.message
+
+
+VALID = "197001011233"
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "197001011233",
+        "19700101-1233",
+        "700101-1233",
+        "700101+1233",
+        "19700101 1233",
+        "700101 1233",
+        "1970 01 01 1233",
+        "19 70 01 01 - 12 33",
+        "7 0 0 1 0 1 1 2 3 3",
+        "１９７００１０１－１２３３".replace("－", "-"),
+    ],
+)
+def test_every_spelling_the_parser_accepts_is_found_in_free_text(spelling):
+    if spelling.isascii():
+        assert pnr.normalise(spelling, today=TODAY)  # the parser does accept it
+    text = f"q={spelling}&page=2 and more"
+    assert pnr.mask_in(text) == "q=***&page=2 and more"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "order 19700101123 of 12 services",  # 11 digits
+        "1197001011233",  # part of a longer number
+        "197001011234",  # wrong check digit
+        "2026-01-01 12:00:00 id 4711",
+        "no digits at all",
+    ],
+)
+def test_text_without_a_valid_number_is_left_alone(text):
+    assert pnr.mask_in(text) == text
+
+
+def test_two_numbers_in_one_text_are_both_masked_and_a_leading_count_does_not_hide_one():
+    text = f"12 19700101-1233, {VALID[2:]} again"
+    assert pnr.mask_in(text) == "12 ***, *** again"

@@ -51,7 +51,7 @@ LITTERA = re.compile(r"^[^\W_]{0,10}$")
 APARTMENT_NUMBER = re.compile(r"^[0-9]{4}$")
 COUNTRY_CODE = re.compile(r"^[A-Z]{2}$")
 SWEREF_COORDINATE = re.compile(r"^[0-9]{1,8}(\.[0-9]{1,6})?$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 #: Longest text each free-text field may hold (the columns of the ``accesses`` table).
 MAX_LENGTH = {

@@ -16,8 +16,9 @@ _EMAIL = re.compile(
 )
 _PHONE = re.compile(r"^\+?[0-9][0-9 \-]{5,18}[0-9]$")
 _PREMISE = re.compile(r"^[0-9A-Za-z\- ]{0,20}$")
-# Characters never accepted in stored text: C0 controls other than tab/newline, and DEL.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Characters never accepted in stored text: C0 controls other than tab/newline, DEL, and the C1
+# controls (U+0080-U+009F: invisible, and some terminals act on them as on ESC sequences).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 class ValidationFailed(DomainError):
