@@ -390,3 +390,26 @@ async def test_a_network_without_activation_url_does_not_activate_directly(
     assert next(s for s in offered if s["id"] == 104)["direct_activation"] is False
     r = await guide.post("/api/guide/orders", json=body(services=[104]))
     assert r.json()["orders"][0]["status"] == "new"
+
+
+async def test_an_idempotency_key_is_the_clients_own(ctx: AppContext, world: World):
+    """One client cannot claim another's key: another address with the same key gets its own
+    order, not the first client's answer (nor a 409 for a different body)."""
+    app = create_app(ctx.settings)
+    app.state.ctx = ctx
+
+    def client(ip: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=(ip, 1)), base_url="http://testserver"
+        )
+
+    headers = {"Idempotency-Key": "shared-key"}
+    async with client("203.0.113.31") as a, client("203.0.113.32") as b:
+        first = await a.post("/api/guide/orders", json=body(), headers=headers)
+        theirs = await b.post("/api/guide/orders", json=body(), headers=headers)
+        assert (first.status_code, theirs.status_code) == (201, 201)
+        assert theirs.json()["customer"] != first.json()["customer"]
+        other_body = await b.post("/api/guide/orders", json=body(services=[101]), headers=headers)
+        assert other_body.status_code == 409  # b's own key, now with another body
+        again = await a.post("/api/guide/orders", json=body(), headers=headers)
+        assert again.json() == first.json()

@@ -87,16 +87,25 @@ async def test_failed_logins_are_throttled_per_user_with_retry_after(ctx: AppCon
     async with (
         XspClient.in_process(strict, client=("192.0.2.10", 1)) as a,
         XspClient.in_process(strict, client=("192.0.2.11", 1)) as b,
+        XspClient.in_process(strict, client=("192.0.2.12", 1)) as c,
     ):
         for _ in range(3):
             assert (await a.call("api_login", api_user=tl1.api_user, api_key="x")).code == 401
-        # Even the right key, even from another address, is refused while the user is throttled.
-        r = await b.call("api_login", api_user=tl1.api_user, api_key=tl1.api_key)
+        # Even the right key is refused from the address that failed, while the user is at
+        # the limit.
+        r = await a.call("api_login", api_user=tl1.api_user, api_key=tl1.api_key)
         assert (r.code, r.status) == (429, "failed")
         assert 1 <= int(r.http.headers["Retry-After"]) <= 301
-        # Another user from an unthrottled address is not affected.
+        # Another address gets one try at the locked user: a wrong key is a 401 and shuts
+        # that address out too ...
+        assert (await b.call("api_login", api_user=tl1.api_user, api_key="y")).code == 401
+        assert (await b.call("api_login", api_user=tl1.api_user, api_key=tl1.api_key)).code == 429
+        # ... another user from a throttled-for-tl1 address is not affected.
         tl2 = world.users["TL2"]
         assert (await b.call("api_login", api_user=tl2.api_user, api_key=tl2.api_key)).code == 200
+        # A stranger's failures do not lock the user out: the right key from an address
+        # without failures gets in.
+        assert (await c.call("api_login", api_user=tl1.api_user, api_key=tl1.api_key)).code == 200
 
 
 async def test_failed_logins_are_throttled_per_client_address(ctx: AppContext, world: World):

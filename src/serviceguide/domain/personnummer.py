@@ -99,12 +99,14 @@ def spans_in(text: str, *, today: date | None = None) -> list[tuple[int, int]]:
     """``(start, end)`` of every stretch of ``text`` that :func:`normalise` would accept
     (whatever spaces, ``-`` or ``+`` it has, in any script's digits), and that is not part of a
     longer number. Stretches start and end on whole groups of digits."""
-    if sum(c.isdecimal() for c in text) < 10:
-        return []
-    today = today or date.today()
     found: list[tuple[int, int]] = []
     for run in _RUN.finditer(text):
+        if len(run[0]) < 10:
+            continue
         groups = [(m.start() + run.start(), m.end() + run.start()) for m in _GROUP.finditer(run[0])]
+        if sum(end - start for start, end in groups) < 10:
+            continue
+        today = today or date.today()
         for i, (start, _) in enumerate(groups):
             if found and start < found[-1][1]:
                 continue

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from serviceguide.domain.clock import utcnow
 from serviceguide.domain.errors import AuthenticationFailed
 from serviceguide.domain.model import Caller
+from serviceguide.observability import metrics
 from serviceguide.services import ratelimit
 from serviceguide.services.context import AppContext
 from serviceguide.services.secrets import new_login_hash, sha256_hex, verify_secret_off_loop
@@ -22,27 +23,26 @@ class Login:
     expires_at: datetime
 
 
-def _failure_keys(api_user: int, client_ip: str | None) -> list[str]:
-    keys = [f"login-user:{api_user}"]
-    if client_ip:
-        keys.append(f"login-ip:{client_ip}")
-    return keys
-
-
 async def verify_key(ctx: AppContext, api_user: int, api_key: str, client_ip: str | None) -> Caller:
-    """The caller whose ``api_key`` this is; failed attempts are counted and throttled."""
-    now = utcnow()
-    keys = _failure_keys(api_user, client_ip)
-    window = timedelta(seconds=ctx.settings.login_failure_window_seconds)
-    limit = ctx.settings.login_failures
-    await ratelimit.check(ctx.db, keys, limit=limit, window=window, now=now, what="failed logins")
+    """The caller whose ``api_key`` this is. Each attempt is counted before the key is checked
+    and given back when it was right (services.ratelimit), so that concurrent wrong keys cannot
+    all pass the limit at once."""
+    attempt = await ratelimit.take_login_attempt(
+        ctx.db,
+        user_key=f"login-user:{api_user}",
+        address_key=f"login-ip:{client_ip}" if client_ip else None,
+        limit=ctx.settings.login_failures,
+        window=timedelta(seconds=ctx.settings.login_failure_window_seconds),
+        now=utcnow(),
+    )
     async with ctx.db.read() as conn:
         user = await identity.get_api_user(conn, api_user)
     # argon2 takes tens of milliseconds by design: keep it off the event loop.
     ok = await verify_secret_off_loop(user.key_hash if user else None, api_key)
     if not ok or user is None or not user.active:
-        await ratelimit.hit(ctx.db, keys, window=window, now=now)
+        metrics.login_failed("api")
         raise AuthenticationFailed("Invalid api_user or api_key")
+    await attempt.give_back()
     return user.caller
 
 

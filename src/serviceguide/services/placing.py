@@ -26,6 +26,7 @@ from serviceguide.domain.ordering import (
     validate_request,
 )
 from serviceguide.domain.status import EventType, MessageType, OrderStatus
+from serviceguide.observability import metrics
 from serviceguide.services import changes, ratelimit
 from serviceguide.services.activation import ActivationResult, activate
 from serviceguide.services.context import AppContext
@@ -119,6 +120,14 @@ def _notes(result: ActivationResult | None) -> list[str]:
     return ["Order placed through Tjänsteguiden"] + ([result.note] if result else [])
 
 
+def scoped_key(key: str, client: str | None) -> str:
+    """An Idempotency-Key as stored: the client's own. Keys are scoped to the client (its
+    address, for the guide's anonymous callers), so one client can neither claim another's key
+    nor be answered with another's orders; the SHA-256 keeps every stored key one length."""
+    digest = hashlib.sha256(f"{client or ''}\n{key}".encode()).hexdigest()
+    return f"sha256:{digest}"
+
+
 async def _replay(ctx: AppContext, key: str, print_: str) -> Placement | None:
     async with ctx.db.read() as conn:
         found = await idempotency.get(conn, key)
@@ -145,22 +154,52 @@ async def place_order(
     for the demo data), and the outbox relay sends it once the orders are committed."""
     customer, message = validate_request(req, today_local())
     print_ = fingerprint(req)
-    if idempotency_key and (replayed := await _replay(ctx, idempotency_key, print_)):
-        return replayed
+    if idempotency_key:
+        idempotency_key = scoped_key(idempotency_key, client_ip)
+        if first := await _replay(ctx, idempotency_key, print_):
+            return first
     plan = await _plan(ctx, req)
     limit = ctx.settings.guide_rate
-    rate_keys = [f"guide-ip:{client_ip}"] if client_ip and limit else []
-    if rate_keys:
-        await ratelimit.check(
+    taken = None
+    if client_ip and limit:
+        # Counted before anything is done, given back if nothing is placed: concurrent
+        # requests from one address cannot all pass a count none of them has added to yet.
+        taken = await ratelimit.take(
             ctx.db,
-            rate_keys,
+            [f"guide-ip:{client_ip}"],
             limit=limit,
             window=RATE_WINDOW,
             now=utcnow(),
             what="orders from this address",
+            name="guide_orders",
             cost=len(plan.services),
         )
+    try:
+        placement, replayed = await _activate_and_store(
+            ctx, req, plan, customer, message, idempotency_key, print_, notify
+        )
+    except BaseException:
+        if taken is not None:
+            await taken.give_back()
+        raise
+    if replayed and taken is not None:
+        await taken.give_back()  # the first request placed these orders, and counted them
+    if not replayed:
+        metrics.orders_placed(len(placement.orders))
+    return placement
 
+
+async def _activate_and_store(
+    ctx: AppContext,
+    req: OrderRequest,
+    plan: _Plan,
+    customer: CleanCustomer,
+    message: str,
+    idempotency_key: str | None,
+    print_: str,
+    notify: bool,
+) -> tuple[Placement, bool]:
+    """The placement, and whether it is a concurrent request's (same Idempotency-Key)."""
     activations: dict[int, ActivationResult] = {}
     for svc, _xsp in plan.services:
         if svc.direct_activation and plan.network.activation_url:
@@ -179,13 +218,9 @@ async def place_order(
     except IntegrityError:
         # Most likely the same Idempotency-Key committed by a concurrent request.
         if idempotency_key and (replayed := await _replay(ctx, idempotency_key, print_)):
-            return replayed
+            return replayed, True
         raise
-    if rate_keys:
-        await ratelimit.hit(
-            ctx.db, rate_keys, window=RATE_WINDOW, now=utcnow(), cost=len(placement.orders)
-        )
-    return placement
+    return placement, False
 
 
 async def _store(

@@ -25,6 +25,7 @@ from serviceguide.domain.errors import AuthenticationFailed, InvalidInput, NotFo
 from serviceguide.domain.listing import OrderFilter, OrderRow
 from serviceguide.domain.model import Caller, LogEntry, OrderDetail
 from serviceguide.domain.status import MessageType, OrderStatus
+from serviceguide.observability import metrics
 from serviceguide.services import privacy, ratelimit
 from serviceguide.services.context import AppContext
 from serviceguide.services.secrets import (
@@ -69,11 +70,20 @@ class Overview:
     failed: list[FailedNotification]
 
 
-def _failure_keys(username: str, client_ip: str | None) -> list[str]:
-    keys = [f"staff-login-user:{username.lower()[:60]}"]
-    if client_ip:
-        keys.append(f"staff-login-ip:{client_ip}")
-    return keys
+async def _attempt(
+    ctx: AppContext, username: str, client_ip: str | None, name: str
+) -> ratelimit.Reservation:
+    """Count a password attempt for the user and the address before the password is checked
+    (services.ratelimit); the login and the password change share the count."""
+    return await ratelimit.take_login_attempt(
+        ctx.db,
+        user_key=f"staff-login-user:{username.lower()[:60]}",
+        address_key=f"staff-login-ip:{client_ip}" if client_ip else None,
+        limit=ctx.settings.login_failures,
+        window=timedelta(seconds=ctx.settings.login_failure_window_seconds),
+        now=utcnow(),
+        name=name,
+    )
 
 
 async def login(ctx: AppContext, username: str, password: str, client_ip: str | None) -> str:
@@ -81,17 +91,15 @@ async def login(ctx: AppContext, username: str, password: str, client_ip: str | 
 
     Raises :class:`Throttled` after too many failures for the user or the address, and
     :class:`AuthenticationFailed` for any wrong or inactive login."""
-    now = utcnow()
-    keys = _failure_keys(username, client_ip)
-    window = timedelta(seconds=ctx.settings.login_failure_window_seconds)
-    limit = ctx.settings.login_failures
-    await ratelimit.check(ctx.db, keys, limit=limit, window=window, now=now, what="failed logins")
+    attempt = await _attempt(ctx, username, client_ip, "staff_login")
     async with ctx.db.read() as conn:
         user = await repo.get_user(conn, username=username)
     ok = await verify_secret_off_loop(user.password_hash if user else None, password)
     if not ok or user is None or not user.active:
-        await ratelimit.hit(ctx.db, keys, window=window, now=now)
+        metrics.login_failed("staff")
         raise AuthenticationFailed("Invalid username or password")
+    await attempt.give_back()
+    now = utcnow()
     token = secrets.token_urlsafe(32)
     async with ctx.db.write() as conn:
         await repo.delete_expired_sessions(conn, now)
@@ -129,15 +137,22 @@ def _hash(ctx: AppContext, password: str) -> str:
     return hash_secret(password, ctx.settings.password_hashing)
 
 
-async def change_password(ctx: AppContext, s: StaffSession, current: str, new: str) -> None:
-    """Change the caller's own password; every other session of the user is ended."""
+async def change_password(
+    ctx: AppContext, s: StaffSession, current: str, new: str, client_ip: str | None = None
+) -> None:
+    """Change the caller's own password; every other session of the user is ended. A wrong
+    current password counts as a failed login of the user and the address, and is throttled
+    like one (:class:`Throttled`): a session must not be a way to guess the password."""
     if not PASSWORD_MIN <= len(new) <= PASSWORD_MAX:
         raise InvalidInput("new", f"Between {PASSWORD_MIN} and {PASSWORD_MAX} characters")
+    attempt = await _attempt(ctx, s.username, client_ip, "staff_password")
     async with ctx.db.read() as conn:
         user = await repo.get_user(conn, user_id=s.caller.user_id)
     ok = await verify_secret_off_loop(user.password_hash if user else None, current)
     if not ok or user is None:
+        metrics.login_failed("staff_password")
         raise InvalidInput("current", "Wrong password")
+    await attempt.give_back()
     new_hash = await anyio.to_thread.run_sync(_hash, ctx, new)
     async with ctx.db.write() as conn:
         await repo.set_password(conn, user.caller.user_id, new_hash)
