@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -9,14 +10,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from serviceguide import __version__, web
-from serviceguide.api import guide, onapi, xsp
-from serviceguide.middleware import (
-    AccessLog,
-    RequestLimits,
-    SecurityHeaders,
-    install_error_handlers,
-)
+from serviceguide.api import guide, onapi, operations, xsp
+from serviceguide.middleware import RequestLimits, SecurityHeaders, install_error_handlers
 from serviceguide.notify.relay import relay_in_background
+from serviceguide.observability import metrics
+from serviceguide.observability.http import Observe
 from serviceguide.services.context import AppContext
 from serviceguide.settings import Settings, get_settings
 from serviceguide.storage.db import Database
@@ -34,12 +32,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # requests allocate (it otherwise shows up as tens of milliseconds in p99 latency).
         gc.collect()
         gc.freeze()
+        sampler = asyncio.create_task(_sample_connections(db), name="metrics-sampler")
         try:
             # Every worker runs one outbox relay; their claims keep them from sending twice.
             async with relay_in_background(ctx, enabled=settings.relay_in_serve):
                 yield
         finally:
+            sampler.cancel()
             await db.dispose()
+            metrics.process_stopping()
 
     app = FastAPI(
         title="serviceguide",
@@ -52,15 +53,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     web.install_staff(app)  # the staff pages at /staff (manual handling of orders)
     app.include_router(guide.router)
     app.include_router(onapi.router)
+    app.include_router(operations.router)  # /healthz, /readyz, /metrics
 
     install_error_handlers(app)
-    # The last added runs first: the access log sees every answer, including a 413.
+    # The last added runs first: Observe sees every answer, including a 413.
     app.add_middleware(RequestLimits, max_bytes=settings.max_request_bytes)
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(AccessLog)
-
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
+    app.add_middleware(Observe, routes=app.router.routes)
     return app
+
+
+#: How often a worker writes how many database connections it has in use (a gauge).
+SAMPLE_SECONDS = 1.0
+
+
+async def _sample_connections(db: Database) -> None:
+    """Connections in use, written every second rather than counted on every checkout: off the
+    request path, and a scrape answered by any worker sees every worker's figure."""
+    while True:
+        metrics.connections_in_use(db.connections_in_use())
+        await asyncio.sleep(SAMPLE_SECONDS)

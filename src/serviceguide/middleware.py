@@ -1,7 +1,6 @@
 """What every HTTP request and response goes through, whatever it is for.
 
-* :class:`AccessLog` — one line per request; credentials and anything shaped like a
-  personnummer in the query string are masked before the line is written.
+* The request id, metrics and the request's log line: observability.http.Observe.
 * :class:`SecurityHeaders` — the headers every response carries unless it sets its own:
   ``nosniff``, a Content-Security-Policy that at least forbids framing, ``Referrer-Policy``,
   ``Cache-Control: no-store`` (answers carry personal data) and, over HTTPS, HSTS.
@@ -16,83 +15,15 @@ All plain ASGI rather than ``BaseHTTPMiddleware``: they stay off the hot path's 
 from __future__ import annotations
 
 import logging
-import re
-import time
-from urllib.parse import unquote_plus
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serviceguide.domain.ordering import is_digits
-from serviceguide.domain.personnummer import is_valid
 from serviceguide.services.availability import RETRY_AFTER_SECONDS, is_outage
 
-access_log = logging.getLogger("serviceguide.access")
 log = logging.getLogger(__name__)
-
-# Credentials never reach the access log, however their names are spelt or encoded.
-_SECRET_NAMES = frozenset({"hash", "api_key", "password", "serial", "personnummer"})
-# Nor does anything that looks like a personnummer (YYMMDD-NNNN, YYYYMMDDNNNN, …), whatever
-# parameter it came in.
-_PERSONNUMMER = re.compile(r"(?<!\d)(?:\d{2})?\d{6}[-+ ]?\d{4}(?!\d)")
-
-
-def _personnummer_in(text: str) -> bool:
-    return any(is_valid(m.group()) for m in _PERSONNUMMER.finditer(text))
-
-
-def redact_query(query: str) -> str:
-    parts = []
-    for part in query.split("&"):
-        name, sep, value = part.partition("=")
-        secret = bool(sep) and unquote_plus(name).strip().lower() in _SECRET_NAMES
-        if secret or _personnummer_in(unquote_plus(value if sep else name)):
-            part = f"{name}=***" if sep else "***"
-        parts.append(part)
-    return "&".join(parts)
-
-
-def redact_path(path: str) -> str:
-    """The path, with a valid personnummer in it (someone's mistake, never our URLs) masked."""
-    if not _personnummer_in(path):
-        return path
-    return _PERSONNUMMER.sub(lambda m: "***" if is_valid(m.group()) else m.group(), path)
-
-
-class AccessLog:
-    """One log line per request, with credentials in the query string redacted."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not access_log.isEnabledFor(logging.INFO):
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        status = 500
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
-            query = scope.get("query_string", b"").decode("latin-1")
-            client = scope.get("client")
-            access_log.info(
-                '%s "%s %s%s" %d %.1fms',
-                client[0] if client else "-",
-                scope["method"],
-                redact_path(scope["path"]),
-                "?" + redact_query(query) if query else "",
-                status,
-                (time.perf_counter() - start) * 1000,
-            )
 
 
 #: For answers that did not set a policy of their own (the pages set a stricter, complete one).

@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     #: Longest a server or relay waits for the database — to connect, for a pooled connection,
     #: for each statement — before giving up with a 503 (storage.db.Database).
     db_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: ``text`` (one line per record) or ``json`` (one JSON object per line), for every logger.
+    log_format: Literal["text", "json"] = "text"
+    #: Addresses and networks (comma-separated) that may read ``GET /metrics``; others get 404.
+    metrics_allow: str = "127.0.0.1,::1"
 
     # The outbox relay (docs/notifications.md).
     #: Run a relay inside every ``serviceguide serve`` worker (off: run ``serviceguide relay``).
@@ -78,6 +82,12 @@ class Settings(BaseSettings):
     def _proxies(cls, value: str) -> str:
         entries = filter(None, (e.strip() for e in value.split(",")))
         return ",".join(parse_network(entry, what="trust") for entry in entries)
+
+    @field_validator("metrics_allow")
+    @classmethod
+    def _metrics_allow(cls, value: str) -> str:
+        entries = filter(None, (e.strip() for e in value.split(",")))
+        return ",".join(parse_network(entry, what="show the metrics to") for entry in entries)
 
     @field_validator("smtp_url")
     @classmethod

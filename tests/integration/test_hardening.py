@@ -17,7 +17,8 @@ from sqlalchemy import func, select, text
 
 from serviceguide.app import create_app
 from serviceguide.domain.personnummer import normalise
-from serviceguide.middleware import DEFAULT_CSP, redact_path, redact_query
+from serviceguide.middleware import DEFAULT_CSP
+from serviceguide.observability.redact import redact_path, redact_query
 from serviceguide.services import orders as order_service
 from serviceguide.services.context import AppContext
 from serviceguide.storage import tables

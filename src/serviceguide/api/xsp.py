@@ -28,6 +28,7 @@ from serviceguide.domain.errors import (
 )
 from serviceguide.domain.model import Caller, OrderSummary
 from serviceguide.domain.status import EventType, MessageType, OrderStatus
+from serviceguide.observability import metrics
 from serviceguide.services import auth
 from serviceguide.services import orders as svc
 from serviceguide.services.availability import RETRY_AFTER_SECONDS, is_outage
@@ -290,6 +291,7 @@ def _respond(
     h = {"Cache-Control": "no-store"}
     if headers:
         h.update(headers)
+    metrics.xsp_call(root, code)
     return Response(body, status_code=code, media_type=media, headers=h)
 
 

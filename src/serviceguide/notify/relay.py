@@ -39,6 +39,7 @@ from serviceguide.domain.clock import utcnow
 from serviceguide.domain.outbox import AttemptOutcome, OutboxKind, OutboxState, backoff_seconds
 from serviceguide.notify import mail, webhooks
 from serviceguide.notify.smtp import Mailer, mailer_for
+from serviceguide.observability import metrics
 from serviceguide.services.availability import is_outage
 from serviceguide.services.context import AppContext
 from serviceguide.storage import outbox as repo
@@ -357,20 +358,46 @@ class Relay:
                 delivered_at=o.delivered_at,
                 again=again,
             )
+        # The request that wrote the row, on every line about it (docs/operations.md).
+        fields = {
+            "outbox_id": claim.id,
+            "order_id": claim.order_id,
+            "kind": claim.kind.value,
+            "request_id": claim.request_id,
+        }
         if not held:
-            log.warning("outbox %d: claim expired before the outcome was recorded", claim.id)
-        what = f"outbox {claim.id} ({claim.kind}, order {claim.order_id}) to {o.target}"
+            log.warning(
+                "outbox %d: claim expired before the outcome was recorded", claim.id, extra=fields
+            )
+        rid = f", request {claim.request_id}" if claim.request_id else ""
+        what = f"outbox {claim.id} ({claim.kind}, order {claim.order_id}{rid}) to {o.target}"
         if o.state == OutboxState.DELIVERED:
             self.tally.delivered += 1
-            log.info("%s delivered", what)
+            log.info("%s delivered", what, extra=fields)
         elif o.state == OutboxState.FAILED:
             self.tally.failed += 1
-            log.error("%s failed after %d attempts: %s", what, claim.attempts, o.error)
+            log.error(
+                "%s failed after %d attempts: %s", what, claim.attempts, o.error, extra=fields
+            )
         else:
             self.tally.retrying += 1
             log.warning(
-                "%s attempt %d failed, retry at %s: %s", what, claim.attempts, o.next_at, o.error
+                "%s attempt %d failed, retry at %s: %s",
+                what,
+                claim.attempts,
+                o.next_at,
+                o.error,
+                extra=fields,
             )
+        metrics.delivery_attempt(claim.kind.value, _OUTCOME[o.state])
+
+
+#: The metrics' name for what became of an attempt.
+_OUTCOME = {
+    OutboxState.DELIVERED: "delivered",
+    OutboxState.FAILED: "failed",
+    OutboxState.PENDING: "retrying",
+}
 
 
 def _describe(e: Exception) -> str:

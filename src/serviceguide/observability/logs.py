@@ -74,7 +74,7 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per record (see the module's docstring)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        message = record.getMessage()
+        message = getattr(record, "json_message", None) or record.getMessage()
         if not getattr(record, "redacted", False):
             message = redact_text(message)
         doc: dict[str, Any] = {

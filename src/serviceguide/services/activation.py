@@ -15,6 +15,8 @@ from datetime import date
 import httpx
 from defusedxml import ElementTree as ET
 
+from serviceguide.observability import metrics
+
 log = logging.getLogger(__name__)
 
 TIMEOUT = httpx.Timeout(5.0)
@@ -77,6 +79,7 @@ async def activate(
             )
             if not ok:
                 reason = REASONS.get(code, f"kod {code}")
+                metrics.direct_activation("refused")
                 return ActivationResult(
                     False,
                     f"Direktaktivering nekad av {coid}: {code} {reason}"
@@ -91,6 +94,7 @@ async def activate(
                 date=day.isoformat(),
             )
             if not ok:
+                metrics.direct_activation("refused")
                 return ActivationResult(
                     False,
                     f"Direktaktivering: beställningen nekades av {coid}: {code}"
@@ -98,7 +102,9 @@ async def activate(
                 )
     except httpx.HTTPError as e:
         log.warning("direct activation at %s failed: %s", coid, type(e).__name__)
+        metrics.direct_activation("unreachable")
         return ActivationResult(
             False, f"Direktaktivering kunde inte nå {coid} ({type(e).__name__}); hanteras manuellt"
         )
+    metrics.direct_activation("activated")
     return ActivationResult(True, f"Direktaktiverad av {coid} ({service_uid} på {socket})")

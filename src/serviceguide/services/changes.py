@@ -3,7 +3,7 @@
 The event feed (the ``events`` method) and the webhooks read the same append-only ``events``
 table; a webhook delivery is enqueued for each event in the transaction that writes the event, so
 a change that rolls back leaves neither an event nor a delivery behind, and a committed one
-always has both.
+always has both. Each delivery keeps the id of the request that caused it (the relay logs it).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from serviceguide.domain.status import EventType, MessageType, OrderStatus
+from serviceguide.observability import request_id
 from serviceguide.storage import orders as order_repo
 from serviceguide.storage import outbox as outbox_repo
 
@@ -65,6 +66,7 @@ async def record_events(
         ],
         at,
         endpoints,
+        request_id.current(),
     )
     return ids
 
@@ -90,4 +92,4 @@ async def enqueue_order_mails(
 ) -> None:
     """The order e-mail (CONTRACT §4) for each new ``(order_id, tl_org_id)``, in the placing
     transaction; the relay sends it once that has committed."""
-    await outbox_repo.enqueue_mails(conn, orders, at)
+    await outbox_repo.enqueue_mails(conn, orders, at, request_id.current())

@@ -47,3 +47,10 @@ async def retry_all_failed(ctx: AppContext) -> int:
     """Queue every failed message again; returns how many."""
     async with ctx.db.write() as conn:
         return await repo.requeue(conn, None, utcnow())
+
+
+async def backlog(ctx: AppContext) -> list[repo.Backlog]:
+    """Per kind of message: how many wait, how many failed, and the oldest waiting one's age
+    (the ``serviceguide_outbox_*`` metrics)."""
+    async with ctx.db.read() as conn:
+        return await repo.backlog(conn)

@@ -26,7 +26,7 @@ from serviceguide.domain.ordering import (
     validate_request,
 )
 from serviceguide.domain.status import EventType, MessageType, OrderStatus
-from serviceguide.observability import metrics
+from serviceguide.observability import metrics, request_id
 from serviceguide.services import changes, ratelimit
 from serviceguide.services.activation import ActivationResult, activate
 from serviceguide.services.context import AppContext
@@ -273,6 +273,7 @@ async def _store(
                 notify=notify,
                 idempotency_key=idempotency_key,
                 request_sha256=print_,
+                request_id=request_id.current(),
             )
         return Placement.from_public(json.loads(answer))
     async with ctx.db.write() as conn:

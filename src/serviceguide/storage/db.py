@@ -23,7 +23,9 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from serviceguide.storage.direct import Reader, reader_for
+from serviceguide.storage.direct import Reader, Sql, reader_for
+
+_PING = Sql.of("SELECT 1")
 
 #: Key of the PostgreSQL advisory lock that orders writes to the polled streams.
 STREAM_LOCK_KEY = 0x5E41CE
@@ -196,6 +198,34 @@ class Database:
         may read what it needs before, to hold the lock for fewer round trips."""
         if self.is_postgres:
             await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": STREAM_LOCK_KEY})
+
+    async def ping(self, timeout: float) -> None:
+        """Raise unless the database answers a trivial query within ``timeout`` seconds, on a
+        connection of its own (readiness: the pools the requests use are not disturbed)."""
+        import asyncio
+
+        async with asyncio.timeout(timeout):
+            if self.is_postgres:
+                import asyncpg
+
+                dsn = make_url(self.url).set(drivername="postgresql")
+                conn = await asyncpg.connect(
+                    dsn.render_as_string(hide_password=False), timeout=timeout
+                )
+                try:
+                    await conn.fetchval("SELECT 1", timeout=timeout)
+                finally:
+                    conn.terminate()
+            else:
+                await self.reader.fetchrow(_PING)
+
+    def connections_in_use(self) -> dict[str, int]:
+        """Connections checked out of this process's pools right now, by pool."""
+        pools = [self.engine.pool] + (
+            [self.write_engine.pool] if self.write_engine is not self.engine else []
+        )
+        in_use = sum(getattr(p, "checkedout", lambda: 0)() for p in pools)
+        return {"sqlalchemy": in_use, "direct": self.reader.in_use()}
 
     async def dispose(self) -> None:
         await self.reader.close()

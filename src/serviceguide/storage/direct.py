@@ -52,6 +52,8 @@ class Reader(Protocol):
 
     async def close(self) -> None: ...
 
+    def in_use(self) -> int: ...
+
 
 async def _keep_session(_conn: Any) -> None:
     """Nothing to undo when a read connection goes back to the pool: these statements never
@@ -114,6 +116,10 @@ class PostgresReader:
             await self._pool.close()
             self._pool = None
 
+    def in_use(self) -> int:
+        pool = self._pool
+        return 0 if pool is None else int(pool.get_size() - pool.get_idle_size())
+
 
 def _sqlite_arg(value: Any) -> Any:
     if isinstance(value, datetime):  # SQLAlchemy's storage format: naive UTC, microseconds
@@ -150,6 +156,9 @@ class SqliteReader:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+    def in_use(self) -> int:
+        return 0  # one connection, used without ever waiting: never held across an await
 
 
 def reader_for(url: str, pool_size: int, timeout: float | None = None) -> Reader:

@@ -467,17 +467,18 @@ WITH lock AS (
     RETURNING id, order_id, tl_org_id
 ), hooks AS (
     INSERT INTO outbox (kind, order_id, event_id, endpoint_id, state, attempts,
-                        next_attempt_at, created_at)
+                        next_attempt_at, created_at, request_id)
     SELECT 'webhook', ev.order_id, ev.id, e.id, 'pending', 0, CAST(:now AS timestamptz),
-           CAST(:now AS timestamptz)
+           CAST(:now AS timestamptz), CAST(:request_id AS text)
     FROM ev JOIN webhook_endpoints e
         ON e.active AND e.org_id IN (ev.tl_org_id, CAST(:ko_org_id AS int))
         AND position(',' || CAST(:event_type AS text) || ',' IN ',' || e.event_types || ',') > 0
     ORDER BY ev.id, e.id
 ), mails AS (
-    INSERT INTO outbox (kind, order_id, org_id, state, attempts, next_attempt_at, created_at)
+    INSERT INTO outbox (kind, order_id, org_id, state, attempts, next_attempt_at, created_at,
+                        request_id)
     SELECT 'mail', ord.id, ord.tl_org_id, 'pending', 0, CAST(:now AS timestamptz),
-           CAST(:now AS timestamptz)
+           CAST(:now AS timestamptz), CAST(:request_id AS text)
     FROM ord
     WHERE CAST(:notify AS boolean)
     ORDER BY ord.id
@@ -513,6 +514,7 @@ async def place_in_one_statement(
     notify: bool,
     idempotency_key: str | None,
     request_sha256: str,
+    request_id: str | None = None,
 ) -> str:
     """Place an order on PostgreSQL (see above). ``services``: one per order, in order;
     ``notes``: (service id, log text) in order. Returns the answer as JSON:
@@ -540,5 +542,6 @@ async def place_in_one_statement(
         "event_type": EventType.ORDER_CREATED.value,
         "idem_key": idempotency_key,
         "request_sha256": request_sha256,
+        "request_id": request_id,
     }
     return str((await conn.execute(_PLACE, params)).scalar_one())

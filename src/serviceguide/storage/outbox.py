@@ -53,6 +53,7 @@ class Claim:
     kind: OutboxKind
     order_id: int
     attempts: int  # this attempt included
+    request_id: str | None = None  # of the request that wrote the row, for the relay's logs
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +137,10 @@ def _when(at: datetime) -> ColumnElement[datetime]:
 
 
 async def enqueue_mails(
-    conn: AsyncConnection, mails: Sequence[tuple[int, int]], at: datetime
+    conn: AsyncConnection,
+    mails: Sequence[tuple[int, int]],
+    at: datetime,
+    request_id: str | None = None,
 ) -> None:
     """One order e-mail per ``(order_id, tl_org_id)``, due now."""
     if not mails:
@@ -152,6 +156,7 @@ async def enqueue_mails(
                 "attempts": 0,
                 "next_attempt_at": at,
                 "created_at": at,
+                "request_id": request_id,
             }
             for order_id, tl_org_id in mails
         ],
@@ -189,6 +194,7 @@ async def enqueue_webhooks(
     recorded: Sequence[tuple[int, int, EventType, int, int]],
     at: datetime,
     endpoints: Sequence[Endpoint] | None = None,
+    request_id: str | None = None,
 ) -> int:
     """For each recorded ``(event_id, order_id, type, tl_org_id, ko_org_id)``, one delivery per
     active endpoint of the order's TL and KO that subscribes to ``type``. ``endpoints``: those
@@ -208,6 +214,7 @@ async def enqueue_webhooks(
             "attempts": 0,
             "next_attempt_at": at,
             "created_at": at,
+            "request_id": request_id,
         }
         for event_id, order_id, type_, tl, ko in recorded
         for endpoint_id, org_id, types in endpoints
@@ -273,7 +280,14 @@ async def claim(
     it has used up its attempts.
     """
     q = (
-        select(outbox.c.id, outbox.c.kind, outbox.c.order_id, outbox.c.state, outbox.c.attempts)
+        select(
+            outbox.c.id,
+            outbox.c.kind,
+            outbox.c.order_id,
+            outbox.c.state,
+            outbox.c.attempts,
+            outbox.c.request_id,
+        )
         .where(_due(now))
         .order_by(outbox.c.next_attempt_at, outbox.c.id)
         .limit(limit)
@@ -314,7 +328,9 @@ async def claim(
                 attempts=outbox.c.attempts + 1,
             )
         )
-    return [Claim(r.id, OutboxKind(r.kind), r.order_id, r.attempts + 1) for r in taken]
+    return [
+        Claim(r.id, OutboxKind(r.kind), r.order_id, r.attempts + 1, r.request_id) for r in taken
+    ]
 
 
 LOST_TEXT = "the relay stopped before it recorded an outcome (its claim expired)"
@@ -623,4 +639,37 @@ async def attempts_of(conn: AsyncConnection, outbox_id: int) -> list[Attempt]:
     return [
         Attempt(r.at, AttemptOutcome(r.outcome), r.error, r.duration_ms, r.relay)
         for r in await conn.execute(q)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """What one kind of message has waiting (pending or being delivered) and given up on."""
+
+    kind: OutboxKind
+    waiting: int
+    failed: int
+    oldest_waiting: datetime | None  # when the oldest waiting message was written
+
+
+async def backlog(conn: AsyncConnection) -> list[Backlog]:
+    """Per kind: messages not yet delivered, failed ones, and the oldest undelivered one's age
+    (one indexed read of the undelivered rows, for the metrics)."""
+    waiting = outbox.c.state.in_([P, D])
+    q = (
+        select(
+            outbox.c.kind,
+            func.count().filter(waiting),
+            func.count().filter(outbox.c.state == OutboxState.FAILED.value),
+            func.min(outbox.c.created_at).filter(waiting),
+        )
+        .where(outbox.c.state.in_([P, D, OutboxState.FAILED.value]))
+        .group_by(outbox.c.kind)
+    )
+    found = {r[0]: r for r in await conn.execute(q)}
+    return [
+        Backlog(kind, int(r[1]), int(r[2]), r[3])
+        if (r := found.get(kind.value)) is not None
+        else Backlog(kind, 0, 0, None)
+        for kind in OutboxKind
     ]

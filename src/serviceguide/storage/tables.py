@@ -297,6 +297,7 @@ outbox = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("delivered_at", UTCDateTime),
     Column("last_error", Text),
+    Column("request_id", String(64)),  # X-Request-ID of the request that wrote the row
     CheckConstraint("kind IN ('mail', 'webhook')", name="kind"),
     CheckConstraint("state IN ('pending', 'delivering', 'delivered', 'failed')", name="state"),
     sqlite_autoincrement=True,  # a retried or replayed id is never another message's id
