@@ -413,3 +413,39 @@ async def test_an_idempotency_key_is_the_clients_own(ctx: AppContext, world: Wor
         assert other_body.status_code == 409  # b's own key, now with another body
         again = await a.post("/api/guide/orders", json=body(), headers=headers)
         assert again.json() == first.json()
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain",
+        "text/plain;charset=UTF-8",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/jsonp",
+        None,
+    ],
+)
+async def test_an_order_not_sent_as_json_is_415_and_stores_nothing(
+    ctx: AppContext, guide: httpx.AsyncClient, content_type: str | None
+):
+    """What a page on any other site can make a visitor's browser send without a preflight."""
+    import json as json_
+
+    before = await counts(ctx)
+    headers = {"content-type": content_type} if content_type else {}
+    r = await guide.post("/api/guide/orders", content=json_.dumps(body()).encode(), headers=headers)
+    assert r.status_code == 415, r.text
+    assert r.json()["errors"][0]["field"] == "Content-Type"
+    assert await counts(ctx) == before
+
+
+async def test_an_order_as_json_with_a_charset_is_accepted(guide: httpx.AsyncClient):
+    import json as json_
+
+    r = await guide.post(
+        "/api/guide/orders",
+        content=json_.dumps(body()).encode(),
+        headers={"content-type": "Application/JSON; charset=utf-8"},
+    )
+    assert r.status_code == 201, r.text

@@ -301,6 +301,10 @@ def _bounded_int(text: str) -> int:
     return -(10**_INT_DIGITS) if text.startswith("-") else 10**_INT_DIGITS
 
 
+def _is_json(content_type: str) -> bool:
+    return content_type.partition(";")[0].strip().lower() == "application/json"
+
+
 @router.post(
     "/orders",
     status_code=201,
@@ -317,6 +321,7 @@ def _bounded_int(text: str) -> int:
                 }
             },
         },
+        415: _error_doc("the body is not sent as `application/json`"),
         422: _error_doc("bad input; every offending field is named"),
         429: _error_doc(
             "too many orders from this client address; see Retry-After",
@@ -344,6 +349,10 @@ async def create_orders(request: Request) -> Response:
     Bad input: 422 naming every offending field. `Idempotency-Key`: a repeat with the same key
     and body returns the first answer; the same key with another body is a 409."""
     ctx = _ctx(request)
+    if not _is_json(request.headers.get("content-type", "")):
+        # A form or text/plain body is what any web page can make a visitor's browser send
+        # without asking (no CORS preflight): refused, so that no other site can order.
+        return _errors(415, [InvalidInput("Content-Type", "Send the order as application/json")])
     key = request.headers.get("idempotency-key")
     if key is not None and not _KEY.match(key):
         return _errors(422, [InvalidInput("Idempotency-Key", "1-200 visible ASCII characters")])

@@ -30,6 +30,7 @@ from serviceguide.observability.redact import redact_path, redact_query
 access_log = logging.getLogger("serviceguide.access")
 
 UNMATCHED = "unmatched"
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _HEADER = b"x-request-id"
 
 
@@ -61,14 +62,16 @@ class Observe:
         children[1].observe(seconds)
 
     def _allowed(self, scope: Scope) -> bytes:
-        methods: set[str] = set()
-        for route in self.routes:
-            if isinstance(route, Mount):
-                if route.matches(scope)[0] is not Match.NONE:
-                    methods |= {"GET", "HEAD"}
-                continue
-            if route.matches(scope)[0] is not Match.NONE:
-                methods |= set(getattr(route, "methods", None) or ())
+        """Every method some route takes at this path (asked of the routes themselves, so
+        that included routers and mounts answer as they would route)."""
+        methods = set()
+        for method in _METHODS:
+            probe = {**scope, "method": method}
+            for route in self.routes:
+                if route.matches(probe)[0] is Match.FULL:
+                    if not isinstance(route, Mount) or method == "GET":  # static files
+                        methods.add(method)
+                    break
         if "GET" in methods:
             methods.add("HEAD")
         return ", ".join(sorted(methods)).encode()
