@@ -5,21 +5,37 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
+# Every dependency, pinned with hashes (pyproject.toml keeps the ranges); `make lock` refreshes it.
+LOCK   := requirements.lock
 
-.PHONY: help install run serve migrate demo test test-unit test-integration test-e2e faults lint format bench clean
+.PHONY: help install lock run serve migrate demo test test-unit test-integration test-e2e faults lint format bench clean
 
 help:
 	@echo "make run    set up (venv, dependencies, migrations, demo data) and serve on http://$(HOST):$(PORT)"
 	@echo "make test   set up and run the whole test suite"
 	@echo "make lint   ruff and mypy"
+	@echo "make lock   refresh requirements.lock after a change to the dependencies in pyproject.toml"
 
-$(STAMP): pyproject.toml
+# Exactly what the lock says, every file checked against its hash; then the package itself,
+# built with the locked setuptools.
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Resolve pyproject.toml's dependencies (with the dev extra and the build backend) again and
+# pin them with hashes. Pins already in the lock are kept unless pyproject.toml's ranges exclude
+# them; `make lock UPGRADE=1` takes the newest versions the ranges allow.
+UPGRADE ?=
+lock:
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet 'pip-tools>=7.4'
+	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --all-build-deps \
+	  --extra dev --no-emit-index-url --no-emit-find-links $(if $(UPGRADE),--upgrade) \
+	  --output-file $(LOCK) pyproject.toml
 
 migrate: install
 	$(BIN)/serviceguide migrate
