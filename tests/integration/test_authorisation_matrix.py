@@ -163,6 +163,10 @@ NOT_IN_MATRIX = {
     ("/redoc", "GET"),
     # The load balancer's liveness probe: a constant answer, touches nothing.
     ("/healthz", "GET"),
+    # The readiness probe: a `SELECT 1` on a connection of its own, no data.
+    ("/readyz", "GET"),
+    # Open by client address, not by caller (SERVICEGUIDE_METRICS_ALLOW): test_observability.py.
+    ("/metrics", "GET"),
 }
 
 
