@@ -68,3 +68,15 @@ def test_every_alert_has_a_line_in_the_operations_guide():
             anchor = rule["annotations"].get("runbook", "#").split("#", 1)[1]
             if anchor:
                 assert f"### {anchor.replace('-', ' ')}" in guide.lower(), anchor
+
+
+def test_serve_starts_from_an_empty_metrics_directory_of_its_own_port(tmp_path):
+    one, two = metrics.serve_directory(tmp_path, 8000), metrics.serve_directory(tmp_path, 8001)
+    assert one != two and one.parent == two.parent == tmp_path / "metrics"
+    one.mkdir(parents=True)
+    (one / "counter_123.db").write_bytes(b"old")
+    (one / "notes.txt").write_text("not ours")
+    metrics.empty_directory(one)
+    metrics.empty_directory(two)
+    assert sorted(p.name for p in one.iterdir()) == ["notes.txt"]
+    assert two.is_dir()

@@ -34,12 +34,23 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
-def use_directory(path: Path) -> None:
-    """Multiprocess mode with metric files under ``path``, emptied now (``serve``, before any
-    worker starts). Every process started afterwards inherits the setting."""
+def serve_directory(var_dir: Path, port: int) -> Path:
+    """Where ``serve`` on ``port`` keeps its workers' metric files: one directory per port, so
+    that two servers on one machine never add up each other's figures."""
+    return var_dir / "metrics" / str(port)
+
+
+def empty_directory(path: Path) -> None:
+    """``path``, existing and without metric files (a previous run's figures)."""
     path.mkdir(parents=True, exist_ok=True)
     for old in path.glob("*.db"):
         old.unlink()
+
+
+def use_directory(path: Path) -> None:
+    """Multiprocess mode with metric files under ``path``, emptied now (``serve``, before any
+    worker starts). Every process started afterwards inherits the setting."""
+    empty_directory(path)
     os.environ[MULTIPROC_ENV] = str(path)
     values = sys.modules.get("prometheus_client.values")
     if values is not None:  # imported already (by a library): make it pick the mode again
