@@ -50,11 +50,11 @@ def _pids(directory: Path, kind: str) -> set[int]:
 
 
 def test_the_figures_add_up_both_workers_and_survive_a_worker_restart(
-    deployment: Deployment, tmp_path: Path
+    deployment: Deployment,
 ) -> None:
-    directory = tmp_path / "metrics"
-    directory.mkdir()
-    with deployment.serving(2, PROMETHEUS_MULTIPROC_DIR=str(directory)) as (server,):
+    with deployment.serving(2) as (server,):
+        # serve's own directory for its workers' files: ./var/metrics/PORT
+        directory = deployment.workdir / "var" / "metrics" / str(server.port)
         for _ in range(REQUESTS):  # a new connection each: the kernel spreads them
             with httpx.Client(base_url=server.base_url, timeout=10) as http:
                 assert http.get(ROUTE, params={"q": "Demogatan"}).status_code == 200

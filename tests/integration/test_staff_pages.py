@@ -661,3 +661,24 @@ def test_the_chart_scales_to_the_busiest_day() -> None:
     heights = [b["h"] for b in c["bars"]]
     assert heights[0] == 0 and heights[2] == 2 * heights[1] > 0
     assert all(b["y"] + b["h"] == c["base"] for b in c["bars"])
+
+
+async def test_the_password_page_throttles_guesses_of_the_current_password(
+    ctx: AppContext, staff_world: World
+) -> None:
+    strict = AppContext(ctx.db, ctx.settings.model_copy(update={"login_failures": 3}))
+    async with _client(strict, ip="10.2.2.2") as browser:
+        await browser.login("TL1")
+        form = (await browser.get("/staff/password")).form("/staff/password")
+        for i in range(3):
+            guess = f"guess-{i}"
+            page = await browser.submit(
+                form, {"current": guess, "new": "x" * 12, "repeat": "x" * 12}
+            )
+            assert page.status == 400 and "Fel lösenord" in page.html
+        new = "a-brand-new-password"
+        page = await browser.submit(form, {"current": PASSWORD, "new": new, "repeat": new})
+        assert page.status == 429 and "Försök igen om" in page.html
+    # Nothing changed: the old password still logs in from another address.
+    async with _client(strict, ip="10.2.2.3") as other:
+        assert (await other.login("TL1")).status == 200

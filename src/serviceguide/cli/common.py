@@ -5,7 +5,6 @@ code 1), the logging set-up of the long-running commands, and the small printing
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -15,6 +14,7 @@ from rich.console import Console
 
 from serviceguide.domain.clock import fmt_seconds
 from serviceguide.domain.errors import DomainError
+from serviceguide.observability import logs
 from serviceguide.services import admin
 from serviceguide.services.context import AppContext
 from serviceguide.settings import get_settings
@@ -46,43 +46,10 @@ def run(fn: Callable[[AppContext], Awaitable[T]], *, service: bool = False) -> T
         raise typer.Exit(1) from None
 
 
-class OneLineFormatter(logging.Formatter):
-    """The exception's type and message on the log line itself, without the traceback: for
-    libraries that log an outage they are already retrying (asyncpg's pool) as a warning."""
-
-    def formatException(self, ei: Any) -> str:
-        return f"  ({ei[0].__name__}: {ei[1]})" if ei and ei[0] else ""
-
-    def format(self, record: logging.LogRecord) -> str:
-        return super().format(record).replace("\n  (", " (", 1)
-
-
-_LINE = "%(asctime)s %(levelname)s %(name)s %(message)s"
-LOG_CONFIG: dict[str, Any] = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": _LINE},
-        "one_line": {"()": "serviceguide.cli.common.OneLineFormatter", "format": _LINE},
-    },
-    "handlers": {
-        "stderr": {
-            "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "stream": "ext://sys.stderr",
-        },
-        "stderr_one_line": {
-            "class": "logging.StreamHandler",
-            "formatter": "one_line",
-            "stream": "ext://sys.stderr",
-        },
-    },
-    "loggers": {
-        "serviceguide": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
-        "uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
-        "asyncpg": {"handlers": ["stderr_one_line"], "level": "WARNING", "propagate": False},
-    },
-}
+def log_config() -> dict[str, Any]:
+    """The log configuration of the commands that run for long (serve, relay, simulators), in
+    ``SERVICEGUIDE_LOG_FORMAT`` (observability.logs)."""
+    return logs.log_config(get_settings().log_format)
 
 
 def show_secret(what: str, ident: Any, secret: str) -> None:

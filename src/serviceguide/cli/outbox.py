@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from serviceguide.cli.common import LOG_CONFIG, console, err, run, when
+from serviceguide.cli.common import console, err, log_config, run, when
 from serviceguide.domain.outbox import OutboxKind, OutboxState
 from serviceguide.services import outbox
 from serviceguide.services.context import AppContext
@@ -31,7 +31,7 @@ def relay(
     """
     from serviceguide.notify.relay import Relay, Tally
 
-    logging.config.dictConfig(LOG_CONFIG)
+    logging.config.dictConfig(log_config())
 
     async def go(ctx: AppContext) -> Tally:
         async with Relay(ctx) as r:

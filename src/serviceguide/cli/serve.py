@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from serviceguide.cli.common import LOG_CONFIG
+from serviceguide.cli.common import log_config
+from serviceguide.observability import metrics
 from serviceguide.settings import get_settings
 
 
@@ -21,13 +22,16 @@ def serve(
 
     settings = get_settings()
     settings.resolved_secret_key()  # create it once, before workers race for it
+    # The workers' metric files (docs/operations.md): this port's own directory, emptied now,
+    # before any worker starts; every worker inherits the setting.
+    metrics.use_directory(metrics.serve_directory(settings.var_dir, port))
     options: dict[str, Any] = {
         "factory": True,
         "host": host,
         "port": port,
         "workers": workers,
         "access_log": False,  # the app logs requests itself, with credentials redacted
-        "log_config": LOG_CONFIG,  # applied in every worker process, not only the parent
+        "log_config": log_config(),  # applied in every worker process, not only the parent
         # X-Forwarded-For only from the proxies named; uvicorn would believe 127.0.0.1 by default.
         "proxy_headers": bool(settings.trusted_proxies),
         "forwarded_allow_ips": settings.trusted_proxies or None,

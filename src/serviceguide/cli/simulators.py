@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from serviceguide.cli.common import LOG_CONFIG, console
+from serviceguide.cli.common import console, log_config
 
 
 def ko_simulator(
@@ -31,4 +31,4 @@ def ko_simulator(
     config = SimConfig(username=username, password=password, fail_rate=fail_rate, delay=delay)
     console.print(f"KO simulator: http://{host}:{port}/{{coid}}/activation (direct activation)")
     console.print(f"              http://{host}:{port}/{{coid}}/onapi/2.4/orders/ (ON-API)")
-    uvicorn.run(create_simulator(config=config), host=host, port=port, log_config=LOG_CONFIG)
+    uvicorn.run(create_simulator(config=config), host=host, port=port, log_config=log_config())

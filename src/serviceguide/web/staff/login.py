@@ -143,7 +143,19 @@ async def change_password(request: Request) -> Response:
         errors["repeat"] = page.t("password.err.repeat")
     if not errors:
         try:
-            await service.change_password(app_ctx(request), page.session, current, new)
+            await service.change_password(
+                app_ctx(request), page.session, current, new, client_ip(request)
+            )
+        except Throttled as e:  # wrong current passwords count as failed logins
+            response = page.render(
+                "staff_password.html",
+                status=429,
+                nav="password",
+                pw_min=PASSWORD_MIN,
+                field_errors={"current": page.t("login.throttled", n=e.retry_after)},
+            )
+            response.headers["Retry-After"] = str(e.retry_after)
+            return response
         except InvalidInput as e:
             errors[e.field] = (
                 page.t("password.err.current")
