@@ -13,7 +13,7 @@ from serviceguide.domain.addresses import (
     parse_query,
     street_key,
 )
-from serviceguide.domain.catalogue import PremisesType
+from serviceguide.domain.catalogue import PremisesType, postal_code
 from serviceguide.domain.errors import InvalidInput
 from serviceguide.domain.mdb import (
     COLUMNS,
@@ -224,9 +224,18 @@ def test_a_littera_that_is_not_letters_or_digits_is_rejected(littera: str):
     assert fields_of(problems(streetLittera=littera)) == {"streetLittera"}
 
 
-@pytest.mark.parametrize("postal", ["", "01234", "1234", "123456", "123 45", "1234a"])
+@pytest.mark.parametrize(
+    "postal", ["", "01234", "1234", "123456", "1234 5", "12 345", "123  45", "012 34", "1234a"]
+)
 def test_a_postal_code_must_be_five_digits_not_starting_with_zero(postal: str):
     assert fields_of(problems(postalCode=postal)) == {"postalCode"}
+
+
+@pytest.mark.parametrize("postal", ["123 45", " 123 45 "])
+def test_a_postal_code_written_with_a_space_is_stored_without_it(postal: str):
+    found = checker().check(2, cells(postalCode=postal))
+    assert isinstance(found, AccessRow)
+    assert found.postal_code == "12345"
 
 
 @pytest.mark.parametrize("country", ["se", "SWE", "S"])
@@ -271,9 +280,10 @@ def test_a_control_character_inside_a_value_is_rejected():
     assert "control character" in p.reason
 
 
-def test_bytes_that_were_not_utf8_reject_their_row():
+def test_bytes_that_could_not_be_decoded_reject_their_row():
     (p,) = problems(streetName="G\ufffdtan")
-    assert (p.field, p.reason) == ("streetName", "is not valid UTF-8")
+    assert p.field == "streetName"
+    assert p.reason == "holds a character that cannot be read (not UTF-8, nor Windows-1252)"
 
 
 def test_every_problem_of_a_row_is_reported():
@@ -296,7 +306,9 @@ def test_a_row_is_accepted_exactly_when_no_rule_is_broken(changes: dict[str, str
         assert (
             result.cells("KOA")[1:]
             == [
-                v.strip() or ("SE" if c == "countryCode" else "")
+                postal_code(v)
+                if c == "postalCode"
+                else v.strip() or ("SE" if c == "countryCode" else "")
                 for c, v in zip(COLUMNS, cells(**changes), strict=True)
             ][1:]
         )

@@ -1,21 +1,22 @@
 """The Marknadsdatabasen (MdB2) access record: its file layout and the rules for one row.
 
-A KO loads its network's accesses as a CSV (comma) or TAB file in UTF-8 with a header row of
-the MdB2 column names. Every row is checked on its own: a valid row is imported, an invalid
-one is reported with its line number, the field and the reason, and skipped.
+A KO loads its network's accesses as a CSV (comma) or TAB file with a header row of the MdB2
+column names, in UTF-8 or (files from older systems) Latin-1/Windows-1252. Every row is checked
+on its own: a valid row is imported, an invalid one is reported with its line number, the field
+and the reason, and skipped. docs/marketdb.md describes the format for the KO.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from operator import itemgetter
 from pathlib import PurePath
 from typing import NamedTuple
 
-from serviceguide.domain.catalogue import ACCESS_ID, POSTAL_CODE, PremisesType
+from serviceguide.domain.catalogue import ACCESS_ID, POSTAL_CODE, PremisesType, postal_code
 from serviceguide.domain.errors import InvalidInput
 
 #: The MdB2 columns, in the order an export writes them.
@@ -203,6 +204,8 @@ class RowChecker:
                 Rejection(line, "row", f"expected {self.header.width} fields, found {len(cells)}")
             ]
         v = list(map(str.strip, self._pick([*cells, ""])))
+        if " " in v[5]:  # "123 45", as postal codes are written
+            v[5] = postal_code(v[5])
         access_id = v[1]
         if self._valid.fullmatch("\x00".join(v)) and access_id not in self._first_line:
             self._first_line[access_id] = line
@@ -211,6 +214,12 @@ class RowChecker:
                 v[12], v[13], v[14],
             )  # fmt: skip
         return self._reasons(line, dict(zip(COLUMNS, v, strict=True)))
+
+    @property
+    def named(self) -> Collection[str]:
+        """Every accessId the rows checked so far name, imported or not (a rejected row that
+        names a valid accessId names it too)."""
+        return self._first_line.keys()
 
     def _reasons(self, line: int, v: dict[str, str]) -> list[Rejection]:
         access_id = v["accessId"]
@@ -221,7 +230,7 @@ class RowChecker:
 
         for name, value in v.items():
             if "\ufffd" in value:
-                bad(name, "is not valid UTF-8")
+                bad(name, "holds a character that cannot be read (not UTF-8, nor Windows-1252)")
             elif _CONTROL.search(value):
                 bad(name, "contains a control character (tab, newline, …)")
         coid = v["coId"]

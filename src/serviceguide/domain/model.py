@@ -23,6 +23,11 @@ class Organisation:
     coid: str | None = None  # KO only
     xsp: int | None = None  # TL only
     order_email: str | None = None  # TL only
+    # A TL's contact details for its customers (domain.contacts); None: not given.
+    phone: str | None = None
+    contact_email: str | None = None
+    website: str | None = None
+    opening_hours: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,10 @@ from serviceguide.domain.catalogue import (
     check,
     price,
 )
+from serviceguide.domain.catalogue import postal_code as normalised_postal_code
 from serviceguide.domain.clock import utcnow
 from serviceguide.domain.errors import Conflict, InvalidInput, NotFound
+from serviceguide.domain.mailaddress import normalise_email
 from serviceguide.domain.model import Organisation, OrgKind
 from serviceguide.services.context import AppContext
 from serviceguide.services.secrets import hash_secret, new_api_key, new_password
@@ -56,8 +58,7 @@ async def create_ko(
 async def create_tl(ctx: AppContext, xsp: int, name: str, order_email: str) -> int:
     if xsp <= 0:
         raise InvalidInput("xsp", "xsp must be a positive integer")
-    if "@" not in order_email:
-        raise InvalidInput("email", "order e-mail must be an e-mail address")
+    order_email = normalise_email(order_email, field="email")
     async with ctx.db.write() as conn:
         if await catalogue.org_by_xsp(conn, xsp) is not None:
             raise Conflict(f"A TL with xsp {xsp} already exists")
@@ -102,7 +103,9 @@ async def add_access(
     mdu_apartment_number: str = "",
 ) -> int:
     check(ACCESS_ID, access_id, "accessId", "accessId (1-36 of 0-9 a-z A-Z - .)")
-    check(POSTAL_CODE, postal_code, "postalCode", "postal code (5 digits)")
+    postal_code = check(
+        POSTAL_CODE, normalised_postal_code(postal_code), "postalCode", "postal code (5 digits)"
+    )
     if premises_type not in PremisesType.__members__:
         raise InvalidInput("premisesType", f"premisesType must be one of {list(PremisesType)}")
     if not street_name.strip() or not street_number.strip() or not city.strip():
@@ -111,7 +114,7 @@ async def add_access(
         network = await catalogue.network_by_coid(conn, coid)
         if network is None:
             raise NotFound("network", coid)
-        if await catalogue.access_by_id(conn, coid, access_id) is not None:
+        if await catalogue.access_by_id(conn, coid, access_id, retired=True) is not None:
             raise Conflict(f"Access {access_id} already exists in {coid}")
         return await catalogue.insert_access(
             conn,

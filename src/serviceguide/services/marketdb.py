@@ -1,14 +1,25 @@
-"""Loading and exporting a network's accesses as MdB2 files (CSV or TAB, UTF-8)."""
+"""Loading and exporting a network's accesses as MdB2 files (CSV or TAB).
+
+The one importer behind every way a file arrives (the command line, an upload on the web):
+it reads the file in batches, checks each row (domain.mdb), upserts the valid ones and reports
+the rest by line. A file is read as UTF-8 when all of it is UTF-8, else as Windows-1252, the
+superset of Latin-1 that older systems write. With ``replace`` the network's accesses that the
+file does not name are retired afterwards — only when every row was imported, so that a bad row
+never retires the access it was meant to describe. The export writes UTF-8.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import codecs
+import contextlib
 import csv
 import io
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, TextIO, cast
@@ -46,7 +57,10 @@ class ImportReport:
     unchanged: int = 0
     rejected_rows: int = 0
     rejections: list[Rejection] = field(default_factory=list)  # the first MAX_REJECTIONS
-    absent: int = 0  # accesses of the network the file does not mention (kept as they are)
+    absent: int = 0  # accesses in use of the network the file does not mention (kept)
+    retired: int = 0  # accesses the file does not mention, retired (``replace``)
+    replace: bool = False  # asked to retire what the file does not mention
+    encoding: str = "utf-8"  # how the file was read: utf-8 or windows-1252
     ignored_columns: tuple[str, ...] = ()
     seconds: float = 0.0
 
@@ -63,16 +77,52 @@ class ImportReport:
 ProgressCallback = Callable[[ImportProgress], None]
 
 
+UTF8 = "utf-8"
+#: Files that are not UTF-8: Windows-1252 reads every Latin-1 (ISO 8859-1) letter the same, and
+#: the dashes and quotes Windows puts in 0x80-0x9F, where Latin-1 has control characters.
+LEGACY = "windows-1252"
+
+
 @dataclass(slots=True)
 class _Opened:
     text: TextIO
     position: Callable[[], int]
     size: int | None
+    encoding: str = UTF8
 
 
-@contextmanager
+def encoding_of(binary: BinaryIO) -> str:
+    """UTF-8 when everything from the stream's position on decodes as UTF-8, else Windows-1252;
+    the stream is put back where it was. One pass at the speed of the codec (in C)."""
+    start = binary.tell()
+    decoder = codecs.getincrementaldecoder(UTF8)()
+    try:
+        while chunk := binary.read(1 << 20):
+            decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+        return UTF8
+    except UnicodeDecodeError:
+        return LEGACY
+    finally:
+        binary.seek(start)
+
+
+def _decoded(binary: BinaryIO) -> io.TextIOWrapper:
+    """A text stream of a seekable binary one. Bytes the encoding has no character for (five
+    in Windows-1252) become U+FFFD, which rejects their row."""
+    encoding = encoding_of(binary)
+    # utf-8-sig: a byte-order mark some editors write is not part of the first column's name.
+    return io.TextIOWrapper(
+        binary,
+        encoding=f"{UTF8}-sig" if encoding == UTF8 else encoding,
+        errors="replace",
+        newline="",
+    )
+
+
+@contextlib.contextmanager
 def _open(source: Source) -> Iterator[_Opened]:
-    """A text stream of ``source``. Undecodable bytes become U+FFFD, which rejects their row."""
+    """A text stream of ``source``, decoded as :func:`encoding_of` says."""
     if isinstance(source, str | os.PathLike):
         path = Path(source)
         try:
@@ -80,18 +130,25 @@ def _open(source: Source) -> Iterator[_Opened]:
         except OSError as e:
             raise InvalidInput("file", f"cannot read {path}: {e.strerror}") from None
         with binary:
-            wrapped = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="replace", newline="")
-            yield _Opened(wrapped, binary.tell, path.stat().st_size)
+            wrapped = _decoded(binary)
+            encoding = wrapped.encoding.removesuffix("-sig")
+            yield _Opened(wrapped, binary.tell, path.stat().st_size, encoding)
         return
     if isinstance(source, io.TextIOBase):
         yield _Opened(source, lambda: 0, None)
         return
-    binary = cast(BinaryIO, source)
-    wrapped = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="replace", newline="")
-    try:
-        yield _Opened(wrapped, binary.tell, None)
-    finally:
-        wrapped.detach()  # the caller owns the stream
+    with contextlib.ExitStack() as stack:
+        binary = cast(BinaryIO, source)
+        if not binary.seekable():  # the encoding is known only at the end: keep a copy to re-read
+            spool = stack.enter_context(tempfile.SpooledTemporaryFile(max_size=32 << 20))
+            shutil.copyfileobj(binary, spool)
+            spool.seek(0)
+            binary = cast(BinaryIO, spool)
+        wrapped = _decoded(binary)
+        try:
+            yield _Opened(wrapped, binary.tell, None, wrapped.encoding.removesuffix("-sig"))
+        finally:
+            wrapped.detach()  # the caller owns the stream (a spooled copy is closed on exit)
 
 
 def _format_of(fmt: MdbFormat | str | None, source: Source) -> MdbFormat:
@@ -169,14 +226,19 @@ async def import_accesses(
     fmt: MdbFormat | str | None = None,
     progress: ProgressCallback | None = None,
     *,
+    replace: bool = False,
     batch_size: int = BATCH_SIZE,
 ) -> ImportReport:
     """Load a network's accesses from an MdB2 file: valid rows are upserted, invalid reported.
 
     The accessId is the identity: a known one is updated when its data changed (and only then
-    gets a new ``updated_at``), an unknown one is inserted. Accesses the file does not mention
-    are kept — orders refer to them — and counted in ``absent``. Batches commit one by one, so
-    a fatal error half-way (an unreadable file) leaves the earlier batches imported.
+    gets a new ``updated_at``), an unknown one is inserted, a retired one is brought back.
+    Accesses the file does not mention are kept and counted in ``absent``; with ``replace`` they
+    are retired (counted in ``retired``) once every row of the file was imported — with rejected
+    rows nothing is retired. Orders keep their accesses either way. Batches commit one by one,
+    so a fatal error half-way (an unreadable file) leaves the earlier batches imported and
+    retires nothing. ``replace`` with a file of no rows at all is refused (InvalidInput): it
+    would retire the whole network.
     """
     started = time.monotonic()
     fmt = _format_of(fmt, source)
@@ -187,7 +249,7 @@ async def import_accesses(
         # A network's first import: every valid row is new, and inserting without looking for
         # a conflict first is much faster (on PostgreSQL, a COPY into the table).
         all_new = await accesses.count(conn, network.id) == 0
-    report = ImportReport(coid=coid, format=fmt)
+    report = ImportReport(coid=coid, format=fmt, replace=replace)
     now = utcnow()
 
     async def write(rows: list[AccessRow]) -> accesses.UpsertCount:
@@ -203,6 +265,7 @@ async def import_accesses(
             return await accesses.upsert(conn, network.id, rows, now)
 
     with _open(source) as opened:
+        report.encoding = opened.encoding
         reader = await asyncio.to_thread(_FileReader, opened, fmt, coid, report)
         rows = await asyncio.to_thread(reader.batch, batch_size)
         while rows:
@@ -218,9 +281,20 @@ async def import_accesses(
             rows = following
         if progress is not None:
             progress(reader.progress())
+    if replace and report.complete:
+        if report.rows == 0:
+            raise InvalidInput(
+                "file",
+                "the file holds no accesses: replacing would retire every access of "
+                f"{coid}; nothing was changed",
+            )
+        async with ctx.db.write() as conn:
+            report.retired = await accesses.retire_absent(
+                conn, network.id, reader.checker.named, utcnow()
+            )
     async with ctx.db.read() as conn:
-        total = await accesses.count(conn, network.id)
-    report.absent = total - report.imported
+        in_use = await accesses.count(conn, network.id, retired=False)
+    report.absent = in_use - report.imported
     report.seconds = time.monotonic() - started
     return report
 

@@ -7,18 +7,23 @@ table and one ``INSERT … SELECT … ON CONFLICT`` from it. Either way a row wh
 unchanged is not written at all, so its ``updated_at`` (ON-API's Last-Modified) stays as it
 was. ``insert_new`` is the faster path for rows known to be new (a network's first import):
 a plain ``executemany`` insert, or on PostgreSQL a ``COPY`` straight into the table.
+
+A retired access (``retired_at`` set: an import with ``--replace`` did not find it in the KO's
+file) stays in the table for the orders placed on it, and is left out of every read that shows
+accesses: the address search, the export, ON-API (storage.onapi) and the guide's look-up of one
+(storage.catalogue). An upsert of it brings it back, as a change.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any
 
 from asyncpg.exceptions import UniqueViolationError
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -90,10 +95,11 @@ _PG_STAGE_COLUMNS = (*DATA_COLUMNS, *SEARCH_COLUMNS)
 # The statements below are built from the constant column names above only; every value is a
 # bound parameter.
 _INSERT_COLUMNS = ", ".join(_ROW_COLUMNS)
-_SET = ", ".join(f"{c} = excluded.{c}" for c in _UPDATED)
+_SET = ", ".join([*(f"{c} = excluded.{c}" for c in _UPDATED), "retired_at = NULL"])
 _CHANGED = (
     f"({', '.join(f'accesses.{c}' for c in _COMPARED)}) "
-    f"<> ({', '.join(f'excluded.{c}' for c in _COMPARED)})"
+    f"<> ({', '.join(f'excluded.{c}' for c in _COMPARED)}) "
+    "OR accesses.retired_at IS NOT NULL"
 )
 _SQLITE_INSERT = (
     f"INSERT INTO accesses ({_INSERT_COLUMNS}) "  # noqa: S608
@@ -200,17 +206,44 @@ async def _upsert_postgresql(
     return UpsertCount(counted.inserted, counted.updated)
 
 
-async def count(conn: AsyncConnection, network_id: int) -> int:
-    """How many accesses a network has."""
+async def count(conn: AsyncConnection, network_id: int, *, retired: bool = True) -> int:
+    """How many accesses a network has stored (``retired=False``: in use)."""
     q = select(func.count()).select_from(accesses).where(accesses.c.network_id == network_id)
+    if not retired:
+        q = q.where(accesses.c.retired_at.is_(None))
     return int((await conn.execute(q)).scalar_one())
 
 
+#: Accesses retired per statement (bound parameters stay well below every driver's limit).
+_RETIRE_BATCH = 5000
+
+
+async def retire_absent(
+    conn: AsyncConnection, network_id: int, keep: Collection[str], now: datetime
+) -> int:
+    """Retire the network's accesses in use whose accessId is not in ``keep``; how many.
+
+    The network's accessIds are read in one pass and compared here: one indexed range read,
+    where sending ``keep`` (up to a million ids) to the database would cost more.
+    """
+    q = select(accesses.c.id, accesses.c.access_id).where(
+        accesses.c.network_id == network_id, accesses.c.retired_at.is_(None)
+    )
+    gone = [pk for pk, access_id in await conn.execute(q) if access_id not in keep]
+    for start in range(0, len(gone), _RETIRE_BATCH):
+        await conn.execute(
+            update(accesses)
+            .where(accesses.c.id.in_(gone[start : start + _RETIRE_BATCH]))
+            .values(retired_at=now, updated_at=now)
+        )
+    return len(gone)
+
+
 async def export_rows(conn: AsyncConnection, network_id: int) -> AsyncIterator[AccessRow]:
-    """Every access of a network in MdB2 form, ordered by accessId, streamed."""
+    """Every access in use of a network in MdB2 form, ordered by accessId, streamed."""
     q = (
         select(*(accesses.c[c] for c in DATA_COLUMNS))
-        .where(accesses.c.network_id == network_id)
+        .where(accesses.c.network_id == network_id, accesses.c.retired_at.is_(None))
         .order_by(accesses.c.access_id)
         .execution_options(yield_per=5000)
     )
@@ -228,7 +261,7 @@ async def export_rows(conn: AsyncConnection, network_id: int) -> AsyncIterator[A
 _SELECT = (
     "SELECT a.id, n.coid, a.access_id, a.street_name, a.street_number, a.street_littera, "
     "a.postal_code, a.city, a.mdu_apartment_number "
-    "FROM accesses a JOIN networks n ON n.id = a.network_id WHERE "
+    "FROM accesses a JOIN networks n ON n.id = a.network_id WHERE a.retired_at IS NULL AND "
 )
 _ORDER = "a.search_number, a.mdu_apartment_number, a.id"
 

@@ -63,6 +63,10 @@ def _org(r: Any) -> Organisation:
         coid=r.coid,
         xsp=r.xsp,
         order_email=r.order_email,
+        phone=r.phone,
+        contact_email=r.contact_email,
+        website=r.website,
+        opening_hours=r.opening_hours,
     )
 
 
@@ -193,7 +197,10 @@ def _access(r: Any) -> AccessRecord:
     )
 
 
-async def access_by_id(conn: AsyncConnection, coid: str, access_id: str) -> AccessRecord | None:
+async def access_by_id(
+    conn: AsyncConnection, coid: str, access_id: str, *, retired: bool = False
+) -> AccessRecord | None:
+    """An access in use (``retired=True``: or retired, i.e. stored at all)."""
     if holds_nul(coid, access_id):
         return None
     q = (
@@ -201,12 +208,19 @@ async def access_by_id(conn: AsyncConnection, coid: str, access_id: str) -> Acce
         .join(networks, networks.c.id == accesses.c.network_id)
         .where(networks.c.coid == coid, accesses.c.access_id == access_id)
     )
+    if not retired:
+        q = q.where(accesses.c.retired_at.is_(None))
     r = (await conn.execute(q)).first()
     return None if r is None else _access(r)
 
 
 async def list_accesses(conn: AsyncConnection, network_id: int | None = None) -> list[AccessRecord]:
-    q = select(*_access_cols).join(networks, networks.c.id == accesses.c.network_id)
+    """The accesses in use, of one network or all."""
+    q = (
+        select(*_access_cols)
+        .join(networks, networks.c.id == accesses.c.network_id)
+        .where(accesses.c.retired_at.is_(None))
+    )
     if network_id is not None:
         q = q.where(accesses.c.network_id == network_id)
     return [_access(r) for r in await conn.execute(q.order_by(accesses.c.id))]

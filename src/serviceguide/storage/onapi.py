@@ -1,4 +1,5 @@
-"""Reads behind ON-API `accesses`: one network's accesses, optionally changed since a time."""
+"""Reads behind ON-API `accesses`: one network's accesses in use (not retired), optionally
+changed since a time."""
 
 from __future__ import annotations
 
@@ -51,7 +52,9 @@ async def last_modified(
     conn: AsyncConnection, network_id: int, since: datetime | None
 ) -> datetime | None:
     """The newest ``updated_at`` among the network's accesses changed at or after ``since``."""
-    q = select(func.max(accesses.c.updated_at)).where(accesses.c.network_id == network_id)
+    q = select(func.max(accesses.c.updated_at)).where(
+        accesses.c.network_id == network_id, accesses.c.retired_at.is_(None)
+    )
     if since is not None:
         q = q.where(accesses.c.updated_at >= since)
     value: datetime | None = (await conn.execute(q)).scalar_one()
@@ -66,7 +69,11 @@ async def iter_accesses(
     while True:
         q = (
             select(*_cols)
-            .where(accesses.c.network_id == network_id, accesses.c.id > after)
+            .where(
+                accesses.c.network_id == network_id,
+                accesses.c.id > after,
+                accesses.c.retired_at.is_(None),
+            )
             .order_by(accesses.c.id)
             .limit(BATCH)
         )
@@ -82,5 +89,9 @@ async def iter_accesses(
 async def one_access(conn: AsyncConnection, network_id: int, access_id: str) -> Any | None:
     if holds_nul(access_id):
         return None
-    q = select(*_cols).where(accesses.c.network_id == network_id, accesses.c.access_id == access_id)
+    q = select(*_cols).where(
+        accesses.c.network_id == network_id,
+        accesses.c.access_id == access_id,
+        accesses.c.retired_at.is_(None),
+    )
     return (await conn.execute(q)).first()

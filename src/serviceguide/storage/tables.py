@@ -45,6 +45,11 @@ organisations = Table(
     Column("xsp", Integer, unique=True),  # TL only
     Column("order_email", String(254)),  # TL only
     Column("created_at", UTCDateTime, nullable=False),
+    # A TL's contact details for its customers (the receipt, the thank-you page); None: unset.
+    Column("phone", String(30)),
+    Column("contact_email", String(254)),
+    Column("website", String(500)),
+    Column("opening_hours", String(200)),
     CheckConstraint("kind IN ('ko', 'tl')", name="kind"),
 )
 
@@ -91,6 +96,10 @@ accesses = Table(
     Column("search_number", _search_key(30), nullable=False, server_default=""),
     Column("search_city", _search_key(100), nullable=False, server_default=""),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Set when an import with --replace found the access no longer in the KO's file: hidden from
+    # the guide, ON-API and the export; orders placed on it keep it. A later import naming it
+    # again clears it.
+    Column("retired_at", UTCDateTime),
     UniqueConstraint("network_id", "access_id", name="uq_accesses_network_access"),
 )
 # Address search: every query is a range or equality on the first column, read in index order.
