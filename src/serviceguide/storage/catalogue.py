@@ -112,6 +112,48 @@ async def list_organisations(conn: AsyncConnection) -> list[Organisation]:
     return [_org(r) for r in rows]
 
 
+async def update_organisation(conn: AsyncConnection, org_id: int, **values: Any) -> None:
+    await conn.execute(update(organisations).where(organisations.c.id == org_id).values(**values))
+
+
+async def kos_overview(conn: AsyncConnection) -> list[dict[str, Any]]:
+    """Every KO with its network's activation URL and how many accesses it has in use."""
+    in_use = (
+        select(func.count())
+        .where(accesses.c.network_id == networks.c.id, accesses.c.retired_at.is_(None))
+        .scalar_subquery()
+    )
+    q = (
+        select(
+            organisations.c.coid,
+            organisations.c.name,
+            networks.c.activation_url,
+            in_use.label("accesses"),
+            organisations.c.created_at,
+        )
+        .join(networks, networks.c.ko_org_id == organisations.c.id)
+        .where(organisations.c.kind == OrgKind.KO.value)
+        .order_by(organisations.c.coid)
+    )
+    return [dict(r._mapping) for r in await conn.execute(q)]
+
+
+async def tls_overview(conn: AsyncConnection) -> list[tuple[Organisation, int, datetime]]:
+    """Every TL with how many services it offers (active ones) and when it was created, by
+    xsp."""
+    active = (
+        select(func.count())
+        .where(services.c.tl_org_id == organisations.c.id, services.c.active.is_(True))
+        .scalar_subquery()
+    )
+    q = (
+        select(organisations, active.label("services"))
+        .where(organisations.c.kind == OrgKind.TL.value)
+        .order_by(organisations.c.xsp)
+    )
+    return [(_org(r), int(r.services), r.created_at) for r in await conn.execute(q)]
+
+
 async def insert_network(
     conn: AsyncConnection,
     *,

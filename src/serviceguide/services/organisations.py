@@ -1,0 +1,98 @@
+"""The organisations an operator looks after: listing the KOs and TLs, and changing a TL's order
+address and the contact details its customers see.
+
+The same functions serve the command line (``serviceguide ko list``, ``tl list``, ``tl update``)
+and the administration pages. Every address and detail is checked in the domain
+(domain.mailaddress, domain.contacts) before anything is stored; a bad one changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from serviceguide.domain.contacts import clean_contact_details
+from serviceguide.domain.errors import InvalidInput, NotFound
+from serviceguide.domain.mailaddress import normalise_email
+from serviceguide.domain.model import Organisation
+from serviceguide.services.context import AppContext
+from serviceguide.storage import catalogue
+
+
+@dataclass(frozen=True, slots=True)
+class KoListing:
+    coid: str
+    name: str
+    activation_url: str | None
+    accesses: int  # in use (not retired)
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TlListing:
+    xsp: int
+    name: str
+    email: str | None  # where new orders are mailed
+    phone: str | None
+    contact_email: str | None
+    website: str | None
+    opening_hours: str | None
+    services: int  # offered (active)
+    created_at: datetime
+
+
+async def list_kos(ctx: AppContext) -> list[KoListing]:
+    """Every KO (with its network), by coId."""
+    async with ctx.db.read() as conn:
+        rows = await catalogue.kos_overview(conn)
+    return [KoListing(**r) for r in rows]
+
+
+async def list_tls(ctx: AppContext) -> list[TlListing]:
+    """Every TL with its order address and contact details, by xsp."""
+    async with ctx.db.read() as conn:
+        rows = await catalogue.tls_overview(conn)
+    return [
+        TlListing(
+            xsp=org.xsp or 0,
+            name=org.name,
+            email=org.order_email,
+            phone=org.phone,
+            contact_email=org.contact_email,
+            website=org.website,
+            opening_hours=org.opening_hours,
+            services=count,
+            created_at=created_at,
+        )
+        for org, count, created_at in rows
+    ]
+
+
+async def update_tl(
+    ctx: AppContext,
+    xsp: int,
+    *,
+    order_email: str | None = None,
+    phone: str | None = None,
+    contact_email: str | None = None,
+    website: str | None = None,
+    opening_hours: str | None = None,
+) -> Organisation:
+    """Change what is given (not None) of a TL: the address new orders are mailed to, and its
+    contact details (an empty value clears a detail; the order address cannot be cleared).
+    Returns the TL as stored afterwards."""
+    values = clean_contact_details(
+        phone=phone, email=contact_email, website=website, opening_hours=opening_hours
+    )
+    if order_email is not None:
+        values["order_email"] = normalise_email(order_email, field="email")
+    if not values:
+        raise InvalidInput("tl", "nothing to change: give --email or a contact detail")
+    async with ctx.db.write() as conn:
+        tl = await catalogue.org_by_xsp(conn, xsp)
+        if tl is None:
+            raise NotFound("TL", xsp)
+        await catalogue.update_organisation(conn, tl.id, **values)
+        updated = await catalogue.org_by_xsp(conn, xsp)
+    assert updated is not None
+    return updated
