@@ -9,7 +9,6 @@ rather than adding a second one.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import parseaddr
@@ -21,6 +20,7 @@ import aiosmtplib
 import anyio
 
 from serviceguide.settings import Settings
+from serviceguide.storage import mailcopies
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,19 +104,15 @@ class EmlMailer:
         self.directory = directory
 
     def path_for(self, outbox_id: int) -> Path:
-        return self.directory / f"outbox-{outbox_id}.eml"
+        return mailcopies.copy_path(self.directory, outbox_id)
 
     async def send(self, message: EmailMessage, *, outbox_id: int) -> None:
-        await anyio.to_thread.run_sync(self._write, message.as_bytes(), self.path_for(outbox_id))
-
-    def _write(self, data: bytes, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        tmp.replace(path)
+        await anyio.to_thread.run_sync(
+            mailcopies.write_atomically, self.path_for(outbox_id), message.as_bytes()
+        )
 
 
 def mailer_for(settings: Settings) -> Mailer:
     if settings.smtp_url:
         return SmtpMailer(parse_smtp_url(settings.smtp_url), settings.smtp_timeout_seconds)
-    return EmlMailer(settings.var_dir / "mail")
+    return EmlMailer(mailcopies.mail_dir(settings.var_dir))

@@ -1,4 +1,6 @@
-"""Personal data: the read audit, and blanking a customer's personal data."""
+"""Personal data: the read audit, finding a person's customer records, and blanking a customer's
+personal data wherever the database holds it (the record, the orders' notes and log texts, the
+outbox's delivery errors)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from serviceguide.domain.status import ALLOWED_TRANSITIONS
 from serviceguide.storage.db import Database
 from serviceguide.storage.direct import PostgresReader, Sql
-from serviceguide.storage.tables import customers, order_log, orders, personal_data_reads
+from serviceguide.storage.tables import (
+    accesses,
+    customers,
+    networks,
+    order_log,
+    orders,
+    organisations,
+    outbox,
+    outbox_attempts,
+    personal_data_reads,
+)
 
 FINAL = [s.value for s, onward in ALLOWED_TRANSITIONS.items() if not onward]
 PERSONAL_FIELDS = (
@@ -203,3 +215,74 @@ async def log_entries(conn: AsyncConnection, customer_id: int) -> list[Any]:
 
 async def set_log_text(conn: AsyncConnection, entry_id: int, text: str) -> None:
     await conn.execute(update(order_log).where(order_log.c.id == entry_id).values(message=text))
+
+
+async def customers_with_serial(conn: AsyncConnection, serial: str) -> list[Any]:
+    """The customer records holding this 12-digit personnummer, oldest first, each with its
+    access (anonymised ones hold none)."""
+    q = (
+        select(
+            customers.c.id,
+            customers.c.created_at,
+            customers.c.firstname,
+            customers.c.surname,
+            customers.c.email,
+            customers.c.phone,
+            customers.c.address,
+            customers.c.zip,
+            customers.c.city,
+            networks.c.coid,
+            accesses.c.access_id,
+        )
+        .join(accesses, accesses.c.id == customers.c.access_pk)
+        .join(networks, networks.c.id == accesses.c.network_id)
+        .where(customers.c.serial == serial, customers.c.anonymised_at.is_(None))
+        .order_by(customers.c.id)
+    )
+    return list(await conn.execute(q))
+
+
+async def orders_of(conn: AsyncConnection, customer_ids: Sequence[int]) -> list[Any]:
+    q = (
+        select(
+            orders.c.id,
+            orders.c.customer_id,
+            orders.c.status,
+            orders.c.created_at,
+            orders.c.service_name,
+            organisations.c.xsp,
+        )
+        .join(organisations, organisations.c.id == orders.c.tl_org_id)
+        .where(orders.c.customer_id.in_(list(customer_ids)))
+        .order_by(orders.c.id)
+    )
+    return list(await conn.execute(q))
+
+
+async def outbox_of(conn: AsyncConnection, customer_id: int) -> list[Any]:
+    """The outbox rows (mails, webhook deliveries) about the customer's orders: id, kind and
+    the last delivery error."""
+    q = (
+        select(outbox.c.id, outbox.c.kind, outbox.c.last_error)
+        .join(orders, orders.c.id == outbox.c.order_id)
+        .where(orders.c.customer_id == customer_id)
+        .order_by(outbox.c.id)
+    )
+    return list(await conn.execute(q))
+
+
+async def attempt_errors_of(conn: AsyncConnection, outbox_ids: Sequence[int]) -> list[Any]:
+    q = select(outbox_attempts.c.id, outbox_attempts.c.error).where(
+        outbox_attempts.c.outbox_id.in_(list(outbox_ids)), outbox_attempts.c.error.is_not(None)
+    )
+    return list(await conn.execute(q))
+
+
+async def set_outbox_error(conn: AsyncConnection, outbox_id: int, text: str) -> None:
+    await conn.execute(update(outbox).where(outbox.c.id == outbox_id).values(last_error=text))
+
+
+async def set_attempt_error(conn: AsyncConnection, attempt_id: int, text: str) -> None:
+    await conn.execute(
+        update(outbox_attempts).where(outbox_attempts.c.id == attempt_id).values(error=text)
+    )
