@@ -12,8 +12,11 @@ from sqlalchemy import create_engine, inspect
 from serviceguide.storage import migrate
 from serviceguide.storage.db import sync_url
 from serviceguide.storage.tables import metadata
+from tests.conftest import create_pg_database, drop_pg_database
 
 pytestmark = pytest.mark.integration
+
+VERSIONS = Path(migrate.__file__).parent / "migrations" / "versions"
 
 
 def test_migrated_schema_matches_the_tables(database_url: str):
@@ -37,3 +40,28 @@ def test_migrations_go_down_to_nothing_and_up_again(tmp_path: Path):
     engine = create_engine(sync_url(url))
     assert {"orders", "customers", "events", "order_log"} <= set(inspect(engine).get_table_names())
     engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_upgrading_says_which_revisions_it_applied(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+):
+    if backend == "sqlite":
+        url, admin_url = f"sqlite:///{tmp_path / 'm.sqlite3'}", None
+    else:
+        admin_url = request.getfixturevalue("pg_server")
+        url = create_pg_database(admin_url)
+    try:
+        assert migrate.current(url) is None
+        first = migrate.upgrade(url, "0002")
+        assert [r.id for r in first] == ["0001", "0002"]
+        assert first[0].title == "initial schema"
+        rest = migrate.upgrade(url)
+        numbers = sorted(p.name[:4] for p in VERSIONS.glob("0*.py"))
+        assert [r.id for r in rest] == numbers[2:]
+        assert all(r.title for r in rest)
+        assert migrate.upgrade(url) == []  # up to date: nothing applied
+        assert migrate.current(url) == numbers[-1]
+    finally:
+        if admin_url is not None:
+            drop_pg_database(admin_url, url)

@@ -38,3 +38,10 @@ def fmt_seconds(dt: datetime) -> str:
 
 def fmt_minutes(dt: datetime) -> str:
     return local(dt).strftime("%Y-%m-%d %H:%M")
+
+
+def fmt_zoned(dt: datetime, *, timespec: str = "seconds") -> str:
+    """Stockholm time with its offset from UTC, ``2026-01-04 11:48:00+01:00``: for people
+    reading the command line and the logs, who may be elsewhere, or on the other side of a
+    change to or from summer time."""
+    return local(dt).isoformat(sep=" ", timespec=timespec)
