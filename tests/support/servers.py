@@ -19,11 +19,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_in_thread(app: Any) -> Iterator[str]:
-    """Serve an ASGI app on a free loopback port until the block ends; yields its base URL."""
+def serve_in_thread(app: Any, *, lifespan: bool = False) -> Iterator[str]:
+    """Serve an ASGI app on a free loopback port until the block ends; yields its base URL.
+    ``lifespan``: run the app's startup and shutdown (serviceguide's app opens its database
+    there, on the server thread's own event loop)."""
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on" if lifespan else "off",
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

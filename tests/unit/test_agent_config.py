@@ -1,4 +1,4 @@
-"""The agent's TOML configuration: the example of CONTRACT.md §6 parses; every mistake is a
+"""The agent's TOML configuration: the example of docs/agent.md parses; every mistake is a
 ConfigError naming the table and key (the command turns it into exit code 2)."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ services = { AB100100 = "BB-100-100" }
 """
 
 
-def test_the_contract_example_parses_with_paths_relative_to_the_file(tmp_path: Path):
+def test_the_documented_example_parses_with_paths_relative_to_the_file(tmp_path: Path):
     cfg = parse_config(EXAMPLE, tmp_path)
     assert cfg.api.api_user == 12 and cfg.api.base_url == "http://127.0.0.1:8000"
     assert cfg.state_path == tmp_path / "var/agent.sqlite3"
@@ -103,3 +103,17 @@ def test_mistakes_name_the_table_and_key(change, expected: str):
 def test_an_unreadable_file_is_a_config_error(tmp_path: Path):
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "missing.toml")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8001/SNFDMO/onapi/2.4",
+        "http://127.0.0.1:8001/SNFDMO/onapi/2.4/",
+        "http://127.0.0.1:8001/SNFDMO/onapi/2.4/orders",
+        "http://127.0.0.1:8001/SNFDMO/onapi/2.4/orders/",
+    ],
+)
+def test_the_onapi_url_may_be_given_with_or_without_the_orders_endpoint(url: str, tmp_path: Path):
+    cfg = parse_config(EXAMPLE.replace("http://127.0.0.1:8001/SNFDMO/onapi/2.4", url), tmp_path)
+    assert cfg.networks["SNFDMO"].url == "http://127.0.0.1:8001/SNFDMO/onapi/2.4"

@@ -1,5 +1,5 @@
-"""The agent's TOML configuration (CONTRACT.md §6). Relative paths in ``[state]`` and ``[sink]``
-are resolved against the directory of the configuration file."""
+"""The agent's TOML configuration (docs/agent.md lists every key). Relative paths in ``[state]``
+and ``[sink]`` are resolved against the directory of the configuration file."""
 
 from __future__ import annotations
 
@@ -68,6 +68,14 @@ def _no_extra(table: dict[str, Any], section: str, allowed: set[str]) -> None:
         )
 
 
+def onapi_base(url: str) -> str:
+    """A KO's ON-API base (``…/onapi/2.4``) from the URL as given: with or without a trailing
+    slash, and with or without the ``orders/`` endpoint (which is where the orders go, and what
+    a KO may well hand out as "the URL")."""
+    base = url.rstrip("/")
+    return base.removesuffix("/orders").rstrip("/") if base.endswith("/orders") else base
+
+
 def parse_config(text: str, base_dir: Path = Path(".")) -> AgentConfig:
     """Parse and check the configuration; ``ConfigError`` names the first problem."""
     try:
@@ -98,6 +106,7 @@ def parse_config(text: str, base_dir: Path = Path(".")) -> AgentConfig:
         url = _key(table, section, "url", str)
         if not url.startswith(("http://", "https://")):
             raise ConfigError(f"[{section}] url: must start with http:// or https://, got {url!r}")
+        url = onapi_base(url)
         services = table.get("services", {})
         if not isinstance(services, dict) or not all(
             isinstance(k, str) and isinstance(v, str) and v for k, v in services.items()

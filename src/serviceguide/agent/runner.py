@@ -1,4 +1,5 @@
-"""The automation loop (CONTRACT.md §6, DOMAIN.md flow steps 5–9), one TL.
+"""The automation loop, one TL: what docs/concepts.md calls the TL's part of the ordering flow
+(poll, import, ``received``, activate on the KO's ON-API, ``active``, ``delivered``).
 
 Each pass: poll ``orders`` after the cursor and remember the new ones (cursor and rows in one
 SQLite transaction, so nothing is skipped), then move every unfinished order as far as it goes
@@ -258,6 +259,17 @@ class Agent:
         if status == "waiting":
             self.state.update(row.id, Step.WAITING, followup=1, reason="was waiting when imported")
             return "waiting when imported: follow-up"
+        if status == "active":
+            # Someone is handling it already (by hand, or the KO on the TL's request); an
+            # ACTIVATE of ours could order the service a second time, or be refused as a
+            # conflict and put an error on an order that is fine. A person finishes it.
+            self.state.update(
+                row.id,
+                Step.MANUAL,
+                followup=1,
+                reason="was active when imported: handled elsewhere, not activated again",
+            )
+            return "active when imported: imported only, follow-up"
         if status in ("new", "received"):
             self._set_status(row, "received")
         self.state.update(row.id, Step.RECEIVED)
