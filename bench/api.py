@@ -48,7 +48,7 @@ from serviceguide.storage import migrate
 from serviceguide.storage.db import Database, sync_url
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTION = "## HTTP API (issue 7)"
+SECTION = "## HTTP API"
 PG_ADMIN_URL = mdb.PG_ADMIN_URL
 SECRET = "bench-secret-key-bench-secret-key-0123456789"
 XSP = "/plain/serviceguide_log"

@@ -5,7 +5,7 @@
 Generates an MdB2 CSV of N accesses (Swedish street names with å ä ö, numbers with litteras,
 apartment buildings), imports it into a fresh SQLite file and a fresh PostgreSQL database,
 imports it again unchanged, and times ~2 000 address searches as a customer would type them.
-Prints a Markdown table and writes it into BENCHMARKS.md under "## Market database (issue 3)".
+Prints a Markdown table and writes it into BENCHMARKS.md under "## Market database".
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from serviceguide.storage import migrate
 from serviceguide.storage.db import Database
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTION = "## Market database (issue 3)"
+SECTION = "## Market database"
 COID = "BENCH"
 PG_ADMIN_URL = os.environ.get(
     "SERVICEGUIDE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"

@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     secret_key: str | None = None
     guide_rate: int = Field(default=60, ge=0)
     login_failures: int = Field(default=10, gt=0)
-    #: Window over which failed logins are counted (CONTRACT: 5 minutes).
+    #: Window over which failed logins are counted (docs/api.md: 5 minutes).
     login_failure_window_seconds: int = Field(default=300, gt=0)
     #: Where generated files live (the secret key, mail as .eml files, the SQLite file by default).
     var_dir: Path = Path("./var")

@@ -1,6 +1,6 @@
 """Tjänsteguiden in a real browser (Chromium via Playwright) against the real server process,
 with JavaScript on and off, by keyboard alone, and as screenshots; then the XSP API shows each
-order to its own service provider only (CONTRACT.md §2 and §3)."""
+order to its own service provider only (docs/api.md and docs/guide-api.md)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The real ``serviceguide`` command end to end: ``migrate``, ``demo-data --json`` and ``serve``
 as separate processes on SQLite and PostgreSQL, and a client that speaks only the documented XSP
-protocol (CONTRACT.md §1 and §2) over real HTTP on 127.0.0.1.
+protocol (README.md and docs/api.md) over real HTTP on 127.0.0.1.
 
 The tests of a module share one deployment per backend; they run in file order, so the listings
 that compare with the demo data's statuses come before the tests that change statuses.

@@ -1,5 +1,6 @@
 """The staff pages in a real browser (Chromium via Playwright) against the real server process,
-with the demo data: the "Done means" story of issue 5, and screenshots of every page."""
+with the demo data: a TL's employee follows the order mail's link to a delivered order, the KO
+sees the same order, another TL cannot reach it; and screenshots of every page."""
 
 from __future__ import annotations
 
@@ -59,7 +60,7 @@ async def test_a_tl_handles_an_order_from_the_mail_link_and_the_ko_sees_it(
         o for o in demo["orders"] if o["xsp"] == TL_XSP and o["coid"] == KO and o["status"] == "new"
     )
     oid = order["id"]
-    link = f"{server.base_url}/staff/orders/{oid}"  # CONTRACT §4: the link in the order e-mail
+    link = f"{server.base_url}/staff/orders/{oid}"  # the order e-mail's link (notifications.md)
     async with chromium() as browser:
         # The TL's employee follows the link, logs in and lands on the order.
         context = await browser.new_context(java_script_enabled=False)

@@ -1,6 +1,6 @@
 """Clock and expiry: login hashes expire exactly on time, on every server process.
 
-CONTRACT.md §2 and docs/api.md: a hash is valid for ``SERVICEGUIDE_HASH_TTL_SECONDS`` *from
+docs/api.md: a hash is valid for ``SERVICEGUIDE_HASH_TTL_SECONDS`` *from
 issue*; using it does not extend it; it is valid on every process that shares the database.
 The code says the same precisely: login stores ``expires_at = now + TTL``; a hash is accepted
 while ``now < expires_at`` (the database query asks ``expires_at > now``), and each process's

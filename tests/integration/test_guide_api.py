@@ -1,4 +1,4 @@
-"""The guide's JSON API (CONTRACT.md §3): placing orders, bad input, idempotency, throttling,
+"""The guide's JSON API (docs/guide-api.md): placing orders, bad input, idempotency, throttling,
 and direct activation against a KO simulator over real HTTP."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Tjänsteguiden's pages in-process, the way a browser without JavaScript uses them: links are
-followed and forms submitted with the values the page gives them (CONTRACT.md §3)."""
+followed and forms submitted with the values the page gives them (docs/guide-api.md)."""
 
 from __future__ import annotations
 

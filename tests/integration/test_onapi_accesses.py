@@ -1,4 +1,4 @@
-"""ON-API 2.4 accesses for the market database (CONTRACT.md §5)."""
+"""ON-API 2.4 accesses for the market database (docs/marketdb.md)."""
 
 from __future__ import annotations
 

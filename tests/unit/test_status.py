@@ -14,7 +14,7 @@ from serviceguide.domain.status import (
 pytestmark = pytest.mark.unit
 S = OrderStatus
 
-# CONTRACT.md §2, written out pair by pair so that the table in the code is checked against an
+# docs/api.md ("Status machine"), written out pair by pair so that the table in the code is checked against an
 # independent statement of the rule rather than against itself.
 ALLOWED = {
     (S.NEW, S.RECEIVED),

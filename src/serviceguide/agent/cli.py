@@ -1,4 +1,4 @@
-"""``serviceguide agent``: the service provider's automation (CONTRACT.md §6).
+"""``serviceguide agent``: the service provider's automation (docs/agent.md).
 
 Exit codes: 0 stopped cleanly (or ``--once`` done), 1 fatal runtime error, 2 configuration error.
 """

@@ -1,4 +1,4 @@
-"""The guide's public JSON API (CONTRACT.md §3): address search, services on an access, and
+"""The guide's public JSON API (docs/guide-api.md): address search, services on an access, and
 placing orders. The guide's web pages use the same services."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The order e-mail to the TL's order address (CONTRACT.md §4).
+"""The order e-mail to the TL's order address (docs/notifications.md, "The order e-mail").
 
 Swedish, with a plain-text and an HTML part rendered from the templates beside this module (the
 HTML one autoescaped). It names the order, the service and the prices the order was placed at, the

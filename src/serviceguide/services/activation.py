@@ -1,7 +1,7 @@
 """Direct activation: the guide asks the KO's activation endpoint while an order is placed.
 
-The KO hosts ``?method=…`` calls (DOMAIN.md, "Aktiverings-API"): ``service_deliverable`` then
-``service_order``. Answers use the platform's envelope: ``<METHOD><response>…</response>
+The KO hosts ``?method=…`` calls (the original platform's "Aktiverings-API"; docs/concepts.md):
+``service_deliverable`` then ``service_order``. Answers use the platform's envelope: ``<METHOD><response>…</response>
 <status>success|failed</status></METHOD>`` with ``<code>`` and ``<message>`` on failure (404
 unknown access, 426 upgrade required, 428 hardware insufficient, 500).
 """

@@ -267,7 +267,7 @@ async def _place_sample_orders(ctx: AppContext, callers: dict[str, Caller]) -> N
                 delivery=delivery,
                 message="Ring innan ni kommer." if i % 4 == 0 else "",
             ),
-            notify=False,  # loading demo data sends no mail (CONTRACT §1)
+            notify=False,  # loading demo data sends no mail (as the README promises)
         )
         for placed in placement.orders:
             if placed.service_id in direct:
@@ -289,7 +289,7 @@ async def _place_sample_orders(ctx: AppContext, callers: dict[str, Caller]) -> N
 
 
 async def describe(ctx: AppContext) -> dict[str, Any]:
-    """The demo data as CONTRACT.md §1 lists it, credentials included."""
+    """The demo data as `serviceguide demo-data --json` prints it, credentials included."""
     async with ctx.db.read() as conn:
         networks = {n.coid: n for n in await catalogue.list_networks(conn)}
         orgs = await catalogue.list_organisations(conn)

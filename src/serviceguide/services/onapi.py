@@ -1,4 +1,4 @@
-"""ON-API 2.4 `accesses` for the market database (CONTRACT.md §5).
+"""ON-API 2.4 `accesses` for the market database (docs/marketdb.md, "Reading the accesses back").
 
 A TL reads the networks where it sells services, a KO its own; any other network is refused.
 Accesses carry ON-API field names; MdB2 premises types map onto ON-API's.

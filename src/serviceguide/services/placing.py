@@ -53,7 +53,7 @@ class Placement:
     orders: list[PlacedOrder]
 
     def to_public(self) -> dict[str, object]:
-        """The documented answer (CONTRACT.md §3), also what an Idempotency-Key replays."""
+        """The documented answer (docs/guide-api.md), also what an Idempotency-Key replays."""
         return {
             "customer": self.customer_id,
             "orders": [
