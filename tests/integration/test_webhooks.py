@@ -213,7 +213,7 @@ async def test_webhook_commands_register_list_rotate_and_replay(
 ):
     reg = await command(database_url, "webhooks", "register", "--xsp", "1001", receiver.url("cli"))
     assert reg.returncode == 0, reg.stderr
-    endpoint_id, secret = re.search(r"endpoint (\d+) .*\n\s+(whsec_\S+)", reg.stdout).groups()
+    endpoint_id, secret = re.search(r"endpoint (\d+) .*\n\s*(whsec_\S+)", reg.stdout).groups()
     await place(ctx, [101])
     await drain(ctx)
     (call,) = receiver.received("cli")

@@ -120,9 +120,10 @@ async def place(
 
 
 async def command(database_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run ``serviceguide ARGS`` as a separate process against the test database."""
+    """Run ``serviceguide ARGS`` as a separate process against the test database; ``env`` adds
+    to or overrides its environment (a terminal 250 columns wide unless ``COLUMNS`` is given)."""
     full = {k: v for k, v in os.environ.items() if not k.startswith("SERVICEGUIDE_")}
-    full.update(SERVICEGUIDE_DATABASE_URL=database_url, COLUMNS="250", **env)
+    full.update({"SERVICEGUIDE_DATABASE_URL": database_url, "COLUMNS": "250", **env})
     return await asyncio.to_thread(
         subprocess.run,
         [str(SERVICEGUIDE), *args],

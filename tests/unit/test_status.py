@@ -14,8 +14,8 @@ from serviceguide.domain.status import (
 pytestmark = pytest.mark.unit
 S = OrderStatus
 
-# docs/api.md ("Status machine"), written out pair by pair so that the table in the code is checked against an
-# independent statement of the rule rather than against itself.
+# docs/api.md ("Status machine"), written out pair by pair so that the table in the code is
+# checked against an independent statement of the rule rather than against itself.
 ALLOWED = {
     (S.NEW, S.RECEIVED),
     (S.NEW, S.ACTIVE),

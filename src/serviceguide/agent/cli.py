@@ -11,6 +11,7 @@ import signal
 import sqlite3
 import sys
 import threading
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,12 +32,18 @@ err = Console(stderr=True)
 STANDARD = set(vars(logging.makeLogRecord({})))
 
 
+def _log_time(created: float, sep: str) -> str:
+    """The machine's local time with its offset from UTC, to the millisecond: the agent runs on
+    the service provider's machine, and a log line should say which zone it speaks of."""
+    return datetime.fromtimestamp(created).astimezone().isoformat(sep=sep, timespec="milliseconds")
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message and any ``extra`` fields."""
 
     def format(self, record: logging.LogRecord) -> str:
         doc: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "time": _log_time(record.created, "T"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
@@ -47,12 +54,19 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc, ensure_ascii=False, default=str)
 
 
+class PlainFormatter(logging.Formatter):
+    """``TIME LEVEL LOGGER MESSAGE``, the time with its offset from UTC."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return _log_time(record.created, " ")
+
+
 def _setup_logging(as_json: bool, verbose: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         JsonFormatter()
         if as_json
-        else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+        else PlainFormatter("%(asctime)s %(levelname)s %(name)s %(message)s")
     )
     logger = logging.getLogger("serviceguide.agent")
     logger.handlers[:] = [handler]

@@ -20,6 +20,7 @@ from rich.progress import (
 from rich.table import Table
 
 from serviceguide.cli.common import console, err, run
+from serviceguide.cli.output import json_list
 from serviceguide.domain.mdb import MdbFormat
 from serviceguide.services import admin, marketdb
 
@@ -78,24 +79,49 @@ def _print_import_report(report: marketdb.ImportReport, show: int) -> None:
             say(f"  … and {hidden} more problems (--show N prints more)")
         if len(report.rejections) >= marketdb.MAX_REJECTIONS:
             say(f"  (only the first {marketdb.MAX_REJECTIONS} problems are kept)")
+    if report.encoding != marketdb.UTF8:
+        say(f"The file is not UTF-8: read as {report.encoding} (Latin-1).")
+    if report.retired:
+        say(
+            f"{report.retired} accesses of {report.coid} are not in the file: retired "
+            "(no longer in the guide, ON-API or the export; their orders keep them)."
+        )
+    elif report.replace and not report.complete:
+        say(
+            "Nothing retired: with rejected rows, --replace retires nothing. "
+            "Fix them and import again."
+        )
     if report.absent:
         say(
             f"{report.absent} accesses of {report.coid} are not in the file; "
             "they are kept unchanged (orders refer to them)."
+            + ("" if report.replace else " --replace would retire them.")
         )
 
 
 @accesses_app.command("import")
 def accesses_import(
-    file: Annotated[Path, typer.Argument(help="MdB2 file: CSV or TAB, UTF-8, header row")],
+    file: Annotated[
+        Path, typer.Argument(help="MdB2 file: CSV or TAB, UTF-8 or Latin-1, header row")
+    ],
     coid: Annotated[str, typer.Option(help="the network (KO coId) the accesses belong to")],
     fmt: Annotated[
         MdbFormat | None,
         typer.Option("--format", help="default: from the extension (.csv; .tab .tsv .txt)"),
     ] = None,
     show: Annotated[int, typer.Option(min=0, help="rejected-row problems to print")] = 100,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="also retire the network's accesses the file does not name (only when every "
+            "row was imported); orders keep them",
+        ),
+    ] = False,
 ) -> None:
-    """Import a network's accesses from an MdB2 file: new ones are added, changed ones updated.
+    """Import a network's accesses from an MdB2 file: new ones are added, changed ones updated;
+    with --replace, the ones the file no longer names are retired. docs/marketdb.md has the
+    format.
 
     Exit code 0 when every row was imported, 2 when some rows were rejected (the others are
     imported), 1 when nothing could be imported (unknown network, unreadable file or header).
@@ -116,7 +142,9 @@ def accesses_import(
                 task, completed=p.bytes_read, total=p.bytes_total, description=f"{p.rows:>9} rows"
             )
 
-        report = run(lambda ctx: marketdb.import_accesses(ctx, coid, file, fmt, progress))
+        report = run(
+            lambda ctx: marketdb.import_accesses(ctx, coid, file, fmt, progress, replace=replace)
+        )
     _print_import_report(report, show)
     if not report.complete:
         raise typer.Exit(2)
@@ -146,10 +174,31 @@ def accesses_export(
     err.print(f"{written} accesses of {coid} exported.", markup=False, highlight=False)
 
 
+_SERVICE_FIELDS = (
+    "id",
+    "coid",
+    "xsp",
+    "tl_name",
+    "uid",
+    "name",
+    "description",
+    "price_monthly",
+    "price_once",
+    "direct_activation",
+    "active",
+    "created_at",
+)
+
+
 @services_app.command("list")
-def services_list() -> None:
+def services_list(
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON array")] = False,
+) -> None:
     """The catalogue: which TL sells which service on which network, at what price."""
     rows = run(admin.catalogue_overview)
+    if as_json:
+        json_list({name: r[name] for name in _SERVICE_FIELDS} for r in rows)
+        return
     t = Table(title="Services")
     for col in (
         "id",
@@ -185,8 +234,12 @@ def services_update(
     service_id: int,
     name: Annotated[str | None, typer.Option()] = None,
     description: Annotated[str | None, typer.Option()] = None,
-    price_monthly: Annotated[str | None, typer.Option("--price-monthly")] = None,
-    price_once: Annotated[str | None, typer.Option("--price-once")] = None,
+    price_monthly: Annotated[
+        str | None, typer.Option("--price-monthly", help="SEK, e.g. 299 or 299,50")
+    ] = None,
+    price_once: Annotated[
+        str | None, typer.Option("--price-once", help="SEK, e.g. 0 or 495,00")
+    ] = None,
     direct_activation: Annotated[
         bool | None, typer.Option("--direct-activation/--no-direct-activation")
     ] = None,
@@ -214,8 +267,8 @@ def services_create(
     coid: Annotated[str, typer.Option(help="the network it is sold on")],
     uid: Annotated[str, typer.Option(help="the KO's product code")],
     name: Annotated[str, typer.Option()],
-    price_monthly: Annotated[str, typer.Option("--price-monthly")],
-    price_once: Annotated[str, typer.Option("--price-once")] = "0",
+    price_monthly: Annotated[str, typer.Option("--price-monthly", help="SEK, e.g. 299 or 299,50")],
+    price_once: Annotated[str, typer.Option("--price-once", help="SEK, e.g. 0 or 495,00")] = "0",
     direct_activation: Annotated[bool, typer.Option("--direct-activation")] = False,
     description: Annotated[str, typer.Option(help="speed or a short description")] = "",
     service_id: Annotated[int | None, typer.Option("--id", help="default: next free")] = None,

@@ -1,6 +1,7 @@
 """What every command shares: the consoles it prints to, how it runs a use case against the
 database (``run``: a fresh connection per command, a domain error printed as one line and exit
-code 1), the logging set-up of the long-running commands, and the small printing helpers."""
+code 1), the logging set-up of the long-running commands, and the small printing helpers
+(times with their zone); printing secrets and JSON lists is ``output``'s."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 
-from serviceguide.domain.clock import fmt_seconds
+from serviceguide.domain.clock import fmt_zoned
 from serviceguide.domain.errors import DomainError
 from serviceguide.observability import logs
 from serviceguide.services import admin
@@ -25,10 +26,16 @@ err = Console(stderr=True)
 T = TypeVar("T")
 
 
-def run(fn: Callable[[AppContext], Awaitable[T]], *, service: bool = False) -> T:
-    """Run a use case with a fresh database connection; domain errors end the command cleanly.
-    A ``service`` (the relay) waits for the database at most SERVICEGUIDE_DB_TIMEOUT_SECONDS at
-    a time, as the server does; other commands wait as long as their statements take."""
+def run(
+    fn: Callable[[AppContext], Awaitable[T]],
+    *,
+    service: bool = False,
+    passing: tuple[type[DomainError], ...] = (),
+) -> T:
+    """Run a use case with a fresh database connection; domain errors end the command cleanly,
+    but for those in ``passing``, which the command handles itself. A ``service`` (the relay)
+    waits for the database at most SERVICEGUIDE_DB_TIMEOUT_SECONDS at a time, as the server
+    does; other commands wait as long as their statements take."""
     settings = get_settings()
 
     async def go() -> T:
@@ -41,6 +48,8 @@ def run(fn: Callable[[AppContext], Awaitable[T]], *, service: bool = False) -> T
 
     try:
         return asyncio.run(go())
+    except passing:
+        raise
     except DomainError as e:
         err.print(f"[red]error:[/red] {e}")
         raise typer.Exit(1) from None
@@ -52,11 +61,6 @@ def log_config() -> dict[str, Any]:
     return logs.log_config(get_settings().log_format)
 
 
-def show_secret(what: str, ident: Any, secret: str) -> None:
-    console.print(f"{what} [bold]{ident}[/bold] created. Its secret is shown once, keep it now:")
-    console.print(f"  [bold green]{secret}[/bold green]")
-
-
 def org_of(ctx: AppContext, coid: str | None, xsp: int | None) -> Awaitable[Any]:
     if (coid is None) == (xsp is None):
         raise typer.BadParameter("give exactly one of --coid or --xsp")
@@ -64,4 +68,5 @@ def org_of(ctx: AppContext, coid: str | None, xsp: int | None) -> Awaitable[Any]
 
 
 def when(dt: datetime | None) -> str:
-    return fmt_seconds(dt) if dt else ""
+    """A time for a table: Stockholm time with its offset from UTC; empty for None."""
+    return fmt_zoned(dt) if dt else ""

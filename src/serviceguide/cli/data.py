@@ -7,8 +7,8 @@ import json
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
+from serviceguide.cli import output
 from serviceguide.cli.common import console, run
 from serviceguide.services import demo
 from serviceguide.settings import get_settings
@@ -16,10 +16,19 @@ from serviceguide.storage import migrate as migrations
 
 
 def migrate() -> None:
-    """Bring the database schema up to date."""
+    """Bring the database schema up to date, and say which migrations that took."""
     url = get_settings().database_url
-    migrations.upgrade(url)
-    console.print("Database schema is up to date.")
+    applied = migrations.upgrade(url)
+    for revision in applied:
+        console.print(f"Applied {revision.id}: {revision.title}", markup=False, highlight=False)
+    current = applied[-1].id if applied else migrations.current(url)
+    if applied:
+        console.print(f"Database schema is up to date (revision {current}).", highlight=False)
+    else:
+        console.print(
+            f"Database schema was already up to date (revision {current}); nothing applied.",
+            highlight=False,
+        )
 
 
 def demo_data(
@@ -32,18 +41,26 @@ def demo_data(
         return
     d = result.data
     console.print("Demo data " + ("loaded." if result.loaded_now else "was already loaded."))
-    t = Table(title="API users (XSP order API)")
-    for col in ("organisation", "api_user", "api_key"):
-        t.add_column(col)
+    # Keys and passwords each on a line of their own (cli.output), never in a table that a
+    # narrow terminal would wrap.
+    console.print("\n[bold]API users (XSP order API)[/bold]")
     for ko in d["kos"]:
-        t.add_row(f"KO {ko['coid']} {ko['name']}", str(ko["api_user"]), ko["api_key"])
+        output.secret(
+            f"KO {ko['coid']} {ko['name']}: api_user {ko['api_user']}, api_key:", ko["api_key"]
+        )
     for tl in d["tls"]:
-        t.add_row(f"TL {tl['xsp']} {tl['name']}", str(tl["api_user"]), tl["api_key"])
-    console.print(t)
-    s = Table(title="Staff users (web pages)")
-    for col in ("organisation", "username", "password"):
-        s.add_column(col)
+        output.secret(
+            f"TL {tl['xsp']} {tl['name']}: api_user {tl['api_user']}, api_key:", tl["api_key"]
+        )
+    console.print("\n[bold]Staff users (web pages)[/bold]")
     for u in d["staff"]:
-        s.add_row(str(u.get("coid") or u.get("xsp")), u["username"], u["password"])
-    console.print(s)
-    console.print(f"{len(d['accesses'])} accesses, {len(d['orders'])} orders.")
+        org = (
+            "platform"
+            if u.get("platform")
+            else f"KO {u['coid']}"
+            if u.get("coid")
+            else f"TL {u['xsp']}"
+        )
+        role = f" ({u['role']})" if u.get("role") else ""
+        output.secret(f"{org}: {u['username']}{role}, password:", u["password"])
+    console.print(f"\n{len(d['accesses'])} accesses, {len(d['orders'])} orders.")

@@ -1,14 +1,18 @@
 """``serviceguide ko``, ``tl`` and ``networks``: the organisations (network operators and service
-providers) and the networks' direct-activation address."""
+providers) — creating and listing them, a TL's order address and contact details — and the
+networks' direct-activation address."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 import typer
+from rich.table import Table
+from rich.text import Text
 
-from serviceguide.cli.common import console, run
-from serviceguide.services import admin
+from serviceguide.cli import output
+from serviceguide.cli.common import console, run, when
+from serviceguide.services import admin, organisations
 
 ko_app = typer.Typer(help="Network operators (KO) and their networks.", no_args_is_help=True)
 tl_app = typer.Typer(help="Service providers (TL).", no_args_is_help=True)
@@ -24,6 +28,88 @@ def ko_create(
     """Create a KO and its network (both named by the coId)."""
     run(lambda ctx: admin.create_ko(ctx, coid, name, activation_url))
     console.print(f"KO {coid} created with its network.")
+
+
+@ko_app.command("list")
+def ko_list(
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON array")] = False,
+) -> None:
+    """Every KO with its network's direct-activation URL and how many accesses it has in use."""
+    found = run(organisations.list_kos)
+    if as_json:
+        output.json_list(found)
+        return
+    t = Table(title="Network operators (KO)")
+    for col in ("coId", "name", "accesses", "direct activation", "created"):
+        t.add_column(col, overflow="fold")
+    for k in found:
+        t.add_row(
+            k.coid, Text(k.name), str(k.accesses), Text(k.activation_url or ""), when(k.created_at)
+        )
+    console.print(t)
+
+
+@tl_app.command("list")
+def tl_list(
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON array")] = False,
+) -> None:
+    """Every TL with its order address, contact details and how many services it offers."""
+    found = run(organisations.list_tls)
+    if as_json:
+        output.json_list(found)
+        return
+    t = Table(title="Service providers (TL)")
+    for col in ("xsp", "name", "order e-mail", "services", "contact details", "created"):
+        t.add_column(col, overflow="fold")
+    for tl in found:
+        contact = "\n".join(
+            filter(None, (tl.phone, tl.contact_email, tl.website, tl.opening_hours))
+        )
+        t.add_row(
+            str(tl.xsp),
+            Text(tl.name),
+            Text(tl.email or ""),
+            str(tl.services),
+            Text(contact),
+            when(tl.created_at),
+        )
+    console.print(t)
+
+
+@tl_app.command("update")
+def tl_update(
+    xsp: int,
+    email: Annotated[str | None, typer.Option(help="where new orders are mailed")] = None,
+    phone: Annotated[str | None, typer.Option(help="for customers; '' clears it")] = None,
+    contact_email: Annotated[
+        str | None, typer.Option("--contact-email", help="for customers; '' clears it")
+    ] = None,
+    website: Annotated[str | None, typer.Option(help="https://…; '' clears it")] = None,
+    opening_hours: Annotated[
+        str | None, typer.Option("--opening-hours", help="one line; '' clears it")
+    ] = None,
+) -> None:
+    """Change a TL's order address and the contact details its customers see."""
+    tl = run(
+        lambda ctx: organisations.update_tl(
+            ctx,
+            xsp,
+            order_email=email,
+            phone=phone,
+            contact_email=contact_email,
+            website=website,
+            opening_hours=opening_hours,
+        )
+    )
+    console.print(f"TL {xsp} updated.", highlight=False)
+    for label, value in (
+        ("order e-mail", tl.order_email),
+        ("phone", tl.phone),
+        ("contact e-mail", tl.contact_email),
+        ("website", tl.website),
+        ("opening hours", tl.opening_hours),
+    ):
+        console.print(f"  {label}: {value or '-'}", markup=False, highlight=False)
 
 
 @tl_app.command("create")

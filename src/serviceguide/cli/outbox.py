@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from serviceguide.cli import output
 from serviceguide.cli.common import console, err, log_config, run, when
 from serviceguide.domain.outbox import OutboxKind, OutboxState
 from serviceguide.services import outbox
@@ -54,11 +55,15 @@ def outbox_list(
     kind: Annotated[OutboxKind | None, typer.Option(help="mail or webhook")] = None,
     order: Annotated[int | None, typer.Option(help="only messages about this order")] = None,
     limit: Annotated[int, typer.Option(min=1, help="newest N messages")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON array")] = False,
 ) -> None:
     """Queued, delivered and failed messages, newest first, with attempts and last error."""
     entries = run(
         lambda ctx: outbox.list_entries(ctx, state=state, kind=kind, order_id=order, limit=limit)
     )
+    if as_json:
+        output.json_list(entries)
+        return
     t = Table(title="Outbox")
     for col in (
         "id",

@@ -1,18 +1,20 @@
 """``serviceguide privacy``: customers' personal data — anonymising it after the retention,
-erasing it on request, and the audit of who read it."""
+finding and erasing a person's records on request, and the audit of who read it."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from serviceguide.cli.common import console, run, when
+from serviceguide.cli import output
+from serviceguide.cli.common import console, err, run, when
 from serviceguide.services import privacy
+from serviceguide.services.context import AppContext
 from serviceguide.settings import get_settings
 
 privacy_app = typer.Typer(
@@ -45,19 +47,92 @@ def privacy_anonymise(
         console.print("customers: " + ", ".join(map(str, done.customers)))
 
 
+def _blanked(b: privacy.Blanked) -> str:
+    return (
+        f"{b.log_entries} log texts, {b.delivery_errors} delivery errors and "
+        f"{b.mail_copies} mail copies masked"
+    )
+
+
+def _refused(e: privacy.OpenOrders) -> NoReturn:
+    err.print(f"error: {e}.", markup=False, highlight=False, soft_wrap=True)
+    err.print(
+        "The provider needs the contact details to deliver an open order. To erase anyway "
+        "(the order can then not be delivered by contact), add --force.",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    raise typer.Exit(1)
+
+
 @privacy_app.command("erase")
 def privacy_erase(
-    customer_id: int,
+    customer_id: Annotated[
+        int | None, typer.Argument(help="one customer record (or give --serial)")
+    ] = None,
+    serial: Annotated[
+        str | None,
+        typer.Option(help="every customer record of the person with this personnummer"),
+    ] = None,
     force: Annotated[
         bool, typer.Option(help="erase even while an order is open (it cannot be delivered)")
     ] = False,
 ) -> None:
-    """Erase one customer's personal data on request, keeping the orders' history."""
-    masked = run(lambda ctx: privacy.erase_customer(ctx, customer_id, force=force))
-    if masked is None:
-        console.print(f"customer {customer_id} was already anonymised")
+    """Erase a customer's personal data on request — one record by its id, or with --serial
+    every record of one person — keeping the orders' history."""
+    if (customer_id is None) == (serial is None):
+        raise typer.BadParameter("give either a CUSTOMER_ID or --serial SERIAL")
+
+    async def go(ctx: AppContext) -> privacy.ErasedPerson | privacy.Blanked | None:
+        if serial is not None:
+            return await privacy.erase_person(ctx, serial, force=force)
+        assert customer_id is not None
+        return await privacy.erase_customer(ctx, customer_id, force=force)
+
+    try:
+        done = run(go, passing=(privacy.OpenOrders,))
+    except privacy.OpenOrders as e:
+        _refused(e)
+    if isinstance(done, privacy.ErasedPerson):
+        ids = ", ".join(map(str, done.customers)) or "none"
+        console.print(
+            f"{len(done.customers)} customer records erased ({ids}); {_blanked(done.blanked)}",
+            highlight=False,
+        )
+    elif done is None:
+        console.print(f"customer {customer_id} was already anonymised", highlight=False)
     else:
-        console.print(f"customer {customer_id} erased; {masked} log texts masked")
+        console.print(f"customer {customer_id} erased; {_blanked(done)}", highlight=False)
+
+
+@privacy_app.command("find")
+def privacy_find(
+    serial: Annotated[str, typer.Argument(help="personnummer: 10 or 12 digits, - or + allowed")],
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON array")] = False,
+) -> None:
+    """Every customer record of one person (one per placement), with their orders."""
+    found = run(lambda ctx: privacy.find_person(ctx, serial))
+    if as_json:
+        output.json_list(found)
+        return
+    if not found:
+        console.print("No customer records with that personnummer.")
+        return
+    t = Table(title=f"Customer records of one person ({len(found)})")
+    for col in ("customer", "created", "name", "e-mail", "phone", "access", "orders"):
+        t.add_column(col, overflow="fold")
+    for r in found:
+        t.add_row(
+            str(r.id),
+            when(r.created_at),
+            Text(f"{r.firstname} {r.surname}"),
+            Text(r.email),
+            Text(r.phone),
+            Text(f"{r.coid}/{r.access_id}"),
+            Text("\n".join(f"{o.id} {o.status} ({o.xsp}: {o.service_name})" for o in r.orders)),
+        )
+    console.print(t)
 
 
 @privacy_app.command("reads")

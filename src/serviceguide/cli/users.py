@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from serviceguide.cli.common import console, err, org_of, run, show_secret
+from serviceguide.cli import output
+from serviceguide.cli.common import err, org_of, run
 from serviceguide.domain.allowlist import admits_loopback, parse_allowlist
 from serviceguide.services import admin
 from serviceguide.services.context import AppContext
@@ -32,7 +33,7 @@ def api_users_create(
         return await admin.create_api_user(ctx, org, name, ip_allowlist=allow_ip or None)
 
     cred = run(go)
-    show_secret("API user", cred.ident, cred.secret)
+    output.credential("API user", cred.ident, cred.secret)
     if allow_ip and admits_loopback(parse_allowlist(allow_ip)):
         err.print(
             "[yellow]warning:[/yellow] the allow-list admits this machine (127.0.0.1 or ::1): "
@@ -55,7 +56,7 @@ def staff_create(
         return await admin.create_staff_user(ctx, org, username, name)
 
     cred = run(go)
-    show_secret("Staff user", cred.ident, cred.secret)
+    output.credential("Staff user", cred.ident, cred.secret)
 
 
 @staff_app.command("reset-password")
@@ -67,5 +68,4 @@ def staff_reset_password(username: str) -> None:
         return await staff_service.reset_password(ctx, username)
 
     password = run(go)
-    console.print(f"Staff user [bold]{username}[/bold]: new password, shown once, keep it now:")
-    console.print(f"  [bold green]{password}[/bold green]")
+    output.secret(f"Staff user {username}: new password, shown once, keep it now:", password)

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from serviceguide.cli import output
 from serviceguide.cli.common import console, org_of, run, when
 from serviceguide.services import webhooks
 from serviceguide.services.context import AppContext
@@ -17,11 +18,11 @@ webhooks_app = typer.Typer(help="Webhook endpoints of TLs and KOs.", no_args_is_
 
 
 def _show_webhook_secret(what: str, secret: webhooks.EndpointSecret) -> None:
-    console.print(
-        f"Webhook endpoint [bold]{secret.endpoint_id}[/bold] {what}. "
-        "Its signing secret is shown once, keep it now:"
+    output.secret(
+        f"Webhook endpoint {secret.endpoint_id} {what}. "
+        "Its signing secret is shown once, keep it now:",
+        secret.secret,
     )
-    console.print(f"  [bold green]{secret.secret}[/bold green]", highlight=False)
 
 
 @webhooks_app.command("register")
@@ -44,9 +45,14 @@ def webhooks_register(
 
 
 @webhooks_app.command("list")
-def webhooks_list() -> None:
+def webhooks_list(
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON array")] = False,
+) -> None:
     """Every webhook endpoint (without secrets)."""
     found = run(webhooks.list_endpoints)
+    if as_json:
+        output.json_list(found)
+        return
     t = Table(title="Webhook endpoints")
     for col in ("id", "organisation", "url", "events", "active", "created"):
         t.add_column(col, overflow="fold")

@@ -45,3 +45,9 @@ def fmt_zoned(dt: datetime, *, timespec: str = "seconds") -> str:
     reading the command line and the logs, who may be elsewhere, or on the other side of a
     change to or from summer time."""
     return local(dt).isoformat(sep=" ", timespec=timespec)
+
+
+def fmt_log_time(created: float) -> str:
+    """A log record's time (seconds since the epoch) as :func:`fmt_zoned` writes it, to the
+    millisecond: ``2026-01-04 11:48:00.123+01:00``."""
+    return fmt_zoned(datetime.fromtimestamp(created, UTC), timespec="milliseconds")

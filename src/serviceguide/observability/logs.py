@@ -18,6 +18,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from serviceguide.domain.clock import fmt_log_time
 from serviceguide.observability import request_id
 from serviceguide.observability.redact import redact_text
 
@@ -48,13 +49,18 @@ class RequestIdFilter(logging.Filter):
 
 
 class TextFormatter(logging.Formatter):
-    """``time level logger message``, masked; ``one_line``: an exception's type and message on
+    """``time level logger message``, masked, the time with its offset from UTC; ``one_line``: an exception's type and message on
     the line itself instead of a traceback (for libraries that log an outage they are already
     retrying, e.g. asyncpg's pool)."""
 
     def __init__(self, fmt: str | None = None, *, one_line: bool = False) -> None:
         super().__init__(fmt or "%(asctime)s %(levelname)s %(name)s %(message)s")
         self.one_line = one_line
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        """Stockholm time with its offset from UTC: a reader elsewhere, or reading across a
+        change to summer time, knows which time it is."""
+        return fmt_log_time(record.created)
 
     def formatException(self, ei: Any) -> str:
         if self.one_line:

@@ -1,9 +1,10 @@
 """Direct activation: the guide asks the KO's activation endpoint while an order is placed.
 
 The KO hosts ``?method=…`` calls (the original platform's "Aktiverings-API"; docs/concepts.md):
-``service_deliverable`` then ``service_order``. Answers use the platform's envelope: ``<METHOD><response>…</response>
-<status>success|failed</status></METHOD>`` with ``<code>`` and ``<message>`` on failure (404
-unknown access, 426 upgrade required, 428 hardware insufficient, 500).
+``service_deliverable`` then ``service_order``. Answers use the platform's envelope:
+``<METHOD><response>…</response><status>success|failed</status></METHOD>`` with ``<code>`` and
+``<message>`` on failure (404 unknown access, 426 upgrade required, 428 hardware insufficient,
+500).
 """
 
 from __future__ import annotations

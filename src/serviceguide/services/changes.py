@@ -90,6 +90,6 @@ async def record_event(
 async def enqueue_order_mails(
     conn: AsyncConnection, orders: Sequence[tuple[int, int]], at: datetime
 ) -> None:
-    """The order e-mail (docs/notifications.md) for each new ``(order_id, tl_org_id)``, in the placing
-    transaction; the relay sends it once that has committed."""
+    """The order e-mail (docs/notifications.md) for each new ``(order_id, tl_org_id)``, in the
+    placing transaction; the relay sends it once that has committed."""
     await outbox_repo.enqueue_mails(conn, orders, at, request_id.current())

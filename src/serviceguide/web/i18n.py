@@ -354,7 +354,7 @@ _ERRORS: list[tuple[str, re.Pattern[str], str]] = [
 
 
 def error_text(t: Translate, field: str, message: str) -> str:
-    """The page's sentence for a domain error on ``field`` (the field names of docs/guide-api.md)."""
+    """The page's sentence for a domain error on ``field`` (named as in docs/guide-api.md)."""
     short = field.removeprefix("customer.")
     for where, pattern, key in _ERRORS:
         if where not in ("*", field):

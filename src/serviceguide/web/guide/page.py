@@ -43,7 +43,8 @@ SECURITY_HEADERS = {
 
 STEPS = ["address", "services", "details", "review", "done"]
 
-# CONTRACT §3 field names → the id of the input that shows the error.
+# The field names of the guide's JSON API (docs/guide-api.md) → the id of the input that shows
+# the error.
 FIELD_IDS = {
     "customer.firstname": "firstname",
     "customer.surname": "surname",
