@@ -49,9 +49,9 @@ class RequestIdFilter(logging.Filter):
 
 
 class TextFormatter(logging.Formatter):
-    """``time level logger message``, masked, the time with its offset from UTC; ``one_line``: an exception's type and message on
-    the line itself instead of a traceback (for libraries that log an outage they are already
-    retrying, e.g. asyncpg's pool)."""
+    """``time level logger message``, masked, the time with its offset from UTC; ``one_line``:
+    an exception's type and message on the line itself instead of a traceback (for libraries
+    that log an outage they are already retrying, e.g. asyncpg's pool)."""
 
     def __init__(self, fmt: str | None = None, *, one_line: bool = False) -> None:
         super().__init__(fmt or "%(asctime)s %(levelname)s %(name)s %(message)s")
