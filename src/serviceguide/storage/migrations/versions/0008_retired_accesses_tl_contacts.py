@@ -1,7 +1,7 @@
 """retired accesses; a TL's contact details
 
 Revision ID: 0008
-Revises: 0007
+Revises: 0011
 Create Date: 2026-12-03 09:00:00.000000
 
 ``accesses.retired_at``: an import with ``--replace`` retires the accesses its file no longer
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0007"
+down_revision: str | None = "0011"  # after the outbox's request ids, which came first
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
