@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
+from serviceguide.domain import personnummer
 from serviceguide.domain.clock import utcnow
 from serviceguide.domain.errors import InvalidInput, NotFound
 from serviceguide.domain.masking import mask_text, tokens_of
@@ -211,13 +212,21 @@ async def test_erasure_on_request_is_refused_while_an_order_is_open(ctx: AppCont
 def test_masking_finds_the_customers_data_in_free_text_only_as_whole_words():
     class C:
         firstname, surname, email, phone = "Eva", "Ek", "eva@example.se", "070-1234567"
-        serial = "197001011239"
+        serial = "197001011233"
 
     tokens = tokens_of(C)
-    text = "Eva Ek (700101-1239, 197001011239) ringde från 070-1234567; Evangelina ej kund. Ekorre."
+    text = "Eva Ek (700101-1233, 197001011233) ringde från 070-1234567; Evangelina ej kund. Ekorre."
     assert mask_text(text, tokens) == (
         "*** *** (***, ***) ringde från ***; Evangelina ej kund. Ekorre."
     )
+    # Every way the personnummer may be written, this one only; another person's stays.
+    other = "19800101-1231"
+    assert personnummer.is_valid(C.serial) and personnummer.is_valid(other)
+    spaced = f"Pnr 19700101 1233 och 700101 1233, inte 197001011232 eller {other}."
+    assert mask_text(spaced, tokens, C.serial) == (
+        f"Pnr *** och ***, inte 197001011232 eller {other}."
+    )
+    assert mask_text(spaced, tokens) == spaced  # without the serial: only the usual spellings
 
 
 async def test_the_commands_anonymise_erase_and_list_the_reads(

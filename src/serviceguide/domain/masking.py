@@ -16,6 +16,9 @@ from email import policy
 from email.message import EmailMessage
 from typing import Protocol
 
+from serviceguide.domain import personnummer
+from serviceguide.domain.errors import InvalidInput
+
 MASK = "***"
 
 
@@ -42,14 +45,29 @@ def _pattern(tokens: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile("|".join(alternatives), flags=re.IGNORECASE) if alternatives else None
 
 
-def mask_text(text: str, tokens: list[str]) -> str:
+def mask_text(text: str, tokens: list[str], serial: str = "") -> str:
+    """``text`` with each token replaced by ``***`` (whole words, any case); with ``serial``
+    (12 digits), also that personnummer however it is written (spaces, dashes, 10 digits)."""
     pattern = _pattern(tokens)
-    return text if pattern is None else pattern.sub(MASK, text)
+    if pattern is not None:
+        text = pattern.sub(MASK, text)
+    if len(serial) != 12:
+        return text
+    out, last = [], 0
+    for start, end in personnummer.spans_in(text):
+        try:
+            same = personnummer.normalise(text[start:end].replace(" ", "")) == serial
+        except InvalidInput:
+            same = False
+        if same:
+            out += [text[last:start], MASK]
+            last = end
+    return "".join([*out, text[last:]])
 
 
-def mask_message(data: bytes, tokens: list[str]) -> bytes | None:
-    """The stored mail ``data`` with the tokens masked in its headers and text parts, or None
-    when none of them occurs in it."""
+def mask_message(data: bytes, tokens: list[str], serial: str = "") -> bytes | None:
+    """The stored mail ``data`` with the tokens (and ``serial``, as :func:`mask_text` does)
+    masked in its headers and text parts, or None when none of them occurs in it."""
     if not tokens:
         return None
     msg = email.message_from_bytes(data, _class=EmailMessage, policy=policy.default)
@@ -59,7 +77,7 @@ def mask_message(data: bytes, tokens: list[str]) -> bytes | None:
     changed = False
     for part in msg.walk():
         for name, value in list(part.items()):
-            masked = mask_text(str(value), tokens)
+            masked = mask_text(str(value), tokens, serial)
             if masked != str(value):
                 part.replace_header(name, masked)
                 changed = True
@@ -68,7 +86,7 @@ def mask_message(data: bytes, tokens: list[str]) -> bytes | None:
         assert isinstance(part, EmailMessage)
         text = part.get_content()
         subtype = part.get_content_subtype()
-        masked = mask_text(text, in_html if subtype == "html" else tokens)
+        masked = mask_text(text, in_html if subtype == "html" else tokens, serial)
         if masked != text:
             # set_content writes the part's Content-* headers anew; others (none in our mails)
             # would be dropped, which for a masked copy is no loss.

@@ -151,21 +151,21 @@ async def blank_personal_data(ctx: AppContext, conn: AsyncConnection, customer: 
     are masked and the record is not, and erasing again finishes the work (masking twice changes
     nothing); the other way round, a second try could no longer tell what to mask.
     """
-    tokens = tokens_of(customer)
+    tokens, serial = tokens_of(customer), customer.serial or ""
     logs = 0
     for entry in await repo.log_entries(conn, customer.id):
-        text = mask_text(entry.message, tokens)
+        text = mask_text(entry.message, tokens, serial)
         if text != entry.message:
             await repo.set_log_text(conn, entry.id, text)
             logs += 1
     errors = 0
     rows = await repo.outbox_of(conn, customer.id)
     for row in rows:
-        if row.last_error and (text := mask_text(row.last_error, tokens)) != row.last_error:
+        if row.last_error and (text := mask_text(row.last_error, tokens, serial)) != row.last_error:
             await repo.set_outbox_error(conn, row.id, text)
             errors += 1
     for attempt in await repo.attempt_errors_of(conn, [r.id for r in rows]):
-        if (text := mask_text(attempt.error, tokens)) != attempt.error:
+        if (text := mask_text(attempt.error, tokens, serial)) != attempt.error:
             await repo.set_attempt_error(conn, attempt.id, text)
             errors += 1
     mails = [r.id for r in rows if r.kind == OutboxKind.MAIL.value]
@@ -173,7 +173,7 @@ async def blank_personal_data(ctx: AppContext, conn: AsyncConnection, customer: 
         mailcopies.rewrite_copies,
         mailcopies.mail_dir(ctx.settings.var_dir),
         mails,
-        partial(mask_message, tokens=tokens),
+        partial(mask_message, tokens=tokens, serial=serial),
     )
     await repo.blank_customer(conn, customer.id, utcnow())
     return Blanked(logs, errors, copies)
