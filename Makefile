@@ -49,6 +49,7 @@ run: demo
 	@echo
 	@echo "Tjänsteguiden:     http://$(HOST):$(PORT)/"
 	@echo "Staff pages:       http://$(HOST):$(PORT)/staff/  (staff users above)"
+	@echo "Administration:    http://$(HOST):$(PORT)/staff/admin/  (the admin users above)"
 	@echo "XSP order API:     http://$(HOST):$(PORT)/plain/serviceguide_log  (reference: /docs)"
 	@echo "KO simulator:      http://127.0.0.1:$(SIM_PORT)/  (the demo networks' direct activation and ON-API)"
 	@echo "The credentials above are the demo's; '$(BIN)/serviceguide demo-data' prints them again."

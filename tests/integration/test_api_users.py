@@ -54,7 +54,7 @@ async def test_a_bad_allowlist_entry_is_refused_and_nothing_stored(
     before = await _count(ctx)
     with pytest.raises(InvalidInput) as refused:
         await admin.create_api_user(ctx, ko, "KOA robots", ip_allowlist=["192.0.2.1", entry])
-    assert refused.value.field == "allow-ip" and error in refused.value.message
+    assert refused.value.field == "allow_ip" and error in refused.value.message
     assert await _count(ctx) == before
 
 

@@ -932,7 +932,8 @@ def _declared_routes(app: FastAPI) -> Iterator[tuple[str, str]]:
 
 def test_every_route_and_xsp_method_has_a_row(tmp_path: Path) -> None:
     app = create_app(make_settings("sqlite:///unused.sqlite3", tmp_path))
-    declared = set(_declared_routes(app))
+    # The administration's routes have their own table: test_admin_matrix.py.
+    declared = {r for r in _declared_routes(app) if not r[0].startswith("/staff/admin")}
     assert declared, "no routes found: has FastAPI changed how routes are listed?"
     assert declared >= NOT_IN_MATRIX, f"gone, remove from NOT_IN_MATRIX: {NOT_IN_MATRIX - declared}"
     covered = {(ep.route, ep.verb) for ep in ENDPOINTS.values()}

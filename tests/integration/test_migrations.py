@@ -65,3 +65,50 @@ def test_upgrading_says_which_revisions_it_applied(
     finally:
         if admin_url is not None:
             drop_pg_database(admin_url, url)
+
+
+def test_existing_staff_become_handlers_and_offered_services_stay_offered(tmp_path: Path):
+    """Upgrading an installation from before roles: every staff user keeps the order pages as a
+    handler, no organisation has an admin yet, and every TL with a service in a network is
+    admitted there (the guide offers what it offered)."""
+    from sqlalchemy import text
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    migrate.upgrade(url, "0007")
+    engine = create_engine(sync_url(url))
+    with engine.begin() as conn:
+        at = "2026-01-01 00:00:00.000000"
+        conn.execute(
+            text(
+                "INSERT INTO organisations (id, kind, name, coid, xsp, created_at) VALUES "
+                f"(1, 'ko', 'KO', 'KOX', NULL, '{at}'), (2, 'tl', 'TL', NULL, 7, '{at}'), "
+                f"(3, 'tl', 'Other TL', NULL, 8, '{at}')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO networks (id, coid, name, ko_org_id, created_at) "
+                f"VALUES (1, 'KOX', 'Net', 1, '{at}')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO services (id, uid, name, tl_org_id, network_id, price_monthly, "
+                f"price_once, created_at) VALUES (5, 'U', 'S', 2, 1, 1, 0, '{at}')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO staff_users (org_id, username, name, password_hash, created_at) "
+                f"VALUES (2, 'old.user', 'Old', 'x', '{at}')"
+            )
+        )
+    migrate.upgrade(url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT role FROM staff_users")).scalars().all() == ["handler"]
+        admitted = conn.execute(text("SELECT network_id, tl_org_id FROM network_admissions"))
+        assert [tuple(r) for r in admitted] == [(1, 2)]
+        assert conn.execute(text("SELECT DISTINCT active FROM organisations")).scalar() == 1
+        assert conn.execute(text("SELECT category FROM services")).scalar() == "other"
+    engine.dispose()
+    migrate.downgrade(url, "0007")  # and back, with the old kinds only

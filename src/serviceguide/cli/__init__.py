@@ -3,8 +3,8 @@
 This module assembles the command from its groups, in the order ``--help`` lists them; each
 group's commands live in the module named after it (``orgs`` holds ``ko``, ``tl`` and
 ``networks``; ``catalogue`` holds ``accesses`` and ``services``; ``users`` holds ``api-users``
-and ``staff``). What the commands share — the consoles, running a use case against the
-database, the logging of the long-running commands — is in ``common``.
+and ``staff``; ``audit`` the admin log). What the commands share — the consoles, running a use
+case against the database, the logging of the long-running commands — is in ``common``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from serviceguide.cli import (
     agent,
+    audit,
     catalogue,
     data,
     orgs,
@@ -45,6 +46,7 @@ app.add_typer(users.staff_app, name="staff")
 app.add_typer(outbox.outbox_app, name="outbox")
 app.add_typer(webhooks.webhooks_app, name="webhooks")
 app.add_typer(privacy.privacy_app, name="privacy")
+app.add_typer(audit.audit_app, name="audit")
 app.add_typer(agent.agent_app, name="agent")
 
 

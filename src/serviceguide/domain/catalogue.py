@@ -61,3 +61,84 @@ def price(value: str | Decimal | float | int, field: str) -> Decimal:
     if rounded >= Decimal("100000000"):  # 99999999.995 rounds up out of range
         raise InvalidInput(field, f"{field} must be between 0 and 99999999.99")
     return rounded
+
+
+class ServiceCategory(StrEnum):
+    """What kind of service it is, as the guide groups them."""
+
+    INTERNET = "internet"
+    TV = "tv"
+    TELEPHONY = "telephony"
+    OTHER = "other"
+
+
+DESCRIPTION_MAX = 500
+NAME_MAX = 200
+
+
+def service_fields(
+    *,
+    uid: str,
+    name: str,
+    price_monthly: str | Decimal,
+    price_once: str | Decimal,
+    description: str = "",
+    category: str = ServiceCategory.OTHER.value,
+) -> dict[str, object]:
+    """A service's fields checked and cleaned, or :class:`InvalidInput` on the first bad one
+    (in the order of the form)."""
+    uid = uid.strip()
+    check(SERVICE_UID, uid, "uid", "product code")
+    name = name.strip()
+    if not name:
+        raise InvalidInput("name", "name is required")
+    if len(name) > NAME_MAX or _has_control(name):
+        raise InvalidInput("name", f"name: at most {NAME_MAX} characters, no control characters")
+    monthly = price(price_monthly, "price_monthly")
+    once = price(price_once, "price_once")
+    description = description.strip()
+    if len(description) > DESCRIPTION_MAX or _has_control(description.replace("\n", " ")):
+        raise InvalidInput("description", f"description: at most {DESCRIPTION_MAX} characters")
+    try:
+        cat = ServiceCategory(category.strip().lower() or ServiceCategory.OTHER.value)
+    except ValueError:
+        known = ", ".join(ServiceCategory)
+        raise InvalidInput("category", f"category must be one of {known}") from None
+    return {
+        "uid": uid,
+        "name": name,
+        "price_monthly": monthly,
+        "price_once": once,
+        "description": description,
+        "category": cat.value,
+    }
+
+
+def _has_control(text: str) -> bool:
+    return any(ord(c) < 32 or ord(c) == 127 for c in text)
+
+
+def check_activation_url(url: str) -> str | None:
+    """A network's direct-activation URL: absolute http(s), no credentials, at most 500
+    characters; empty means none (direct activation off)."""
+    from urllib.parse import urlsplit
+
+    url = url.strip()
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise InvalidInput("activation_url", "not a URL") from None
+    if (
+        len(url) > 500
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.username
+        or parts.password
+        or _has_control(url)
+        or " " in url
+    ):
+        raise InvalidInput("activation_url", "an absolute http:// or https:// URL, no credentials")
+    return url

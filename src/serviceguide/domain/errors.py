@@ -25,6 +25,14 @@ class NotFound(DomainError):
         self.ident = ident
 
 
+class Forbidden(DomainError):
+    """Signed in, and not allowed to do this (a handler on an administration page). Another
+    organisation's object is :class:`NotFound` instead, so that its existence is not told."""
+
+    def __init__(self, message: str = "Not allowed for your role") -> None:
+        super().__init__(message)
+
+
 class TransitionNotAllowed(DomainError):
     def __init__(self, current: str, new: str) -> None:
         super().__init__(f"Status change from {current} to {new} is not allowed")

@@ -13,6 +13,7 @@ from serviceguide.domain.status import EventType, MessageType, OrderStatus
 class OrgKind(StrEnum):
     KO = "ko"  # kommunikationsoperatör: operates a network, owns its accesses
     TL = "tl"  # tjänsteleverantör (XSP): sells services on networks
+    PLATFORM = "platform"  # runs the installation: creates KOs and TLs, sees no orders
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,7 @@ class Organisation:
     contact_email: str | None = None
     website: str | None = None
     opening_hours: str | None = None
+    active: bool = True  # a disabled organisation's users cannot log in; it offers nothing
 
 
 @dataclass(frozen=True, slots=True)

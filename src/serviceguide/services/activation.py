@@ -109,3 +109,41 @@ async def activate(
         )
     metrics.direct_activation("activated")
     return ActivationResult(True, f"Direktaktiverad av {coid} ({service_uid} på {socket})")
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverableAnswer:
+    reached: bool  # an answer came (success or failed); False: no answer at all
+    deliverable: bool
+    code: str
+    message: str  # the KO's message, or why there was no answer; at most 200 characters
+
+
+async def deliverable(url: str, service_uid: str, socket: str) -> DeliverableAnswer:
+    """Ask the KO's ``service_deliverable`` once, for the "test the URL" button. Never raises;
+    the answer is cut short, so a page never shows more of another server than that."""
+    try:
+        async with httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False) as client:
+            resp = await client.get(
+                url,
+                params={
+                    "method": "service_deliverable",
+                    "origin": ORIGIN,
+                    "service_uid": service_uid,
+                    "socket": socket,
+                },
+            )
+    except httpx.HTTPError as e:
+        return DeliverableAnswer(False, False, "", f"no answer ({type(e).__name__})")
+    try:
+        ok, code, message = _parse("service_deliverable", resp)
+    except (ET.ParseError, ValueError, AttributeError, StopIteration):
+        return DeliverableAnswer(
+            False,
+            False,
+            str(resp.status_code),
+            f"not an answer of the protocol (HTTP {resp.status_code})",
+        )
+    if not ok and code in REASONS:
+        message = f"{REASONS[code]}" + (f" – {message}" if message else "")
+    return DeliverableAnswer(True, ok, code if not ok else "", message[:200])

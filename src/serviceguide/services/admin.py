@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 
-import anyio
-
-from serviceguide.domain.allowlist import parse_allowlist
 from serviceguide.domain.catalogue import (
     ACCESS_ID,
     COID,
@@ -22,19 +18,11 @@ from serviceguide.domain.clock import utcnow
 from serviceguide.domain.errors import Conflict, InvalidInput, NotFound
 from serviceguide.domain.mailaddress import normalise_email
 from serviceguide.domain.model import Organisation, OrgKind
+from serviceguide.domain.roles import Role
+from serviceguide.services import accounts, audit
+from serviceguide.services.accounts import NewCredentials
 from serviceguide.services.context import AppContext
-from serviceguide.services.secrets import hash_secret, new_api_key, new_password
-from serviceguide.storage import accesses, catalogue, identity
-
-
-@dataclass(frozen=True, slots=True)
-class NewCredentials:
-    ident: int | str  # api_user number or staff username
-    secret: str  # shown once, stored only as an argon2 hash
-
-
-def _hash(ctx: AppContext, secret: str) -> str:
-    return hash_secret(secret, ctx.settings.password_hashing)
+from serviceguide.storage import accesses, admissions, catalogue, organisations
 
 
 async def create_ko(
@@ -52,6 +40,9 @@ async def create_ko(
         await catalogue.insert_network(
             conn, coid=coid, name=name, ko_org_id=org_id, activation_url=activation_url, now=now
         )
+        after = {"coid": coid, "name": name, "activation_url": activation_url or ""}
+        org = await organisations.by_id(conn, org_id)
+        await audit.record(conn, audit.cli_actor(), org, "org.create", f"KO {coid}", after=after)
     return org_id
 
 
@@ -62,9 +53,13 @@ async def create_tl(ctx: AppContext, xsp: int, name: str, order_email: str) -> i
     async with ctx.db.write() as conn:
         if await catalogue.org_by_xsp(conn, xsp) is not None:
             raise Conflict(f"A TL with xsp {xsp} already exists")
-        return await catalogue.insert_organisation(
+        org_id = await catalogue.insert_organisation(
             conn, kind=OrgKind.TL, name=name, xsp=xsp, order_email=order_email, now=utcnow()
         )
+        after = {"xsp": xsp, "name": name, "order_email": order_email}
+        org = await organisations.by_id(conn, org_id)
+        await audit.record(conn, audit.cli_actor(), org, "org.create", f"TL {xsp}", after=after)
+        return org_id
 
 
 async def find_org(
@@ -87,6 +82,14 @@ async def set_activation_url(ctx: AppContext, coid: str, url: str | None) -> Non
     async with ctx.db.write() as conn:
         if not await catalogue.set_activation_url(conn, coid, url):
             raise NotFound("network", coid)
+        await audit.record(
+            conn,
+            audit.cli_actor(),
+            await catalogue.org_by_coid(conn, coid),
+            "network.update",
+            f"network {coid}",
+            after={"activation_url": url or ""},
+        )
 
 
 async def add_access(
@@ -166,7 +169,9 @@ async def create_service(
             service_id = await catalogue.next_service_id(conn)
         elif await catalogue.service_by_id(conn, service_id) is not None:
             raise Conflict(f"Service {service_id} already exists")
-        return await catalogue.insert_service(
+        # The operator's word admits the TL to the network, if its KO had not yet.
+        await admissions.admit(conn, network.id, tl.id, utcnow())
+        created = await catalogue.insert_service(
             conn,
             id=service_id,
             uid=uid,
@@ -179,6 +184,16 @@ async def create_service(
             direct_activation=direct_activation,
             created_at=utcnow(),
         )
+        await audit.record(
+            conn,
+            audit.cli_actor(),
+            tl,
+            "service.create",
+            f"service {created}",
+            after={"coid": coid, "uid": uid, "name": name.strip(), "price_monthly": monthly,
+                   "price_once": once, "direct_activation": direct_activation},
+        )  # fmt: skip
+        return created
 
 
 async def create_api_user(
@@ -189,37 +204,25 @@ async def create_api_user(
     api_key: str | None = None,
     ip_allowlist: list[str] | None = None,
 ) -> NewCredentials:
-    """A new API user; the key is returned once and stored only as an argon2 hash."""
-    if ip_allowlist is not None:
-        ip_allowlist = parse_allowlist(ip_allowlist) or None
-    key = api_key or new_api_key()
-    key_hash = await anyio.to_thread.run_sync(_hash, ctx, key)
-    async with ctx.db.write() as conn:
-        api_user = await identity.insert_api_user(
-            conn,
-            org_id=org.id,
-            name=name,
-            key_hash=key_hash,
-            ip_allowlist=ip_allowlist,
-            now=utcnow(),
-        )
-    return NewCredentials(api_user, key)
+    """A new API user, made by the operator (services.accounts has the rules)."""
+    return await accounts.create_api_user(
+        ctx, audit.cli_actor(), org, name, ip_allowlist, api_key=api_key
+    )
 
 
 async def create_staff_user(
-    ctx: AppContext, org: Organisation, username: str, name: str, *, password: str | None = None
+    ctx: AppContext,
+    org: Organisation,
+    username: str,
+    name: str,
+    *,
+    password: str | None = None,
+    role: Role | str = Role.HANDLER,
 ) -> NewCredentials:
-    if not username.strip() or len(username) > 100:
-        raise InvalidInput("username", "username is required (at most 100 characters)")
-    pw = password or new_password()
-    pw_hash = await anyio.to_thread.run_sync(_hash, ctx, pw)
-    async with ctx.db.write() as conn:
-        if await identity.staff_username_taken(conn, username):
-            raise Conflict(f"Username {username} is taken")
-        await identity.insert_staff_user(
-            conn, org_id=org.id, username=username, name=name, password_hash=pw_hash, now=utcnow()
-        )
-    return NewCredentials(username, pw)
+    """A new staff user, made by the operator (services.accounts has the rules)."""
+    return await accounts.create_staff_user(
+        ctx, audit.cli_actor(), org, username, name, role, password=password
+    )
 
 
 async def update_service(
@@ -253,10 +256,28 @@ async def update_service(
     if not values:
         raise InvalidInput("service", "nothing to change")
     async with ctx.db.write() as conn:
-        if not await catalogue.update_service(conn, service_id, **values):
+        before = await catalogue.service_by_id(conn, service_id)
+        if before is None or not await catalogue.update_service(conn, service_id, **values):
             raise NotFound("service", service_id)
+        await audit.record(
+            conn,
+            audit.cli_actor(),
+            await organisations.by_id(conn, before.tl_org_id),
+            "service.update",
+            f"service {service_id}",
+            before={k: getattr(before, k) for k in values},
+            after=values,
+        )
 
 
 async def catalogue_overview(ctx: AppContext) -> list[dict[str, object]]:
     async with ctx.db.read() as conn:
         return await catalogue.services_overview(conn)
+
+
+async def org_by_id(ctx: AppContext, org_id: int) -> Organisation:
+    async with ctx.db.read() as conn:
+        org = await organisations.by_id(conn, org_id)
+    if org is None:
+        raise NotFound("organisation", org_id)
+    return org

@@ -13,7 +13,7 @@ from serviceguide.observability import metrics
 from serviceguide.services import ratelimit
 from serviceguide.services.context import AppContext
 from serviceguide.services.secrets import new_login_hash, sha256_hex, verify_secret_off_loop
-from serviceguide.storage import identity
+from serviceguide.storage import accounts, identity
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +57,7 @@ async def api_login(ctx: AppContext, api_user: int, api_key: str, client_ip: str
         await identity.insert_session(
             conn, token_sha256=sha256_hex(token), api_user=api_user, now=now, expires=expires
         )
+        await accounts.touch_api_user(conn, api_user, now)
     return Login(hash_key=token, caller=caller, expires_at=expires)
 
 
@@ -71,6 +72,8 @@ async def caller_for_basic(
     if cached is not None:
         return cached
     caller = await verify_key(ctx, api_user, api_key, client_ip)
+    async with ctx.db.write() as conn:
+        await accounts.touch_api_user(conn, api_user, utcnow())
     ctx.basic_cache.put(fingerprint, caller)
     return caller
 
@@ -121,4 +124,8 @@ async def caller_for_allowlisted_user(
         raise AuthenticationFailed(
             "api_user without hash is accepted only from an allow-listed address"
         )
+    now = utcnow()
+    if user.last_used_at is None or now - user.last_used_at >= accounts.TOUCH_EVERY:
+        async with ctx.db.write() as conn:
+            await accounts.touch_api_user(conn, api_user, now)
     return user.caller

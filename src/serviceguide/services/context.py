@@ -31,6 +31,10 @@ class BasicCache:
             self._items.clear()
         self._items[fingerprint] = (caller, time.monotonic())
 
+    def clear(self) -> None:
+        """Forget every pair (this process's): a key was changed or a user disabled here."""
+        self._items.clear()
+
 
 class SessionCache:
     """Login hashes this process has recently found valid (by their SHA-256).

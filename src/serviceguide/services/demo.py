@@ -240,6 +240,7 @@ async def load(ctx: AppContext) -> DemoResult:
             service_id=s.id,
         )
     await _place_sample_orders(ctx, callers)
+    await _load_admins(ctx)
     return DemoResult(True, await describe(ctx))
 
 
@@ -317,6 +318,7 @@ async def describe(ctx: AppContext) -> dict[str, Any]:
                 "coid": ko.coid,
                 "username": ko.coid.lower() + ".ko",
                 "password": demo_secret(ctx, f"staff:{ko.coid}"),
+                "role": "handler",
             }
         )
     coid_of_network = {n.id: n.coid for n in networks.values()}
@@ -347,8 +349,10 @@ async def describe(ctx: AppContext) -> dict[str, Any]:
                 "xsp": tl.xsp,
                 "username": tl.staff,
                 "password": demo_secret(ctx, f"staff:{tl.xsp}"),
+                "role": "handler",
             }
         )
+    staff += _describe_admins(ctx)
     return {
         "kos": kos,
         "tls": tls,
@@ -363,3 +367,50 @@ async def describe(ctx: AppContext) -> dict[str, Any]:
         "staff": staff,
         "orders": all_orders,
     }
+
+
+# --- the administrators: one per KO and TL, and the platform's ------------------------------------
+
+#: (where, username, name): an admin for every organisation, beside the handlers above.
+ADMINS: list[tuple[dict[str, Any], str, str]] = [
+    *[({"coid": ko.coid}, f"{ko.coid.lower()}.admin", f"{ko.name} admin") for ko in KOS],
+    ({"xsp": 31420}, "lisa.admin", "Lisa Demo Bredband (admin)"),
+    ({"xsp": 31421}, "olle.admin", "Olle Exempel Fiber (admin)"),
+    ({"platform": True}, "plattform.admin", "Plattformens admin"),
+]
+
+
+def _admin_label(where: dict[str, Any]) -> str:
+    return "platform" if "platform" in where else str(where.get("coid") or where.get("xsp"))
+
+
+async def _load_admins(ctx: AppContext) -> None:
+    from serviceguide.domain.roles import Role
+    from serviceguide.services import platform
+
+    for where, username, name in ADMINS:
+        org = (
+            await platform.platform_org(ctx)
+            if "platform" in where
+            else await admin.find_org(ctx, **where)
+        )
+        await admin.create_staff_user(
+            ctx,
+            org,
+            username,
+            name,
+            password=demo_secret(ctx, f"admin:{_admin_label(where)}"),
+            role=Role.ADMIN,
+        )
+
+
+def _describe_admins(ctx: AppContext) -> list[dict[str, Any]]:
+    return [
+        {
+            **where,
+            "username": username,
+            "password": demo_secret(ctx, f"admin:{_admin_label(where)}"),
+            "role": "admin",
+        }
+        for where, username, _name in ADMINS
+    ]

@@ -16,6 +16,7 @@ from serviceguide.domain.model import (
     OrderSummary,
     status_change_text,
 )
+from serviceguide.domain.roles import require_order_handling
 from serviceguide.domain.status import EventType, MessageType, OrderStatus, check_transition
 from serviceguide.services import changes, privacy
 from serviceguide.services.context import AppContext
@@ -63,6 +64,7 @@ async def list_customers(
 
 
 async def order_info(ctx: AppContext, caller: Caller, order_id: int) -> OrderDetail:
+    require_order_handling(caller)
     order = await repo.get_order(ctx.db.reader, caller, order_id)
     if order is None:
         raise NotFound("order", order_id)
@@ -95,6 +97,7 @@ async def events(ctx: AppContext, caller: Caller, *, since_id: int, limit: int) 
 async def set_status(ctx: AppContext, caller: Caller, order_id: int, new: OrderStatus) -> bool:
     """Move the order to ``new``; True if it changed. Writes a ``system`` log entry and an event
     (with its webhook deliveries)."""
+    require_order_handling(caller)
     async with ctx.db.write(ordered=True) as conn:
         found = await repo.order_for_change(conn, caller, order_id)
         if found is None:
@@ -133,6 +136,7 @@ async def add_message(
     ctx: AppContext, caller: Caller, order_id: int, message: str, type: MessageType
 ) -> int:
     """Append a message to the order's log (shared between TL and KO); returns the entry id."""
+    require_order_handling(caller)
     async with ctx.db.write(ordered=True) as conn:
         found = await repo.order_for_change(conn, caller, order_id)
         if found is None:

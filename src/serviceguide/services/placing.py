@@ -100,7 +100,7 @@ async def _plan(ctx: AppContext, req: OrderRequest) -> _Plan:
     bad = []
     for sid in req.service_ids:
         svc_xsp = found.get(sid)
-        if svc_xsp is None or not svc_xsp[0].active or svc_xsp[0].network_id != access.network_id:
+        if svc_xsp is None or not svc_xsp[0].offered or svc_xsp[0].network_id != access.network_id:
             bad.append(sid)
             continue
         chosen.append(svc_xsp)

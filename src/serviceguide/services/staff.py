@@ -23,7 +23,8 @@ import anyio
 from serviceguide.domain.clock import STOCKHOLM, local_day_start_utc, today_local, utcnow
 from serviceguide.domain.errors import AuthenticationFailed, InvalidInput, NotFound
 from serviceguide.domain.listing import OrderFilter, OrderRow
-from serviceguide.domain.model import Caller, LogEntry, OrderDetail
+from serviceguide.domain.model import Caller, LogEntry, OrderDetail, OrgKind
+from serviceguide.domain.roles import Actor, Role, require_order_handling
 from serviceguide.domain.status import MessageType, OrderStatus
 from serviceguide.observability import metrics
 from serviceguide.services import privacy, ratelimit
@@ -52,6 +53,20 @@ class StaffSession:
     caller: Caller
     username: str
     token_sha256: str
+    role: Role = Role.HANDLER
+
+    @property
+    def actor(self) -> Actor:
+        """The signed-in user as the administrative use cases take it."""
+        return Actor.staff(self.caller, self.username, self.role)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+    @property
+    def is_platform(self) -> bool:
+        return self.caller.org_kind == OrgKind.PLATFORM
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +140,9 @@ async def session(ctx: AppContext, token: str) -> StaffSession | None:
     if expires - now < SESSION_IDLE - _EXTEND_AFTER:
         async with ctx.db.write() as conn:
             await repo.extend_session(conn, digest, now + SESSION_IDLE)
-    return StaffSession(caller=user.caller, username=user.username, token_sha256=digest)
+    return StaffSession(
+        caller=user.caller, username=user.username, token_sha256=digest, role=user.role
+    )
 
 
 async def logout(ctx: AppContext, token: str) -> None:
@@ -196,6 +213,7 @@ async def list_orders(
     client: str | None = None,
 ) -> tuple[list[OrderRow], int | None]:
     """A page of orders, newest first, and the ``before`` id of the next page (None: last)."""
+    require_order_handling(caller)
     async with ctx.db.read() as conn:
         rows = await repo.list_orders(conn, caller, f, before=before, limit=limit + 1)
     more = len(rows) > limit
@@ -213,6 +231,7 @@ def _audit(
 async def export_orders(
     ctx: AppContext, caller: Caller, f: OrderFilter, client: str | None = None
 ) -> list[OrderRow]:
+    require_order_handling(caller)
     rows: list[OrderRow] = []
     before: int | None = None
     async with ctx.db.read() as conn:
@@ -230,6 +249,7 @@ async def export_orders(
 async def filter_choices(
     ctx: AppContext, caller: Caller
 ) -> tuple[list[tuple[int, str]], list[tuple[str, str]]]:
+    require_order_handling(caller)
     async with ctx.db.read() as conn:
         return await repo.filter_choices(conn, caller)
 
@@ -237,6 +257,7 @@ async def filter_choices(
 async def order_page(
     ctx: AppContext, caller: Caller, order_id: int, client: str | None = None
 ) -> OrderPage:
+    require_order_handling(caller)
     order = await order_repo.get_order(ctx.db.reader, caller, order_id)
     async with ctx.db.read() as conn:
         extras = await repo.order_extras(conn, caller, order_id)
@@ -249,6 +270,7 @@ async def order_page(
 
 async def set_flag(ctx: AppContext, caller: Caller, order_id: int, on: bool) -> None:
     """Set or clear the caller's organisation's "needs follow-up" flag on the order."""
+    require_order_handling(caller)
     async with ctx.db.write() as conn:
         if not await order_repo.order_visible(conn, caller, order_id):
             raise NotFound("order", order_id)
@@ -259,6 +281,7 @@ async def reveal_serial(
     ctx: AppContext, caller: Caller, order_id: int, client: str | None = None
 ) -> str:
     """The customer's full personnummer; the reveal is written to the order's log."""
+    require_order_handling(caller)
     async with ctx.db.write() as conn:
         if not await order_repo.order_visible(conn, caller, order_id):
             raise NotFound("order", order_id)
@@ -289,6 +312,7 @@ async def reveal_serial(
 async def overview(
     ctx: AppContext, caller: Caller, *, days: int = 30, client: str | None = None
 ) -> Overview:
+    require_order_handling(caller)
     today = today_local()
     first = today - timedelta(days=days - 1)
     async with ctx.db.read() as conn:

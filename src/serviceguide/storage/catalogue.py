@@ -12,6 +12,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from serviceguide.domain.model import OfferedService, Organisation, OrgKind
+from serviceguide.storage.admissions import offered
 from serviceguide.storage.tables import accesses, networks, organisations, services
 
 
@@ -53,6 +54,9 @@ class ServiceRecord:
     price_once: Decimal
     direct_activation: bool
     active: bool
+    offered: bool = False  # in the guide now (storage.admissions.offered); where it is asked
+    category: str = "other"
+    description: str = ""
 
 
 def _org(r: Any) -> Organisation:
@@ -67,6 +71,7 @@ def _org(r: Any) -> Organisation:
         contact_email=r.contact_email,
         website=r.website,
         opening_hours=r.opening_hours,
+        active=bool(r.active),
     )
 
 
@@ -290,6 +295,9 @@ def _service(r: Any) -> ServiceRecord:
         price_once=Decimal(r.price_once),
         direct_activation=r.direct_activation,
         active=r.active,
+        offered=bool(getattr(r, "offered", False)),
+        category=r.category,
+        description=r.description,
     )
 
 
@@ -302,7 +310,7 @@ async def services_with_xsp(
     conn: AsyncConnection, service_ids: Sequence[int]
 ) -> dict[int, tuple[ServiceRecord, int]]:
     """The services among ``service_ids`` that exist, each with its TL's xsp (one query)."""
-    q = select(services, organisations.c.xsp.label("tl_xsp")).join(
+    q = select(services, organisations.c.xsp.label("tl_xsp"), offered().label("offered")).join(
         organisations, organisations.c.id == services.c.tl_org_id
     )
     rows = await conn.execute(q.where(services.c.id.in_(list(service_ids))))
@@ -332,7 +340,7 @@ async def offered_services(conn: AsyncConnection, network_id: int) -> list[Offer
         )
         .join(organisations, organisations.c.id == services.c.tl_org_id)
         .join(networks, networks.c.id == services.c.network_id)
-        .where(services.c.network_id == network_id, services.c.active.is_(True))
+        .where(services.c.network_id == network_id, offered())
         .order_by(organisations.c.name, services.c.price_monthly, services.c.id)
     )
     return [
@@ -372,3 +380,17 @@ async def services_overview(conn: AsyncConnection) -> list[dict[str, Any]]:
         .order_by(networks.c.coid, organisations.c.xsp, services.c.id)
     )
     return [dict(r._mapping) for r in await conn.execute(q)]
+
+
+async def update_network(conn: AsyncConnection, network_id: int, **values: Any) -> None:
+    await conn.execute(update(networks).where(networks.c.id == network_id).values(**values))
+
+
+async def first_access_id(conn: AsyncConnection, network_id: int) -> str | None:
+    q = (
+        select(accesses.c.access_id)
+        .where(accesses.c.network_id == network_id)
+        .order_by(accesses.c.id)
+        .limit(1)
+    )
+    return (await conn.execute(q)).scalar_one_or_none()

@@ -23,8 +23,9 @@ from serviceguide.storage.tables import (
 class ApiUserRecord:
     caller: Caller
     key_hash: str
-    active: bool
+    active: bool  # the API user and its organisation
     ip_allowlist: list[str] | None
+    last_used_at: datetime | None = None
 
 
 _caller_cols = (
@@ -48,7 +49,14 @@ def _caller(r: Any) -> Caller:
 
 async def get_api_user(conn: AsyncConnection, api_user: int) -> ApiUserRecord | None:
     q = (
-        select(*_caller_cols, api_users.c.key_hash, api_users.c.active, api_users.c.ip_allowlist)
+        select(
+            *_caller_cols,
+            api_users.c.key_hash,
+            api_users.c.active,
+            api_users.c.ip_allowlist,
+            organisations.c.active.label("org_active"),
+            api_users.c.last_used_at,
+        )
         .join(organisations, organisations.c.id == api_users.c.org_id)
         .where(api_users.c.id == api_user)
     )
@@ -58,8 +66,9 @@ async def get_api_user(conn: AsyncConnection, api_user: int) -> ApiUserRecord | 
     return ApiUserRecord(
         caller=_caller(r._mapping),
         key_hash=r.key_hash,
-        active=r.active,
+        active=bool(r.active and r.org_active),
         ip_allowlist=r.ip_allowlist,
+        last_used_at=r.last_used_at,
     )
 
 

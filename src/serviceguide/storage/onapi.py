@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from serviceguide.storage.admissions import offered
 from serviceguide.storage.catalogue import holds_nul
 from serviceguide.storage.tables import accesses, services
 
@@ -41,7 +42,7 @@ async def tl_sells_on(conn: AsyncConnection, tl_org_id: int, network_id: int) ->
 async def service_uids(conn: AsyncConnection, network_id: int) -> list[str]:
     q = (
         select(services.c.uid)
-        .where(services.c.network_id == network_id, services.c.active.is_(True))
+        .where(services.c.network_id == network_id, offered())
         .distinct()
         .order_by(services.c.uid)
     )

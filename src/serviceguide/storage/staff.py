@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from serviceguide.domain.listing import OrderFilter, OrderRow
 from serviceguide.domain.model import Caller, OrgKind
 from serviceguide.domain.ordering import is_digits
+from serviceguide.domain.roles import Role
 from serviceguide.domain.status import OrderStatus
 from serviceguide.storage.tables import (
     accesses,
@@ -49,7 +50,8 @@ class StaffUserRecord:
     caller: Caller
     username: str
     password_hash: str
-    active: bool
+    active: bool  # the user and its organisation
+    role: Role
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +93,8 @@ _user_cols = (
     staff_users.c.username,
     staff_users.c.password_hash,
     staff_users.c.active,
+    staff_users.c.role,
+    organisations.c.active.label("org_active"),
     organisations.c.id.label("org_id"),
     organisations.c.name.label("org_name"),
     organisations.c.kind,
@@ -108,7 +112,8 @@ def _user(r: Any) -> StaffUserRecord:
         ),
         username=r.username,
         password_hash=r.password_hash,
-        active=r.active,
+        active=bool(r.active and r.org_active),
+        role=Role(r.role),
     )
 
 
@@ -153,6 +158,7 @@ async def session_user(
             staff_sessions.c.token_sha256 == token_sha256,
             staff_sessions.c.expires_at > now,
             staff_users.c.active.is_(True),
+            organisations.c.active.is_(True),
         )
     )
     r = (await conn.execute(q)).first()

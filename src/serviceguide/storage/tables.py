@@ -39,7 +39,7 @@ organisations = Table(
     "organisations",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("kind", String(2), nullable=False),  # OrgKind
+    Column("kind", String(8), nullable=False),  # OrgKind
     Column("name", String(200), nullable=False),
     Column("coid", String(16), unique=True),  # KO only
     Column("xsp", Integer, unique=True),  # TL only
@@ -50,7 +50,9 @@ organisations = Table(
     Column("contact_email", String(254)),
     Column("website", String(500)),
     Column("opening_hours", String(200)),
-    CheckConstraint("kind IN ('ko', 'tl')", name="kind"),
+    # A disabled organisation's users cannot log in and it offers nothing in the guide.
+    Column("active", Boolean, nullable=False, server_default="1"),
+    CheckConstraint("kind IN ('ko', 'tl', 'platform')", name="kind"),
 )
 
 networks = Table(
@@ -124,6 +126,18 @@ services = Table(
     Column("direct_activation", Boolean, nullable=False, server_default="0"),
     Column("active", Boolean, nullable=False, server_default="1"),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("category", String(20), nullable=False, server_default="other"),  # ServiceCategory
+)
+
+# Which TLs a KO admits to sell in its network: a row per admitted TL. A TL's services are
+# offered in a network only while it is admitted there; withdrawing deletes the row (the admin
+# log keeps the history), and the TL's services and orders stay as they are.
+network_admissions = Table(
+    "network_admissions",
+    metadata,
+    Column("network_id", ForeignKey("networks.id"), primary_key=True),
+    Column("tl_org_id", ForeignKey("organisations.id"), primary_key=True),
+    Column("admitted_at", UTCDateTime, nullable=False),
 )
 
 customers = Table(
@@ -223,6 +237,7 @@ api_users = Table(
     Column("ip_allowlist", JSON),  # list of addresses/networks; None = no allow-list
     Column("active", Boolean, nullable=False, server_default="1"),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("last_used_at", UTCDateTime),  # last accepted key or allow-listed call (to a minute)
 )
 
 # Login hashes. Only the SHA-256 of a hash is stored; the row is looked up by it.
@@ -256,6 +271,8 @@ staff_users = Table(
     Column("password_hash", String(200), nullable=False),  # argon2
     Column("active", Boolean, nullable=False, server_default="1"),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("role", String(8), nullable=False, server_default="handler"),  # Role
+    CheckConstraint("role IN ('handler', 'admin')", name="role"),
 )
 
 # Idempotency-Key of the guide's order API: the first answer, kept to be repeated. Written in the
@@ -371,3 +388,74 @@ Index(
     "ix_personal_data_reads_customer", personal_data_reads.c.customer_id, personal_data_reads.c.id
 )
 Index("ix_personal_data_reads_at", personal_data_reads.c.at)
+
+# The admin log: every administrative change, append-only (storage.audit only inserts and reads).
+# Who (names copied, so the entry outlives renamed or removed users), when, which organisation
+# the change concerns, what, and the values before and after as JSON — never a secret.
+admin_log = Table(
+    "admin_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("org_id", ForeignKey("organisations.id")),  # None: the installation as a whole
+    Column("org_name", String(200), nullable=False),
+    Column("actor", String(200), nullable=False),  # "Anna Admin (anna.admin)" or "command line"
+    Column("actor_org", String(200), nullable=False),
+    Column("action", String(40), nullable=False),  # e.g. service.create, staff.role
+    Column("object", String(200), nullable=False),  # e.g. "service 1001", "staff user anna"
+    Column("before", Text),  # JSON object; None for a creation
+    Column("after", Text),  # JSON object; None for a removal
+    sqlite_autoincrement=True,
+)
+Index("ix_admin_log_org_id", admin_log.c.org_id, admin_log.c.id)
+
+# Market-database uploads through the staff pages, imported in the background by the server
+# (services.imports). One row per upload: its state and progress, readable by every worker.
+# At most one queued or running import per network (the partial unique index).
+imports = Table(
+    "imports",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("network_id", ForeignKey("networks.id"), nullable=False),
+    Column("org_id", ForeignKey("organisations.id"), nullable=False),
+    Column("state", String(10), nullable=False),  # ImportState
+    Column("format", String(3), nullable=False),
+    Column("filename", String(200), nullable=False),
+    Column("path", String(500), nullable=False),  # the uploaded file, under var_dir/imports
+    Column("bytes", BigInteger, nullable=False),
+    Column("lines", Integer),  # lines in the file (an estimate of the rows), once counted
+    Column("rows_done", Integer, nullable=False, server_default="0"),
+    Column("rejected", Integer, nullable=False, server_default="0"),
+    Column("inserted", Integer, nullable=False, server_default="0"),
+    Column("updated", Integer, nullable=False, server_default="0"),
+    Column("unchanged", Integer, nullable=False, server_default="0"),
+    Column("error", Text),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("started_at", UTCDateTime),
+    Column("finished_at", UTCDateTime),
+    Column("heartbeat_at", UTCDateTime),  # a running import's worker writes it as it goes
+    Column("claim_token", String(32)),
+    CheckConstraint("state IN ('queued', 'running', 'done', 'failed')", name="state"),
+    sqlite_autoincrement=True,
+)
+Index("ix_imports_network_id", imports.c.network_id, imports.c.id)
+Index(
+    "uq_imports_network_busy",
+    imports.c.network_id,
+    unique=True,
+    sqlite_where=imports.c.state.in_(["queued", "running"]),
+    postgresql_where=imports.c.state.in_(["queued", "running"]),
+)
+
+# Every rejected row of an upload: its line in the file, the field and the reason.
+import_rejections = Table(
+    "import_rejections",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("import_id", ForeignKey("imports.id"), nullable=False),
+    Column("line", Integer, nullable=False),
+    Column("field", String(40), nullable=False),
+    Column("reason", String(300), nullable=False),
+)
+Index("ix_import_rejections_import", import_rejections.c.import_id, import_rejections.c.line)

@@ -6,12 +6,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, insert, select, update
+from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from serviceguide.domain.model import OrgKind
 from serviceguide.domain.status import EventType
-from serviceguide.storage.tables import organisations, webhook_endpoints
+from serviceguide.storage.tables import (
+    organisations,
+    outbox,
+    outbox_attempts,
+    webhook_endpoints,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,3 +102,66 @@ async def set_active(conn: AsyncConnection, endpoint_id: int, active: bool) -> b
         update(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id).values(active=active)
     )
     return result.rowcount == 1
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryAttempt:
+    """One delivery attempt (or, for failures, one delivery that gave up) to an endpoint."""
+
+    at: datetime
+    endpoint_id: int
+    url: str
+    event_id: int | None
+    order_id: int
+    outcome: str  # AttemptOutcome value, or "failed" for a delivery that gave up
+    error: str | None
+    duration_ms: int | None
+
+
+async def recent_attempts(conn: AsyncConnection, org_id: int, limit: int) -> list[DeliveryAttempt]:
+    """The newest attempts to the organisation's endpoints."""
+    q = (
+        select(
+            outbox_attempts.c.at,
+            outbox.c.endpoint_id,
+            webhook_endpoints.c.url,
+            outbox.c.event_id,
+            outbox.c.order_id,
+            outbox_attempts.c.outcome,
+            outbox_attempts.c.error,
+            outbox_attempts.c.duration_ms,
+        )
+        .select_from(outbox_attempts)
+        .join(outbox, outbox.c.id == outbox_attempts.c.outbox_id)
+        .join(webhook_endpoints, webhook_endpoints.c.id == outbox.c.endpoint_id)
+        .where(webhook_endpoints.c.org_id == org_id)
+        .order_by(outbox_attempts.c.id.desc())
+        .limit(limit)
+    )
+    return [DeliveryAttempt(*r) for r in await conn.execute(q)]
+
+
+async def failed_deliveries(
+    conn: AsyncConnection, org_id: int, limit: int
+) -> list[DeliveryAttempt]:
+    """The newest deliveries to the organisation's endpoints that gave up (state failed)."""
+    q = (
+        select(
+            func.coalesce(outbox.c.delivered_at, outbox.c.next_attempt_at),
+            outbox.c.endpoint_id,
+            webhook_endpoints.c.url,
+            outbox.c.event_id,
+            outbox.c.order_id,
+            outbox.c.state,
+            outbox.c.last_error,
+            outbox.c.attempts,
+        )
+        .join(webhook_endpoints, webhook_endpoints.c.id == outbox.c.endpoint_id)
+        .where(webhook_endpoints.c.org_id == org_id, outbox.c.state == "failed")
+        .order_by(outbox.c.id.desc())
+        .limit(limit)
+    )
+    return [
+        DeliveryAttempt(r[0], r[1], r[2], r[3], r[4], r[5], r[6], None)
+        for r in await conn.execute(q)
+    ]

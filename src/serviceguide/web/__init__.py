@@ -43,7 +43,13 @@ def install(app: FastAPI) -> None:
 
 
 def install_staff(app: FastAPI) -> None:
-    """Add the staff pages at ``/staff`` (they share the guide's templates and static files)."""
-    from serviceguide.web import staff
+    """Add the staff pages at ``/staff`` and the administration at ``/staff/admin`` (they share
+    the guide's templates and static files)."""
+    from serviceguide.domain.errors import Forbidden
+    from serviceguide.web import admin, staff
 
     app.include_router(staff.router)
+    app.include_router(admin.router)
+    # A refusal of the service layer that a page did not turn into its own answer (the
+    # platform's staff on an order page): the administration's 403 page.
+    app.add_exception_handler(Forbidden, admin.forbidden_page)

@@ -59,6 +59,8 @@ async def overview(request: Request) -> Response:
     if isinstance(page, Response):
         return page
     assert page.session is not None
+    if page.session.is_platform:  # the platform's staff see no orders: their start page
+        return page.redirect("/staff/admin/")
     data = await service.overview(app_ctx(request), page.session.caller, client=client_ip(request))
     return page.render(
         "staff_overview.html",
