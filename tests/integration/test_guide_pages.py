@@ -79,6 +79,7 @@ class Parsed(HTMLParser):
         self.links: list[tuple[str, str]] = []
         self._form: Form | None = None
         self._textarea: dict[str, str] | None = None
+        self._select: dict[str, str] | None = None
         self._link: list[str] | None = None
         self.feed(html)
 
@@ -96,12 +97,24 @@ class Parsed(HTMLParser):
         elif self._form is not None and tag == "textarea":
             self._textarea = {**a, "value": ""}
             self._form.controls.append(self._textarea)
+        elif self._form is not None and tag == "select":
+            # What a browser sends: the selected option's value, else the first option's.
+            self._select = {**a, "first": "1"}
+            self._form.controls.append(self._select)
+        elif (
+            self._select is not None
+            and tag == "option"
+            and (self._select.pop("first", None) or "selected" in a)
+        ):
+            self._select["value"] = a.get("value", "")
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "form":
             self._form = None
         elif tag == "textarea":
             self._textarea = None
+        elif tag == "select":
+            self._select = None
         elif tag == "a" and self._link is not None:
             self.links.append((self._link[0], self._link[1].strip()))
             self._link = None
