@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from serviceguide.domain.errors import AuthenticationFailed
-from serviceguide.services import auth, guide, orders
+from serviceguide.services import admin, auth, guide, orders
 from serviceguide.services.context import AppContext
 from serviceguide.simulator.activation import Network
 from serviceguide.simulator.app import create_simulator
@@ -158,6 +158,57 @@ async def test_another_tls_service_is_not_found_and_a_ko_admin_is_refused(
         assert (await b.post("/staff/admin/services", NEW)).status_code == 403
         assert (await b.get("/staff/admin/services")).status == 403
     assert await rows(ctx, tables.services) == before
+
+
+# --- order delivery (TL) -------------------------------------------------------------------------
+
+
+async def test_a_tl_admin_sets_the_order_address_and_contact_details(
+    ctx: AppContext, orgs: dict[str, int]
+) -> None:
+    async with admin_browser(ctx, "tl1.admin") as b:
+        page = await b.get("/staff/admin/delivery")
+        assert 'value="ett@example.se"' in page.html
+        page = await b.submit(
+            page.form("/staff/admin/delivery"),
+            {
+                "order_email": "nya-order@ett.example",
+                "phone": "08-123 456 78",
+                "contact_email": "kund@ett.example",
+                "website": "https://ett.example/",
+                "opening_hours": "Vardagar 8–17",
+            },
+        )
+        assert "Uppgifterna är sparade" in page.html
+    tl1 = await admin.find_org(ctx, xsp=1001)
+    assert (tl1.order_email, tl1.phone, tl1.website) == (
+        "nya-order@ett.example",
+        "08-123 456 78",
+        "https://ett.example/",
+    )
+    assert "tl.update" in await _actions(ctx)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"order_email": ""}, "order_email"),
+        ({"order_email": "inte en adress"}, "order_email"),
+        ({"phone": "ring mig"}, "phone"),
+        ({"contact_email": "x@"}, "contact_email"),
+        ({"website": "ftp://ett.example"}, "website"),
+    ],
+)
+async def test_bad_delivery_details_are_marked_and_nothing_is_stored(
+    ctx: AppContext, orgs: dict[str, int], changes: dict[str, str], field: str
+) -> None:
+    good = {"order_email": "ett@example.se", "phone": "", "contact_email": "", "website": "",
+            "opening_hours": ""}  # fmt: skip
+    before = await rows(ctx, tables.organisations)
+    async with admin_browser(ctx, "tl1.admin") as b:
+        r = await b.post("/staff/admin/delivery", {**good, **changes})
+        assert r.status_code == 400 and Page(r).error_of(field)
+    assert await rows(ctx, tables.organisations) == before
 
 
 # --- the network (KO) ----------------------------------------------------------------------------

@@ -14,7 +14,9 @@ from datetime import datetime
 from serviceguide.domain.contacts import clean_contact_details
 from serviceguide.domain.errors import InvalidInput, NotFound
 from serviceguide.domain.mailaddress import normalise_email
-from serviceguide.domain.model import Organisation
+from serviceguide.domain.model import Organisation, OrgKind
+from serviceguide.domain.roles import Actor, require_admin, require_own
+from serviceguide.services import audit
 from serviceguide.services.context import AppContext
 from serviceguide.storage import catalogue
 
@@ -77,10 +79,15 @@ async def update_tl(
     contact_email: str | None = None,
     website: str | None = None,
     opening_hours: str | None = None,
+    actor: Actor | None = None,
 ) -> Organisation:
     """Change what is given (not None) of a TL: the address new orders are mailed to, and its
     contact details (an empty value clears a detail; the order address cannot be cleared).
-    Returns the TL as stored afterwards."""
+    Returns the TL as stored afterwards. ``actor``: a TL admin changes only its own TL (the
+    order-delivery page); None is the operator (``tl update``). The change is in the admin
+    log."""
+    actor = actor or audit.cli_actor()
+    require_admin(actor, OrgKind.TL)
     values = clean_contact_details(
         phone=phone, email=contact_email, website=website, opening_hours=opening_hours
     )
@@ -90,9 +97,33 @@ async def update_tl(
         raise InvalidInput("tl", "nothing to change: give --email or a contact detail")
     async with ctx.db.write() as conn:
         tl = await catalogue.org_by_xsp(conn, xsp)
-        if tl is None:
-            raise NotFound("TL", xsp)
+        require_own(actor, tl.id if tl else None, "TL", xsp)
+        assert tl is not None
         await catalogue.update_organisation(conn, tl.id, **values)
         updated = await catalogue.org_by_xsp(conn, xsp)
-    assert updated is not None
+        assert updated is not None
+        before = {k: getattr(tl, k) or "" for k in values}
+        after = {k: getattr(updated, k) or "" for k in values}
+        keys = [k for k in values if before[k] != after[k]]
+        if keys:
+            await audit.record(
+                conn,
+                actor,
+                updated,
+                "tl.update",
+                f"TL {xsp}",
+                before={k: before[k] for k in keys},
+                after={k: after[k] for k in keys},
+            )
     return updated
+
+
+async def own_tl(ctx: AppContext, actor: Actor) -> Organisation:
+    """The signed-in TL admin's TL (the order-delivery page)."""
+    require_admin(actor, OrgKind.TL)
+    async with ctx.db.read() as conn:
+        orgs = await catalogue.list_organisations(conn)
+    found = next((o for o in orgs if o.id == actor.org_id), None)
+    if found is None:
+        raise NotFound("TL", actor.org_id)
+    return found

@@ -19,6 +19,7 @@ from fastapi.responses import Response
 from serviceguide.web.admin import (
     api_users,
     audit,
+    delivery,
     network,
     platform,
     services,
@@ -29,7 +30,7 @@ from serviceguide.web.admin.page import AdminPage
 from serviceguide.web.staff.page import current_session
 
 router = APIRouter()
-for pages in (users, api_users, audit, services, network, webhooks, platform):
+for pages in (users, api_users, audit, services, delivery, network, webhooks, platform):
     router.include_router(pages.router)
 
 
