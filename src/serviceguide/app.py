@@ -16,8 +16,10 @@ from serviceguide.notify.relay import relay_in_background
 from serviceguide.observability import metrics
 from serviceguide.observability.http import Observe
 from serviceguide.services.context import AppContext
+from serviceguide.services.imports import imports_in_background
 from serviceguide.settings import Settings, get_settings
 from serviceguide.storage.db import Database
+from serviceguide.web.admin.accesses import UPLOAD_PATHS
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -35,7 +37,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sampler = asyncio.create_task(_sample_connections(db), name="metrics-sampler")
         try:
             # Every worker runs one outbox relay; their claims keep them from sending twice.
-            async with relay_in_background(ctx, enabled=settings.relay_in_serve):
+            async with (
+                relay_in_background(ctx, enabled=settings.relay_in_serve),
+                imports_in_background(ctx),
+            ):
                 yield
         finally:
             sampler.cancel()
@@ -57,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_error_handlers(app)
     # The last added runs first: Observe sees every answer, including a 413.
-    app.add_middleware(RequestLimits, max_bytes=settings.max_request_bytes)
+    app.add_middleware(RequestLimits, max_bytes=settings.max_request_bytes, own_limits=UPLOAD_PATHS)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(Observe, routes=app.router.routes)
     return app

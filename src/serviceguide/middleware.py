@@ -70,14 +70,21 @@ class SecurityHeaders:
 
 
 class RequestLimits:
-    """Answers 413 to a request body over ``max_bytes``, announced or streamed."""
+    """Answers 413 to a request body over ``max_bytes``, announced or streamed.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    Paths in ``own_limits`` are passed through untouched: their routes stream the body to disk
+    and enforce a limit of their own (the market-database upload: 413 page before reading a
+    declared length over it, and while reading a chunked one)."""
+
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, own_limits: frozenset[str] = frozenset()
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.own_limits = own_limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] in self.own_limits:
             await self.app(scope, receive, send)
             return
         length = None

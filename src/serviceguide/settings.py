@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     #: they are read. Above the endpoints' own limits (the XSP API: 1 MiB, answered in its
     #: envelope; the guide's JSON API: 64 KiB), so those answer first where they apply.
     max_request_bytes: int = Field(default=2 << 20, gt=0)
+    #: Largest market-database file a KO may upload on the web (bytes); a larger one gets a 413
+    #: page before it is read. The upload's own limit: SERVICEGUIDE_MAX_REQUEST_BYTES does not
+    #: apply to it.
+    max_upload_bytes: int = Field(default=200 * 1000 * 1000, gt=0)
     #: Days after its last order closed (delivered or cancelled) that a customer's personal
     #: data is kept; ``serviceguide privacy anonymise`` blanks it after that.
     retention_days: int = Field(default=730, gt=0)

@@ -19,7 +19,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, TextIO, cast
@@ -75,6 +75,7 @@ class ImportReport:
 
 
 ProgressCallback = Callable[[ImportProgress], None]
+BatchHook = Callable[["ImportReport", ImportProgress], Awaitable[None]]
 
 
 UTF8 = "utf-8"
@@ -228,6 +229,7 @@ async def import_accesses(
     *,
     replace: bool = False,
     batch_size: int = BATCH_SIZE,
+    after_batch: BatchHook | None = None,
 ) -> ImportReport:
     """Load a network's accesses from an MdB2 file: valid rows are upserted, invalid reported.
 
@@ -238,7 +240,9 @@ async def import_accesses(
     rows nothing is retired. Orders keep their accesses either way. Batches commit one by one,
     so a fatal error half-way (an unreadable file) leaves the earlier batches imported and
     retires nothing. ``replace`` with a file of no rows at all is refused (InvalidInput): it
-    would retire the whole network.
+    would retire the whole network. ``after_batch`` is awaited after every batch with the report
+    so far (an upload's progress; it may take the rejections out of ``report.rejections``, which
+    then holds no more than the rejections of one batch).
     """
     started = time.monotonic()
     fmt = _format_of(fmt, source)
@@ -278,9 +282,13 @@ async def import_accesses(
             report.unchanged += len(rows) - counted.inserted - counted.updated
             if progress is not None:
                 progress(reader.progress())
+            if after_batch is not None:
+                await after_batch(report, reader.progress())
             rows = following
         if progress is not None:
             progress(reader.progress())
+        if after_batch is not None:
+            await after_batch(report, reader.progress())
     if replace and report.complete:
         if report.rows == 0:
             raise InvalidInput(

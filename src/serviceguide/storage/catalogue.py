@@ -394,3 +394,8 @@ async def first_access_id(conn: AsyncConnection, network_id: int) -> str | None:
         .limit(1)
     )
     return (await conn.execute(q)).scalar_one_or_none()
+
+
+async def network_by_id(conn: AsyncConnection, network_id: int) -> NetworkRecord | None:
+    r = (await conn.execute(select(networks).where(networks.c.id == network_id))).first()
+    return None if r is None else _network(r)

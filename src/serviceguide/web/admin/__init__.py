@@ -17,6 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from serviceguide.web.admin import (
+    accesses,
     api_users,
     audit,
     delivery,
@@ -30,7 +31,9 @@ from serviceguide.web.admin.page import AdminPage
 from serviceguide.web.staff.page import current_session
 
 router = APIRouter()
-for pages in (users, api_users, audit, services, delivery, network, webhooks, platform):
+for pages in (
+    users, api_users, audit, services, delivery, network, accesses, webhooks, platform,
+):  # fmt: skip
     router.include_router(pages.router)
 
 
