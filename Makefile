@@ -24,7 +24,13 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-install: $(STAMP)
+# axe-core for the browser tests' accessibility checks (tests/e2e/axe.py), pinned.
+AXE_VERSION := 4.14.1
+AXE := $(VENV)/axe/node_modules/axe-core/axe.min.js
+$(AXE):
+	npm install --prefix $(VENV)/axe axe-core@$(AXE_VERSION) --no-audit --no-fund --silent
+
+install: $(STAMP) $(AXE)
 
 # Resolve pyproject.toml's dependencies (with the dev extra and the build backend) again and
 # pin them with hashes. Pins already in the lock are kept unless pyproject.toml's ranges exclude
@@ -89,7 +95,7 @@ clean:
 # The whole benchmark (docs/performance.md): the HTTP API on SQLite and PostgreSQL at 10 000 and
 # 1 000 000 orders with 1 000 000 accesses, the scale-out checks, then the market database.
 # Rewrites BENCHMARKS.md. Takes about 40 minutes on 2 cores.
-bench: install wrk bench-api bench-marketdb
+bench: install wrk bench-api bench-marketdb bench-upload
 
 wrk:
 	@command -v wrk >/dev/null || { sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
@@ -108,3 +114,12 @@ MDB_ROWS    ?= 1000000
 MDB_BACKEND ?= both
 bench-marketdb: install
 	$(BIN)/python -m bench.marketdb --rows $(MDB_ROWS) --backend $(MDB_BACKEND)
+
+.PHONY: bench-upload
+# A KO admin uploads a 1 000 000-row market-database file over real HTTP to `serve --workers 2`;
+# time to import done and the workers' memory growth. Writes "Market-database upload on the web"
+# of BENCHMARKS.md. UPLOAD_ROWS=…, UPLOAD_BACKEND=sqlite|postgresql|both.
+UPLOAD_ROWS    ?= 1000000
+UPLOAD_BACKEND ?= both
+bench-upload: install
+	$(BIN)/python -m bench.upload --rows $(UPLOAD_ROWS) --backend $(UPLOAD_BACKEND)
