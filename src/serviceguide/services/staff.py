@@ -31,7 +31,6 @@ from serviceguide.services import privacy, ratelimit
 from serviceguide.services.context import AppContext
 from serviceguide.services.secrets import (
     hash_secret,
-    new_password,
     sha256_hex,
     verify_secret_off_loop,
 )
@@ -177,17 +176,12 @@ async def change_password(
 
 
 async def reset_password(ctx: AppContext, username: str) -> str:
-    """A new random password for ``username`` (admin command); all its sessions are ended."""
-    async with ctx.db.read() as conn:
-        user = await repo.get_user(conn, username=username)
-    if user is None:
-        raise NotFound("staff user", username)
-    password = new_password()
-    new_hash = await anyio.to_thread.run_sync(_hash, ctx, password)
-    async with ctx.db.write() as conn:
-        await repo.set_password(conn, user.caller.user_id, new_hash)
-        await repo.delete_sessions_of(conn, user.caller.user_id)
-    return password
+    """A new random password for ``username``, by the operator; all its sessions are ended.
+    The rules and the admin log are services.accounts' (``reset_staff_password``)."""
+    from serviceguide.services import accounts, audit
+
+    done = await accounts.reset_staff_password(ctx, audit.cli_actor(), username=username)
+    return done.secret
 
 
 # --- orders -------------------------------------------------------------------------------------
