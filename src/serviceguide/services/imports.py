@@ -48,6 +48,7 @@ from serviceguide.domain.mdb import Header, MdbFormat
 from serviceguide.domain.model import Organisation, OrgKind
 from serviceguide.domain.roles import Actor, require_admin, require_own
 from serviceguide.services import audit, marketdb
+from serviceguide.services.availability import is_outage
 from serviceguide.services.context import AppContext
 from serviceguide.storage import catalogue
 from serviceguide.storage import imports as repo
@@ -288,6 +289,8 @@ async def run(ctx: AppContext, record: ImportRecord) -> bool:
     except _TakenOver:
         return True
     except Exception as e:
+        if is_outage(e):
+            raise  # left running: taken up again once the database is back
         log.exception("import %s failed", record.id)
         state, error = "failed", f"the import stopped: {type(e).__name__}"
     async with ctx.db.write() as conn:
@@ -316,14 +319,20 @@ async def imports_in_background(ctx: AppContext) -> AsyncIterator[None]:
     """Run uploads as they are queued, for as long as the server runs."""
 
     async def loop() -> None:
+        errors = 0
         while True:
             try:
                 await run_pending(ctx)
+                errors = 0
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("the import worker failed; trying again")
-            await asyncio.sleep(POLL_SECONDS)
+            except Exception as e:
+                errors += 1
+                if is_outage(e):  # an outage: one line per round, backing off
+                    log.warning("imports: database unavailable (%s)", type(e).__name__)
+                else:
+                    log.exception("the import worker failed; trying again")
+            await asyncio.sleep(min(30.0, POLL_SECONDS * 2**errors) if errors else POLL_SECONDS)
 
     task = asyncio.create_task(loop(), name="imports")
     try:
