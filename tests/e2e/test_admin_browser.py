@@ -133,6 +133,14 @@ async def test_a_tl_admin_runs_services_delivery_keys_webhooks_staff_and_reads_t
         row = page.locator(f"#api-user-{number}")
         await row.locator("button:has-text('Stäng av')").click()
         assert "avstängd" in await page.locator(".notice").inner_text()
+        row = page.locator(f"#api-user-{number}")
+        await row.locator("button:has-text('Aktivera')").click()
+        assert "aktiverad" in await page.locator(".notice").inner_text()
+        row = page.locator(f"#api-user-{number}")
+        await row.locator("input[name=allow_ip]").fill("198.51.100.0/24")
+        await row.locator("button:has-text('Spara adresser')").click()
+        assert "sparade" in await page.locator(".notice").inner_text()
+        assert await page.locator(f"#allow-{number}").input_value() == "198.51.100.0/24"
 
         # Webhooks: register (secret once), rotate, replay, disable.
         await page.click("nav.admin-nav a:has-text('Webhooks')")
@@ -168,6 +176,9 @@ async def test_a_tl_admin_runs_services_delivery_keys_webhooks_staff_and_reads_t
         user_row = page.locator("tr", has_text="ny.handlaggare")
         await user_row.locator("button:has-text('Stäng av')").click()
         assert "avstängd" in await page.locator(".notice").inner_text()
+        user_row = page.locator("tr", has_text="ny.handlaggare")
+        await user_row.locator("button:has-text('Aktivera')").click()
+        assert "aktiverad" in await page.locator(".notice").inner_text()
 
         # The log says all of it, without a secret.
         await page.click("nav.admin-nav a:has-text('Administrationslogg')")
@@ -177,6 +188,10 @@ async def test_a_tl_admin_runs_services_delivery_keys_webhooks_staff_and_reads_t
             assert action in text, action
         assert key not in text and secret not in text and password not in text
         await check(page, "log")
+        await page.select_option("#action", "staff.role")
+        await page.click("button:has-text('Visa')")
+        filtered = await page.locator("main table").inner_text()
+        assert "staff.role" in filtered and "service.create" not in filtered
         await page.goto(f"{base}/staff/admin/log?lang=en")
         await check(page, "log-en", shot=False)
         assert real(problems) == []
@@ -241,6 +256,12 @@ async def test_a_ko_admin_runs_the_network_and_uploads_the_market_database(
             await page.click("a:has-text('Ladda ner de avvisade raderna som CSV')")
         saved = await (await download.value).path()
         assert "3," in Path(str(saved)).read_text(encoding="utf-8-sig")
+        await page.click("nav.admin-nav a:has-text('Marknadsdatabasen')")
+        assert await page.locator('[data-field="accesses"]').inner_text() != "0"
+        async with page.expect_download() as download:
+            await page.click("a:has-text('Som CSV')")
+        exported = Path(str(await (await download.value).path())).read_text(encoding="utf-8")
+        assert "WEB1" in exported and "WEB2" not in exported
         # A file that is not an MdB2 file is marked and nothing is imported.
         await page.click("nav.admin-nav a:has-text('Marknadsdatabasen')")
         bad = tmp_path / "bad.csv"
