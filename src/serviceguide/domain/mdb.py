@@ -9,6 +9,7 @@ and the reason, and skipped. docs/marketdb.md describes the format for the KO.
 from __future__ import annotations
 
 import re
+from array import array
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -164,6 +165,66 @@ def _text(most: int, least: int = 0) -> str:
     return f"[^\\x00-\\x1f\\x7f\\ufffd]{{{least},{most}}}"
 
 
+class FirstLines:
+    """accessId → the line it was first named on, for a million rows in little memory.
+
+    A dict of a million accessIds holds about 120 MB; this table keeps only a 64-bit hash and a
+    line number per accessId (20 bytes a slot, 24 MB for a million), in two arrays with open
+    addressing. The price: two different accessIds of one file whose hashes (Python's per-process
+    string hash) are equal would be taken for one, a chance of about 1 in 40 million for a
+    million rows. Use a dict where the names themselves are needed (``RowChecker.named``).
+    """
+
+    _MASK = (1 << 64) - 1
+
+    def __init__(self) -> None:
+        self._size = 1 << 16
+        self._hashes = array("Q", bytes(8 * self._size))
+        self._lines = array("I", bytes(4 * self._size))
+        self._count = 0
+
+    def _slot(self, h: int) -> int:
+        hashes, mask = self._hashes, self._size - 1
+        i = h & mask
+        while True:
+            k = hashes[i]
+            if k == 0 or k == h:
+                return i
+            i = (i + 1) & mask
+
+    @classmethod
+    def _hash(cls, access_id: str) -> int:
+        return (hash(access_id) & cls._MASK) or 1
+
+    def __contains__(self, access_id: object) -> bool:
+        return isinstance(access_id, str) and self._hashes[self._slot(self._hash(access_id))] != 0
+
+    def __getitem__(self, access_id: str) -> int:
+        i = self._slot(self._hash(access_id))
+        if self._hashes[i] == 0:
+            raise KeyError(access_id)
+        return self._lines[i]
+
+    def __setitem__(self, access_id: str, line: int) -> None:
+        h = self._hash(access_id)
+        i = self._slot(h)
+        if self._hashes[i] == 0:
+            self._count += 1
+        self._hashes[i], self._lines[i] = h, line
+        if self._count * 10 > self._size * 7:
+            self._grow()
+
+    def _grow(self) -> None:
+        old = zip(self._hashes, self._lines, strict=True)
+        self._size *= 2
+        self._hashes = array("Q", bytes(8 * self._size))
+        self._lines = array("I", bytes(4 * self._size))
+        for h, line in old:
+            if h:
+                i = self._slot(h)
+                self._hashes[i], self._lines[i] = h, line
+
+
 class RowChecker:
     """Checks the rows of one file in order; remembers accessIds to reject duplicates.
 
@@ -171,10 +232,12 @@ class RowChecker:
     row of a real file passes); only a row that fails is taken apart field by field to say why.
     """
 
-    def __init__(self, header: Header, coid: str) -> None:
+    def __init__(self, header: Header, coid: str, *, keep_names: bool = True) -> None:
+        """``keep_names``: keep the accessIds themselves (``named``, for an import that retires
+        what the file does not name); without, a compact table (:class:`FirstLines`)."""
         self.header = header
         self.coid = coid
-        self._first_line: dict[str, int] = {}
+        self._first_line: dict[str, int] | FirstLines = {} if keep_names else FirstLines()
         missing = header.width  # index of the "" appended to every row for absent columns
         self._pick = itemgetter(*(header.positions.get(c, missing) for c in COLUMNS))
         premises = "|".join(PremisesType)
@@ -218,7 +281,9 @@ class RowChecker:
     @property
     def named(self) -> Collection[str]:
         """Every accessId the rows checked so far name, imported or not (a rejected row that
-        names a valid accessId names it too)."""
+        names a valid accessId names it too). Only with ``keep_names``."""
+        if isinstance(self._first_line, FirstLines):
+            raise RuntimeError("the checker keeps no names (keep_names=False)")
         return self._first_line.keys()
 
     def _reasons(self, line: int, v: dict[str, str]) -> list[Rejection]:

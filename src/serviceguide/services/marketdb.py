@@ -176,7 +176,9 @@ def _sniff(path: Path) -> MdbFormat:
 class _FileReader:
     """Reads checked rows from an MdB2 file in batches (run in a worker thread)."""
 
-    def __init__(self, opened: _Opened, fmt: MdbFormat, coid: str, report: ImportReport) -> None:
+    def __init__(
+        self, opened: _Opened, fmt: MdbFormat, coid: str, report: ImportReport, *, names: bool
+    ) -> None:
         self.opened = opened
         self.report = report
         self.reader = csv.reader(opened.text, delimiter=fmt.delimiter, strict=False)
@@ -188,7 +190,8 @@ class _FileReader:
             raise InvalidInput("header", "the file is empty: no header row")
         header = Header.parse(first)
         report.ignored_columns = header.ignored
-        self.checker = RowChecker(header, coid)
+        # The accessIds themselves are kept only to retire the others (``replace``).
+        self.checker = RowChecker(header, coid, keep_names=names)
         self.last_line = self.reader.line_num
 
     def batch(self, size: int) -> list[AccessRow]:
@@ -270,7 +273,9 @@ async def import_accesses(
 
     with _open(source) as opened:
         report.encoding = opened.encoding
-        reader = await asyncio.to_thread(_FileReader, opened, fmt, coid, report)
+        reader = await asyncio.to_thread(
+            lambda: _FileReader(opened, fmt, coid, report, names=replace)
+        )
         rows = await asyncio.to_thread(reader.batch, batch_size)
         while rows:
             # Parse the next batch while the database writes this one.
