@@ -140,9 +140,9 @@ def run_backend(backend: str, rows: int, work: Path, data: Path) -> Result:
                 assert state[1] == "done", page.text[:2000]
                 imported = int(re.search(r'data-field="imported">(\d+)<', page.text)[1])  # type: ignore[index]
                 rejected = int(re.search(r'data-field="rejected">(\d+)<', page.text)[1])  # type: ignore[index]
-            growth = max(
-                (server.memory.peak.get(pid, 0.0) - mb for pid, mb in base.items()), default=0.0
-            )
+            growths = {pid: server.memory.peak.get(pid, 0.0) - mb for pid, mb in base.items()}
+            print(f"{backend}: growth per worker (MB): {growths}", flush=True)
+            growth = max(growths.values(), default=0.0)
         return Result(
             backend=backend,
             rows=rows,

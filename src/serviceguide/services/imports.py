@@ -64,6 +64,9 @@ STALE = timedelta(seconds=60)
 POLL_SECONDS = 1.0
 #: Rejections shown on one page of the result.
 PAGE = 1000
+#: Rows per batch of an upload: smaller than the command line's, so that the two batches in
+#: flight (one parsed while the other is written) stay small beside the server's own memory.
+BATCH_ROWS = 5000
 
 
 class _TakenOver(Exception):
@@ -282,7 +285,12 @@ async def run(ctx: AppContext, record: ImportRecord) -> bool:
     state, error = "done", None
     try:
         await marketdb.import_accesses(
-            ctx, network.coid, path, record.format, after_batch=after_batch
+            ctx,
+            network.coid,
+            path,
+            record.format,
+            after_batch=after_batch,
+            batch_size=BATCH_ROWS,
         )
     except InvalidInput as e:
         state, error = "failed", e.message
