@@ -128,7 +128,7 @@ async def test_with_javascript_the_address_is_picked_from_suggestions_by_keyboar
         orders = await order_ids(page)
         assert sorted(orders.values()) == WANTED, orders
         assert "Tack för din beställning, Ebba!" in await page.locator("h1").inner_text()
-        assert "1 av tjänsterna aktiverades direkt" in await page.locator("main").inner_text()
+        assert "1 av 2 tjänster aktiverades direkt" in await page.locator("main").inner_text()
         assert problems.seen == []
     await assert_each_order_is_visible_to_its_own_tl_only(server, deployment.demo, orders)
 

@@ -69,10 +69,16 @@ class Sink:
             return list(self.received)
 
     def by_order(self) -> dict[int, list[Received]]:
+        """The TL's order mails (those with ``X-Order-ID``), by order."""
         out: dict[int, list[Received]] = {}
         for r in self.messages():
-            out.setdefault(r.order_id, []).append(r)
+            if r.message["X-Order-ID"] is not None:
+                out.setdefault(r.order_id, []).append(r)
         return out
+
+    def receipts(self) -> list[Received]:
+        """The customers' receipts."""
+        return [r for r in self.messages() if r.message_id.startswith("<receipt-")]
 
     def hold(self) -> None:
         self._gate = threading.Event()

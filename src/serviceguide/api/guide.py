@@ -287,6 +287,24 @@ def parse_order(body: Any) -> OrderRequest:
     return req
 
 
+def receipt_language(accept_language: str) -> str:
+    """``en`` when the client prefers English to Swedish (``Accept-Language``), else ``sv``:
+    the language of the customer's receipt and order page."""
+    best: dict[str, float] = {}
+    for part in accept_language.split(",")[:20]:
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        lang = tag.strip().lower()[:2]
+        if lang in ("sv", "en"):
+            best[lang] = max(best.get(lang, 0.0), q)
+    return "en" if best.get("en", 0.0) > best.get("sv", 0.0) else "sv"
+
+
 #: More digits than any field takes (ids are 64-bit); also far below Python's 4 300-digit limit
 #: on converting text to int, which would make valid JSON fail to parse.
 _INT_DIGITS = 100
@@ -347,7 +365,9 @@ def _is_json(content_type: str) -> bool:
 async def create_orders(request: Request) -> Response:
     """Stores the customer and one order per service in one transaction, or nothing.
     Bad input: 422 naming every offending field. `Idempotency-Key`: a repeat with the same key
-    and body returns the first answer; the same key with another body is a 409."""
+    and body returns the first answer; the same key with another body is a 409. The customer
+    is sent a receipt with a link to their order page, in English when `Accept-Language`
+    prefers English to Swedish, else in Swedish."""
     ctx = _ctx(request)
     if not _is_json(request.headers.get("content-type", "")):
         # A form or text/plain body is what any web page can make a visitor's browser send
@@ -372,6 +392,7 @@ async def create_orders(request: Request) -> Response:
             req,
             client_ip=request.client.host if request.client else None,
             idempotency_key=key,
+            lang=receipt_language(request.headers.get("accept-language", "")),
         )
     except ValidationFailed as e:
         return _errors(422, e.errors)

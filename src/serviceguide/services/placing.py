@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 
@@ -30,7 +31,7 @@ from serviceguide.observability import metrics, request_id
 from serviceguide.services import changes, ratelimit
 from serviceguide.services.activation import ActivationResult, activate
 from serviceguide.services.context import AppContext
-from serviceguide.storage import catalogue, idempotency
+from serviceguide.storage import catalogue, idempotency, receipts
 from serviceguide.storage import orders as repo
 from serviceguide.storage import outbox as outbox_repo
 from serviceguide.storage.catalogue import AccessRecord, NetworkRecord, ServiceRecord
@@ -51,6 +52,9 @@ class PlacedOrder:
 class Placement:
     customer_id: int
     orders: list[PlacedOrder]
+    #: The customer's order page token (``/my-orders/{token}``); None for a repeated answer,
+    #: which only the first one knew (only its SHA-256 is stored).
+    order_page_token: str | None = None
 
     def to_public(self) -> dict[str, object]:
         """The documented answer (docs/guide-api.md), also what an Idempotency-Key replays."""
@@ -80,6 +84,14 @@ class _Plan:
     access: AccessRecord
     network: NetworkRecord
     services: list[tuple[ServiceRecord, int]]  # with the TL's xsp
+
+
+LANGS = ("sv", "en")
+
+
+def new_order_page_token() -> str:
+    """A token for a customer's order page: 192 random bits."""
+    return secrets.token_urlsafe(24)
 
 
 def fingerprint(req: OrderRequest) -> str:
@@ -146,13 +158,20 @@ async def place_order(
     client_ip: str | None = None,
     idempotency_key: str | None = None,
     notify: bool = True,
+    order_page_token: str | None = None,
+    lang: str = "sv",
 ) -> Placement:
     """Validate, activate directly where the network does, then store the customer and its
     orders or nothing at all. With ``idempotency_key``, a repeat returns the first answer.
 
-    Each order's e-mail to its TL is enqueued in the same transaction (``notify=False``: none,
-    for the demo data), and the outbox relay sends it once the orders are committed."""
+    Each order's e-mail to its TL, and the customer's receipt (in ``lang``, with the link to
+    the order page of ``order_page_token``, a new one if None), are enqueued in the same
+    transaction (``notify=False``: none, for the demo data); the outbox relay sends them once
+    the orders are committed."""
     customer, message = validate_request(req, today_local())
+    if lang not in LANGS:
+        raise ValueError(f"no such language: {lang}")
+    token = order_page_token or new_order_page_token()
     print_ = fingerprint(req)
     if idempotency_key:
         idempotency_key = scoped_key(idempotency_key, client_ip)
@@ -176,7 +195,15 @@ async def place_order(
         )
     try:
         placement, replayed = await _activate_and_store(
-            ctx, req, plan, customer, message, idempotency_key, print_, notify
+            ctx,
+            req,
+            plan,
+            customer,
+            message,
+            idempotency_key,
+            print_,
+            notify,
+            _Page(token, hashlib.sha256(token.encode()).hexdigest(), lang),
         )
     except BaseException:
         if taken is not None:
@@ -189,6 +216,13 @@ async def place_order(
     return placement
 
 
+@dataclass(frozen=True, slots=True)
+class _Page:
+    token: str
+    sha256: str
+    lang: str
+
+
 async def _activate_and_store(
     ctx: AppContext,
     req: OrderRequest,
@@ -198,6 +232,7 @@ async def _activate_and_store(
     idempotency_key: str | None,
     print_: str,
     notify: bool,
+    page: _Page,
 ) -> tuple[Placement, bool]:
     """The placement, and whether it is a concurrent request's (same Idempotency-Key)."""
     activations: dict[int, ActivationResult] = {}
@@ -213,7 +248,16 @@ async def _activate_and_store(
 
     try:
         placement = await _store(
-            ctx, req, plan, customer, message, activations, idempotency_key, print_, notify
+            ctx,
+            req,
+            plan,
+            customer,
+            message,
+            activations,
+            idempotency_key,
+            print_,
+            notify,
+            page,
         )
     except IntegrityError:
         # Most likely the same Idempotency-Key committed by a concurrent request.
@@ -233,6 +277,7 @@ async def _store(
     idempotency_key: str | None,
     print_: str,
     notify: bool,
+    page: _Page,
 ) -> Placement:
     c = customer
     access, network = plan.access, plan.network
@@ -274,8 +319,12 @@ async def _store(
                 idempotency_key=idempotency_key,
                 request_sha256=print_,
                 request_id=request_id.current(),
+                page_sha256=page.sha256,
+                lang=page.lang,
+                receipt=page.token if notify else None,
             )
-        return Placement.from_public(json.loads(answer))
+        answered = Placement.from_public(json.loads(answer))
+        return Placement(answered.customer_id, answered.orders, page.token)
     async with ctx.db.write() as conn:
         # Read before taking the stream lock, so that it is held for fewer round trips.
         orgs = {network.ko_org_id} | {svc.tl_org_id for svc, _xsp in plan.services}
@@ -359,16 +408,26 @@ async def _store(
             (order_id, svc.tl_org_id)
             for order_id, (svc, _xsp) in zip(order_ids, plan.services, strict=True)
         ]
+        await receipts.add_page(
+            conn, customer_id=customer_id, token_sha256=page.sha256, lang=page.lang, at=now
+        )
         if notify:
             await changes.enqueue_order_mails(conn, mails, now)
-        placement = Placement(customer_id, placed)
+            await receipts.enqueue_receipt(
+                conn,
+                order_id=order_ids[0],
+                payload=page.token,
+                at=now,
+                request_id=request_id.current(),
+            )
+        placement = Placement(customer_id, placed, page.token)
         if idempotency_key:
             await idempotency.put(
                 conn,
                 key=idempotency_key,
                 request_sha256=print_,
                 status_code=201,
-                response=json.dumps(placement.to_public()),
+                response=json.dumps(placement.to_public()),  # without the token
                 now=now,
             )
     return placement

@@ -415,11 +415,12 @@ class PlacedService:
 # -- placing an order on PostgreSQL: one statement ------------------------------------------
 #
 # Everything a placement writes — the customer, one order per service, their log entries, their
-# events, the events' webhook deliveries, the order mails and the Idempotency-Key's answer — in
-# one statement that first takes the stream lock (storage.db.STREAM_LOCK_KEY). The lock is then
-# held for that statement and the COMMIT only, not across a dozen round trips, each waiting for a
-# busy event loop: placing stops being serialised on the workers' latency. (SQLite has a single
-# writer anyway and uses the step-by-step path in services.placing.)
+# events, the events' webhook deliveries, the order mails, the customer's order page and receipt
+# and the Idempotency-Key's answer — in one statement that first takes the stream lock
+# (storage.db.STREAM_LOCK_KEY). The lock is then held for that statement and the COMMIT only, not
+# across a dozen round trips, each waiting for a busy event loop: placing stops being serialised
+# on the workers' latency. (SQLite has a single writer anyway and uses the step-by-step path in
+# services.placing.)
 
 _PLACE = text(
     """
@@ -482,6 +483,18 @@ WITH lock AS (
     FROM ord
     WHERE CAST(:notify AS boolean)
     ORDER BY ord.id
+), page AS (
+    INSERT INTO order_pages (token_sha256, customer_id, lang, created_at)
+    SELECT CAST(:page_sha256 AS text), cust.id, CAST(:lang AS text), CAST(:now AS timestamptz)
+    FROM cust
+), receipt AS (
+    INSERT INTO outbox (kind, order_id, state, attempts, next_attempt_at, created_at, payload,
+                        request_id)
+    SELECT 'receipt', min(ord.id), 'pending', 0, CAST(:now AS timestamptz),
+           CAST(:now AS timestamptz), CAST(:receipt AS text), CAST(:request_id AS text)
+    FROM ord
+    WHERE CAST(:receipt AS text) IS NOT NULL
+    HAVING count(*) > 0
 ), answer AS (
     SELECT (SELECT id FROM cust) AS customer,
            json_agg(json_build_object('id', ord.id, 'service', ord.service_id, 'xsp', svc.xsp,
@@ -514,10 +527,14 @@ async def place_in_one_statement(
     notify: bool,
     idempotency_key: str | None,
     request_sha256: str,
+    page_sha256: str,
+    lang: str,
+    receipt: str | None,
     request_id: str | None = None,
 ) -> str:
     """Place an order on PostgreSQL (see above). ``services``: one per order, in order;
-    ``notes``: (service id, log text) in order. Returns the answer as JSON:
+    ``notes``: (service id, log text) in order; ``page_sha256``, ``lang``: the customer's order
+    page; ``receipt``: the receipt's payload, None for no receipt. Returns the answer as JSON:
     ``{"customer": id, "orders": [{"id", "service", "xsp", "status"}, …]}``."""
     params = {
         **customer,
@@ -543,5 +560,8 @@ async def place_in_one_statement(
         "idem_key": idempotency_key,
         "request_sha256": request_sha256,
         "request_id": request_id,
+        "page_sha256": page_sha256,
+        "lang": lang,
+        "receipt": receipt,
     }
     return str((await conn.execute(_PLACE, params)).scalar_one())

@@ -307,7 +307,9 @@ outbox = Table(
     Column("delivered_at", UTCDateTime),
     Column("last_error", Text),
     Column("request_id", String(64)),  # X-Request-ID of the request that wrote the row
-    CheckConstraint("kind IN ('mail', 'webhook')", name="kind"),
+    # receipt: what its mail needs and nothing keeps (the order page's link), until delivered.
+    Column("payload", Text),
+    CheckConstraint("kind IN ('mail', 'webhook', 'receipt')", name="kind"),
     CheckConstraint("state IN ('pending', 'delivering', 'delivered', 'failed')", name="state"),
     sqlite_autoincrement=True,  # a retried or replayed id is never another message's id
 )
@@ -371,3 +373,26 @@ Index(
     "ix_personal_data_reads_customer", personal_data_reads.c.customer_id, personal_data_reads.c.id
 )
 Index("ix_personal_data_reads_at", personal_data_reads.c.at)
+
+# The guide's draft order between the steps: the browser holds a random cookie, the server the
+# draft (JSON) under the cookie's SHA-256, until it has been idle for a while.
+guide_sessions = Table(
+    "guide_sessions",
+    metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("draft", Text, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
+)
+
+# One row per placement (a placement is one customer record): the SHA-256 of the token of the
+# customer's order page (/my-orders/{token}) and the language the customer ordered in. Deleted
+# when the customer's personal data is blanked.
+order_pages = Table(
+    "order_pages",
+    metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("customer_id", ForeignKey("customers.id"), nullable=False, unique=True),
+    Column("lang", String(2), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)

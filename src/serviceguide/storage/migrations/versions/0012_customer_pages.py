@@ -1,0 +1,78 @@
+"""the customer's side: guide sessions, order pages, receipts
+
+Revision ID: 0012
+Revises: 0011
+Create Date: 2026-12-03 12:00:00.000000
+
+``guide_sessions``: the guide's draft order, kept on the server between the steps (the browser
+holds only a random cookie; the row is found by its SHA-256). ``order_pages``: one row per
+placement — the SHA-256 of the customer's order-page token and the language the customer
+ordered in. ``outbox``: a third kind, ``receipt`` (the customer's receipt), whose ``payload``
+holds what the mail needs and nothing keeps (the order page's link) until it is delivered.
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0012"
+down_revision: str | None = "0011"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "guide_sessions",
+        sa.Column("token_sha256", sa.String(length=64), nullable=False),
+        sa.Column("draft", sa.Text(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("token_sha256", name=op.f("pk_guide_sessions")),
+    )
+    with op.batch_alter_table("guide_sessions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_guide_sessions_expires_at"), ["expires_at"])
+
+    op.create_table(
+        "order_pages",
+        sa.Column("token_sha256", sa.String(length=64), nullable=False),
+        sa.Column("customer_id", _ID, nullable=False),
+        sa.Column("lang", sa.String(length=2), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customers.id"], name=op.f("fk_order_pages_customer_id_customers")
+        ),
+        sa.PrimaryKeyConstraint("token_sha256", name=op.f("pk_order_pages")),
+        sa.UniqueConstraint("customer_id", name=op.f("uq_order_pages_customer_id")),
+    )
+
+    # On SQLite this recreates the table: keep AUTOINCREMENT (ids are never reused).
+    with op.batch_alter_table(
+        "outbox", schema=None, table_kwargs={"sqlite_autoincrement": True}
+    ) as batch_op:
+        batch_op.add_column(sa.Column("payload", sa.Text(), nullable=True))
+        batch_op.drop_constraint(op.f("ck_outbox_kind"), type_="check")
+        batch_op.create_check_constraint(
+            op.f("ck_outbox_kind"), "kind IN ('mail', 'webhook', 'receipt')"
+        )
+
+
+def downgrade() -> None:
+    op.execute(
+        "DELETE FROM outbox_attempts WHERE outbox_id IN "
+        "(SELECT id FROM outbox WHERE kind = 'receipt')"
+    )
+    op.execute("DELETE FROM outbox WHERE kind = 'receipt'")
+    with op.batch_alter_table(
+        "outbox", schema=None, table_kwargs={"sqlite_autoincrement": True}
+    ) as batch_op:
+        batch_op.drop_constraint(op.f("ck_outbox_kind"), type_="check")
+        batch_op.create_check_constraint(op.f("ck_outbox_kind"), "kind IN ('mail', 'webhook')")
+        batch_op.drop_column("payload")
+    op.drop_table("order_pages")
+    with op.batch_alter_table("guide_sessions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_guide_sessions_expires_at"))
+    op.drop_table("guide_sessions")
