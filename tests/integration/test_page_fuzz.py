@@ -656,6 +656,7 @@ DRAFT: Fields = {
     "delivery_date": [(today_local() + timedelta(days=d)).isoformat() for d in (0, 14, 366, -1)],
     "key": [KEY, *IDEMPOTENCY],
     "then": ["review", "services", "lang", "x"],
+    "confirm_duplicate": ["1", "", "0"],
     "lang": LANGS,
 }
 DRAFT_BASE = [
@@ -664,6 +665,7 @@ DRAFT_BASE = [
     ("adress", ADRESS),
     *GOOD.items(),
     ("key", KEY),
+    ("confirm_duplicate", "1"),  # the same person orders again and again
 ]
 #: Where the world sells services (KOA: 101 and 102, KOB: 103), and where it does not.
 REAL_ACCESSES = [("KOA", "A1"), ("KOA", "A5"), ("KOB", "B1"), ("KOB", "B3"), ("KOB", "A1")]

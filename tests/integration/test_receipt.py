@@ -97,7 +97,9 @@ async def test_a_receipt_in_swedish_by_default_from_the_json_api(ctx: AppContext
         assert r.status_code == 201, r.text
         assert "token" not in r.text and "my-orders" not in r.text  # the answer is unchanged
         en = await http.post(
-            "/api/guide/orders", json=body, headers={"Accept-Language": "en-GB,sv;q=0.5"}
+            "/api/guide/orders",
+            json={**body, "confirm_duplicate": True},
+            headers={"Accept-Language": "en-GB,sv;q=0.5"},
         )
         assert en.status_code == 201
     with smtp_server() as sink:

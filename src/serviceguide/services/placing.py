@@ -19,14 +19,14 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError
 
 from serviceguide.domain.clock import today_local, utcnow
-from serviceguide.domain.errors import Conflict, InvalidInput
+from serviceguide.domain.errors import Conflict, DuplicateOrder, InvalidInput
 from serviceguide.domain.ordering import (
     CleanCustomer,
     OrderRequest,
     ValidationFailed,
     validate_request,
 )
-from serviceguide.domain.status import EventType, MessageType, OrderStatus
+from serviceguide.domain.status import ALLOWED_TRANSITIONS, EventType, MessageType, OrderStatus
 from serviceguide.observability import metrics, request_id
 from serviceguide.services import changes, ratelimit
 from serviceguide.services.activation import ActivationResult, activate
@@ -35,8 +35,13 @@ from serviceguide.storage import catalogue, idempotency, receipts
 from serviceguide.storage import orders as repo
 from serviceguide.storage import outbox as outbox_repo
 from serviceguide.storage.catalogue import AccessRecord, NetworkRecord, ServiceRecord
+from serviceguide.storage.receipts import RecentOrder
 
 GUIDE = "Tjänsteguiden"
+#: How far back an open order of the same person, service and access counts as a duplicate.
+DUPLICATE_WINDOW = timedelta(hours=24)
+#: Statuses an order can still leave: an order in one of them is open.
+OPEN_STATUSES = [s.value for s, onward in ALLOWED_TRANSITIONS.items() if onward]
 RATE_WINDOW = timedelta(minutes=1)
 
 
@@ -122,6 +127,27 @@ async def _plan(ctx: AppContext, req: OrderRequest) -> _Plan:
     return _Plan(access, network, chosen)
 
 
+async def _duplicates(ctx: AppContext, plan: _Plan, serial: str) -> list[RecentOrder]:
+    async with ctx.db.read() as conn:
+        return await receipts.open_orders_of(
+            conn,
+            serial=serial,
+            access_pk=plan.access.id,
+            service_ids=[svc.id for svc, _xsp in plan.services],
+            since=utcnow() - DUPLICATE_WINDOW,
+            open_statuses=OPEN_STATUSES,
+        )
+
+
+async def open_duplicates(ctx: AppContext, req: OrderRequest) -> list[RecentOrder]:
+    """The person's open orders for any of ``req``'s services at its access, placed in the last
+    24 hours: what placing ``req`` would order a second time. The check is advisory (two
+    requests at the same moment both pass it); it is there for the customer who goes back and
+    confirms again."""
+    customer, _message = validate_request(req, today_local())
+    return await _duplicates(ctx, await _plan(ctx, req), customer.serial)
+
+
 def _offer(svc: ServiceRecord) -> repo.Offer:
     """What the order keeps of its service: the uid, name and prices the customer was shown."""
     return repo.Offer(svc.uid, svc.name, svc.price_monthly, svc.price_once)
@@ -160,6 +186,7 @@ async def place_order(
     notify: bool = True,
     order_page_token: str | None = None,
     lang: str = "sv",
+    confirm_duplicate: bool = True,
 ) -> Placement:
     """Validate, activate directly where the network does, then store the customer and its
     orders or nothing at all. With ``idempotency_key``, a repeat returns the first answer.
@@ -167,7 +194,11 @@ async def place_order(
     Each order's e-mail to its TL, and the customer's receipt (in ``lang``, with the link to
     the order page of ``order_page_token``, a new one if None), are enqueued in the same
     transaction (``notify=False``: none, for the demo data); the outbox relay sends them once
-    the orders are committed."""
+    the orders are committed.
+
+    With ``confirm_duplicate=False``, :class:`DuplicateOrder` is raised instead when the same
+    person (personnummer) has open orders for any of the services at the access, placed in
+    the last 24 hours (see :func:`open_duplicates`)."""
     customer, message = validate_request(req, today_local())
     if lang not in LANGS:
         raise ValueError(f"no such language: {lang}")
@@ -178,6 +209,8 @@ async def place_order(
         if first := await _replay(ctx, idempotency_key, print_):
             return first
     plan = await _plan(ctx, req)
+    if not confirm_duplicate and (found := await _duplicates(ctx, plan, customer.serial)):
+        raise DuplicateOrder([o.id for o in found])
     limit = ctx.settings.guide_rate
     taken = None
     if client_ip and limit:

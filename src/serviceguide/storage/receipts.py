@@ -220,3 +220,39 @@ async def receipt_facts(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, 
         if found is not None:
             out[r.id] = ReceiptFacts(r.id, r.created_at, r.payload, found)
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class RecentOrder:
+    id: int
+    service_id: int
+    service_name: str
+    created_at: datetime
+
+
+async def open_orders_of(
+    conn: AsyncConnection,
+    *,
+    serial: str,
+    access_pk: int,
+    service_ids: Sequence[int],
+    since: datetime,
+    open_statuses: Sequence[str],
+) -> list[RecentOrder]:
+    """The orders of the person with ``serial`` for these services at this access, placed
+    since ``since`` and still open. Starts from the access's orders (an indexed column)."""
+    q = (
+        select(orders.c.id, orders.c.service_id, orders.c.service_name, orders.c.created_at)
+        .join(customers, customers.c.id == orders.c.customer_id)
+        .where(
+            orders.c.access_pk == access_pk,
+            orders.c.service_id.in_(list(service_ids)),
+            orders.c.created_at >= since,
+            orders.c.status.in_(list(open_statuses)),
+            customers.c.serial == serial,
+        )
+        .order_by(orders.c.id)
+    )
+    return [
+        RecentOrder(r.id, r.service_id, r.service_name, r.created_at) for r in await conn.execute(q)
+    ]

@@ -124,6 +124,13 @@ SV: dict[str, str] = {
     "thanks.status.other": "Status: {status}",
     "thanks.direct.note": "{n} av {total} tjänster aktiverades direkt i nätet.",
     "review.direct.later": "Aktiveras på önskat datum",
+    "duplicate.title": "Du har redan beställt det här",
+    "duplicate.text": "Det finns redan öppna ordrar från dig för samma tjänst på den här "
+    "adressen, lagda det senaste dygnet. Om du bekräftar igen blir det en order till.",
+    "duplicate.order": "Order {id}: {service}, lagd {at}",
+    "duplicate.confirm": "Ja, jag vill beställa en gång till",
+    "duplicate.unconfirmed": "Kryssa i rutan om du verkligen vill beställa en gång till. "
+    "Inget har beställts.",
     "services.expired": "Din beställning hann bli för gammal och har inte skickats. Välj "
     "tjänsterna igen.",
     "thanks.status.new.date": "Skickad till leverantören, som levererar {date} och kontaktar "
@@ -293,6 +300,13 @@ EN: dict[str, str] = {
     "thanks.status.other": "Status: {status}",
     "thanks.direct.note": "{n} of the {total} services were activated immediately on the network.",
     "review.direct.later": "Activated on the date you chose",
+    "duplicate.title": "You have ordered this already",
+    "duplicate.text": "There are open orders from you for the same service at this address, "
+    "placed in the last 24 hours. If you confirm again, there will be one more order.",
+    "duplicate.order": "Order {id}: {service}, placed {at}",
+    "duplicate.confirm": "Yes, I want to order once more",
+    "duplicate.unconfirmed": "Tick the box if you really want to order once more. Nothing has "
+    "been ordered.",
     "services.expired": "Your order was left too long and has not been sent. Please choose the "
     "services again.",
     "thanks.status.new.date": "Sent to the provider, who will deliver on {date} and contact "

@@ -11,8 +11,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from serviceguide.domain.clock import today_local
-from serviceguide.domain.errors import Conflict, Throttled
+from serviceguide.domain.clock import fmt_minutes, today_local
+from serviceguide.domain.errors import Conflict, DuplicateOrder, Throttled
 from serviceguide.domain.ordering import ValidationFailed
 from serviceguide.services import placing
 from serviceguide.web.guide.access import Access, address_text, load_access, posted_step
@@ -24,7 +24,11 @@ router = APIRouter(include_in_schema=False)
 
 IDEMPOTENCY_PREFIX = "guide-web:"
 #: Notices the confirm step redirects with: the text, and the status the review answers with.
-NOTICES = {"throttled": ("throttled", 429), "changed": ("conflict", 409)}
+NOTICES = {
+    "throttled": ("throttled", 429),
+    "changed": ("conflict", 409),
+    "duplicate": ("duplicate.unconfirmed", 409),
+}
 
 
 @router.get("/access/{coid}/{access_id}/review", response_class=HTMLResponse)
@@ -49,14 +53,28 @@ async def review_page(request: Request, coid: str, access_id: str) -> Response:
         retry = q.get("retry", "")
         n = int(retry) if retry.isascii() and retry.isdigit() and len(retry) < 7 else 60
         notice, status = page.t(found[0], n=n), found[1]
-    response = _render_review(page, access, draft, checked, status=status, notice=notice)
+    assert checked.request is not None
+    try:
+        duplicates = await placing.open_duplicates(app_ctx(request), checked.request)
+    except ValidationFailed:
+        duplicates = []
+    response = _render_review(
+        page, access, draft, checked, status=status, notice=notice, duplicates=duplicates
+    )
     if status == 429:
         response.headers["Retry-After"] = q.get("retry", "60")[:6]
     return response
 
 
 def _render_review(
-    page: Page, access: Access, draft: Draft, checked: Checked, *, status: int, notice: str
+    page: Page,
+    access: Access,
+    draft: Draft,
+    checked: Checked,
+    *,
+    status: int,
+    notice: str,
+    duplicates: list[placing.RecentOrder],
 ) -> HTMLResponse:
     assert checked.request is not None and checked.customer is not None
     serial = checked.customer.serial
@@ -76,6 +94,8 @@ def _render_review(
         total_monthly=sum((s.price_monthly for s in checked.chosen), Decimal(0)),
         total_once=sum((s.price_once for s in checked.chosen), Decimal(0)),
         notice=notice,
+        duplicates=duplicates,
+        local_time=fmt_minutes,
     )
 
 
@@ -112,12 +132,15 @@ async def confirm(request: Request, coid: str, access_id: str) -> Response:
             idempotency_key=IDEMPOTENCY_PREFIX + draft.key,
             order_page_token=draft.token,
             lang=page.lang,
+            confirm_duplicate=form_text(form.get("confirm_duplicate"), 5) == "1",
         )
     except ValidationFailed:
         return page.redirect(f"{access.base}/details?check=1")
     except Throttled as e:
         query = urlencode({"notice": "throttled", "retry": e.retry_after})
         return page.redirect(f"{access.base}/review?{query}")
+    except DuplicateOrder:
+        return page.redirect(f"{access.base}/review?notice=duplicate")
     except Conflict:
         return page.redirect(f"{access.base}/review?notice=changed")
     # The personal details are not needed any more: only the way to the placed orders is kept.
