@@ -452,3 +452,24 @@ async def test_an_order_as_json_with_a_charset_is_accepted(guide: httpx.AsyncCli
         headers={"content-type": "Application/JSON; charset=utf-8"},
     )
     assert r.status_code == 201, r.text
+
+
+async def test_a_direct_activation_service_for_a_later_date_is_left_to_the_provider(
+    ctx: AppContext, world: World, guide: httpx.AsyncClient, xsp: XspClient, ko_simulator
+):
+    url, net = ko_simulator
+    await _direct_service(ctx, f"{url}/KOA/activation")
+    later = (today_local() + timedelta(days=10)).isoformat()
+    r = await guide.post("/api/guide/orders", json=body(services=[104], delivery=later))
+    assert r.status_code == 201
+    (order,) = r.json()["orders"]
+    assert order["status"] == "new"  # not delivered today: the customer asked for a later day
+    assert not net.active.get("A1")  # the network was not asked to activate anything
+    log = await _log(xsp, world, order["id"])
+    assert f"önskat leveransdatum {later}" in log[-1]["message"]
+    # Today is today: activated at once, as with "as soon as possible".
+    today = today_local().isoformat()
+    r = await guide.post(
+        "/api/guide/orders", json=body(accessId="A2", services=[104], delivery=today)
+    )
+    assert r.json()["orders"][0]["status"] == "delivered" and net.active["A2"] == {"TVDIRECT"}

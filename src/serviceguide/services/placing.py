@@ -5,7 +5,9 @@ stored as ``delivered`` from the start and a TL never sees it as ``new``. If the
 cannot be reached, the order is stored as ``new`` with a log entry saying why: a KO that is down
 never costs the customer the order. (Should the database fail after the KO has activated, the
 customer gets an error and may retry; the KO's ``service_order`` sees the same socket and
-service again.)
+service again.) A direct-activation service ordered for a later day is not activated: it goes to
+the provider as ``new``, with a log entry saying the provider activates it on that day, so that
+nothing shows as delivered before the customer wanted it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import hashlib
 import json
 import secrets
 from dataclasses import asdict, dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
 from sqlalchemy.exc import IntegrityError
 
@@ -153,6 +155,14 @@ def _offer(svc: ServiceRecord) -> repo.Offer:
     return repo.Offer(svc.uid, svc.name, svc.price_monthly, svc.price_once)
 
 
+def future_date_note(day: date) -> str:
+    """The log entry of a direct-activation service ordered for a later day."""
+    return (
+        f"Ingen direktaktivering: önskat leveransdatum {day.isoformat()} ligger framåt i tiden; "
+        "leverantören aktiverar tjänsten då"
+    )
+
+
 def _notes(result: ActivationResult | None) -> list[str]:
     """The log entries a new order starts with."""
     return ["Order placed through Tjänsteguiden"] + ([result.note] if result else [])
@@ -269,14 +279,20 @@ async def _activate_and_store(
 ) -> tuple[Placement, bool]:
     """The placement, and whether it is a concurrent request's (same Idempotency-Key)."""
     activations: dict[int, ActivationResult] = {}
+    today = today_local()
     for svc, _xsp in plan.services:
-        if svc.direct_activation and plan.network.activation_url:
+        if not (svc.direct_activation and plan.network.activation_url):
+            continue
+        if req.delivery is not None and req.delivery > today:
+            # A later date: the provider activates it then; nothing is delivered today.
+            activations[svc.id] = ActivationResult(False, future_date_note(req.delivery))
+        else:
             activations[svc.id] = await activate(
                 plan.network.activation_url,
                 plan.network.coid,
                 svc.uid,
                 plan.access.access_id,
-                req.delivery or today_local(),
+                today,
             )
 
     try:
