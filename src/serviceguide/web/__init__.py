@@ -47,3 +47,17 @@ def install_staff(app: FastAPI) -> None:
     from serviceguide.web import staff
 
     app.include_router(staff.router)
+
+
+def install_api_docs(app: FastAPI) -> None:
+    """The interactive API reference at ``/docs``, with its files (serviceguide.web.apidocs)."""
+    from serviceguide.web import apidocs
+
+    apidocs.install(app)
+
+
+def install_error_pages(app: FastAPI) -> None:
+    """Error pages in the site's look for browsers (serviceguide.web.errors)."""
+    from serviceguide.web import errors
+
+    errors.install(app)

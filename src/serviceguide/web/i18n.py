@@ -168,6 +168,17 @@ SV: dict[str, str] = {
     "conflict": "Beställningen ändrades efter att den skickats. Granska uppgifterna och "
     "bekräfta igen.",
     "start_over": "Börja om",
+    "error.404.title": "Sidan finns inte",
+    "error.404.text": "Det finns ingen sida på den här adressen. Kontrollera länken, eller "
+    "börja om från startsidan.",
+    "error.500.title": "Något gick fel",
+    "error.500.text": "Ett fel uppstod hos oss, och det du gjorde blev kanske inte klart. "
+    "Försök igen om en liten stund.",
+    "error.503.title": "Tjänsten är tillfälligt otillgänglig",
+    "error.503.text": "Försök igen om en liten stund. Det du skickat har inte gått förlorat om "
+    "du fått en bekräftelse; annars, skicka det igen.",
+    "error.code": "Felkod {status}",
+    "error.home": "Till startsidan",
     # Field errors
     "err.required.firstname": "Fyll i ditt förnamn",
     "err.required.surname": "Fyll i ditt efternamn",
@@ -343,6 +354,17 @@ EN: dict[str, str] = {
     "Try again in {n} seconds. Nothing has been saved.",
     "conflict": "The order changed after it was sent. Review your details and confirm again.",
     "start_over": "Start again",
+    "error.404.title": "Page not found",
+    "error.404.text": "There is no page at this address. Check the link, or start again from "
+    "the start page.",
+    "error.500.title": "Something went wrong",
+    "error.500.text": "An error occurred on our side, and what you did may not have been "
+    "finished. Please try again in a little while.",
+    "error.503.title": "The service is temporarily unavailable",
+    "error.503.text": "Please try again in a little while. What you sent is not lost if you "
+    "got a confirmation; otherwise, send it again.",
+    "error.code": "Error code {status}",
+    "error.home": "To the start page",
     "err.required.firstname": "Enter your first name",
     "err.required.surname": "Enter your surname",
     "err.required.serial": "Enter your personal identity number",
