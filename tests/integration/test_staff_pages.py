@@ -28,6 +28,7 @@ from serviceguide.web.staff.overview import chart
 from serviceguide.web.staff.page import SESSION_COOKIE
 from tests.integration.test_guide_pages import Browser, Page, post_form
 from tests.support.world import SERIALS, World
+from tests.support.xsp import XspClient
 
 pytestmark = pytest.mark.integration
 
@@ -488,12 +489,72 @@ async def test_status_message_and_flag_through_the_forms(
     assert "Markeringen är borttagen" in page.html
 
 
+def _section(html: str, ident: str) -> str:
+    """The HTML of the page's section ``id=ident``."""
+    start = html.index(f'<section class="panel" id="{ident}"')
+    return html[start : html.index("</section>", start)]
+
+
+async def test_each_confirmation_is_shown_in_the_section_where_the_change_was_made(
+    ctx: AppContext, browser: StaffBrowser, staff_world: World
+) -> None:
+    o1 = staff_world.orders["o1"]
+    await browser.login("TL1")
+    for path, form, section, words in (
+        ("status", {"status": "received"}, "status", "Statusen är ändrad"),
+        ("message", {"type": "log", "message": "Hej"}, "log", "Meddelandet är tillagt"),
+        ("flag", {"flag": "on"}, "flag", "markerad för uppföljning"),
+    ):
+        r = await browser.post_with_token(f"/staff/orders/{o1}/{path}", form)
+        assert r.status_code == 303 and r.headers["location"].endswith("#notice")
+        page = await browser.get(r.headers["location"].split("#")[0])
+        notice = re.search(r'<div class="notice notice--success" id="notice"[^>]*>(.*?)</div>',
+                           page.html, re.S)  # fmt: skip
+        assert notice and words in notice.group(1), path
+        assert 'id="notice"' in _section(page.html, section), path
+        assert page.html.count('id="notice"') == 1
+
+
+@pytest.mark.parametrize("new", ["cancelled", "delivered"])
+async def test_ending_a_new_order_at_once_asks_first_and_a_cancel_needs_a_reason(
+    ctx: AppContext, browser: StaffBrowser, staff_world: World, xsp: XspClient, new: str
+) -> None:
+    o1 = staff_world.orders["o1"]
+    await browser.login("TL1")
+    before = await _snapshot(ctx)
+    r = await browser.post_with_token(f"/staff/orders/{o1}/status", {"status": new})
+    assert r.status_code == 303 and r.headers["location"].endswith(f"?confirm={new}#confirm")
+    assert await _snapshot(ctx) == before  # only asked
+    page = await browser.get(r.headers["location"].split("#")[0])
+    box = _section(page.html, "status")
+    assert 'id="confirm"' in box and 'name="confirmed" value="1"' in box
+    assert ('name="reason"' in box) == (new == "cancelled")
+    if new == "cancelled":
+        for reason, words in (("  ", "Skriv varför"), ("x" * 501, "högst 500"), ("a\x00b", "")):
+            r = await browser.post_with_token(
+                f"/staff/orders/{o1}/status",
+                {"status": new, "confirmed": "1", "reason": reason},
+            )
+            assert r.status_code == 400 and words in r.text
+            assert await _snapshot(ctx) == before
+    reason = "Kunden ångrade sig" if new == "cancelled" else ""
+    page = await browser.submit(page.form(f"/staff/orders/{o1}/status"), {"reason": reason})
+    assert "Statusen är ändrad" in page.html
+    # The reason is in the log, after the change it explains; the API's text starts as ever.
+    tl1 = await xsp.session(staff_world.users["TL1"])
+    entries = (await tl1.call("order_log", id=o1)).items("entry")
+    expected = f"Status changed from new to {new} by TL1 Person (Leverantör Ett AB)"
+    assert entries[-1]["message"] == (f"{expected}: {reason}" if reason else expected)
+
+
 async def test_a_disallowed_status_change_is_refused_on_the_page(
     ctx: AppContext, browser: StaffBrowser, staff_world: World
 ) -> None:
     o1 = staff_world.orders["o1"]
     await browser.login("TL1")
-    await browser.post_with_token(f"/staff/orders/{o1}/status", {"status": "delivered"})
+    await browser.post_with_token(
+        f"/staff/orders/{o1}/status", {"status": "delivered", "confirmed": "1"}
+    )
     page = await browser.get(f"/staff/orders/{o1}")
     assert "kan inte ändras mer" in page.html
     assert f"/staff/orders/{o1}/status" not in page.html

@@ -107,9 +107,12 @@ class Event:
     message_type: MessageType | None
 
 
-def status_change_text(old: OrderStatus, new: OrderStatus, who: str, org: str) -> str:
-    """The ``system`` log entry a status change writes."""
-    return f"Status changed from {old} to {new} by {who} ({org})"
+def status_change_text(
+    old: OrderStatus, new: OrderStatus, who: str, org: str, reason: str = ""
+) -> str:
+    """The ``system`` log entry a status change writes (with the reason given, if any)."""
+    text = f"Status changed from {old} to {new} by {who} ({org})"
+    return f"{text}: {reason}" if reason else text
 
 
 @dataclass(frozen=True, slots=True)

@@ -92,9 +92,11 @@ async def events(ctx: AppContext, caller: Caller, *, since_id: int, limit: int) 
     return await repo.list_events(ctx.db.reader, caller, since_id=since_id, limit=limit)
 
 
-async def set_status(ctx: AppContext, caller: Caller, order_id: int, new: OrderStatus) -> bool:
-    """Move the order to ``new``; True if it changed. Writes a ``system`` log entry and an event
-    (with its webhook deliveries)."""
+async def set_status(
+    ctx: AppContext, caller: Caller, order_id: int, new: OrderStatus, *, reason: str = ""
+) -> bool:
+    """Move the order to ``new``; True if it changed. Writes a ``system`` log entry (ending with
+    ``reason``, if one is given) and an event (with its webhook deliveries)."""
     async with ctx.db.write(ordered=True) as conn:
         found = await repo.order_for_change(conn, caller, order_id)
         if found is None:
@@ -111,7 +113,7 @@ async def set_status(ctx: AppContext, caller: Caller, order_id: int, new: OrderS
             order_id=order_id,
             at=now,
             type=MessageType.SYSTEM,
-            message=status_change_text(current, new, caller.user_name, caller.org_name),
+            message=status_change_text(current, new, caller.user_name, caller.org_name, reason),
             user_name=caller.user_name,
             org_name=caller.org_name,
             org_id=caller.org_id,

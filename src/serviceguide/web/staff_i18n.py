@@ -108,6 +108,16 @@ SV: dict[str, str] = {
     "order.change.refused": "Statusen kunde inte ändras från {current} till {new}. Inget har "
     "ändrats.",
     "order.change.done": "Statusen är ändrad.",
+    "order.confirm.title.cancelled": "Avbryta en ny beställning?",
+    "order.confirm.title.delivered": "Markera en ny beställning som levererad?",
+    "order.confirm.text": "Beställningen är ny och har inte hanterats än. Efter {status} kan "
+    "statusen inte ändras mer.",
+    "order.confirm.reason": "Anledning",
+    "order.confirm.reason.hint": "Skrivs i beställningens logg, som båda organisationerna ser.",
+    "order.confirm.reason.missing": "Skriv varför beställningen avbryts",
+    "order.confirm.yes.cancelled": "Ja, avbryt beställningen",
+    "order.confirm.yes.delivered": "Ja, markera som levererad",
+    "order.confirm.no": "Nej, behåll statusen",
     "order.change.same": "Beställningen hade redan den statusen.",
     "order.add": "Skriv ett meddelande",
     "order.add.type": "Typ",
@@ -251,6 +261,16 @@ EN: dict[str, str] = {
     "order.change.refused": "The status could not be changed from {current} to {new}. Nothing "
     "has been changed.",
     "order.change.done": "The status has been changed.",
+    "order.confirm.title.cancelled": "Cancel a new order?",
+    "order.confirm.title.delivered": "Mark a new order as delivered?",
+    "order.confirm.text": "The order is new and has not been handled yet. After {status}, its "
+    "status cannot change any more.",
+    "order.confirm.reason": "Reason",
+    "order.confirm.reason.hint": "Written to the order's log, which both organisations see.",
+    "order.confirm.reason.missing": "Say why the order is cancelled",
+    "order.confirm.yes.cancelled": "Yes, cancel the order",
+    "order.confirm.yes.delivered": "Yes, mark as delivered",
+    "order.confirm.no": "No, keep the status",
     "order.change.same": "The order already had that status.",
     "order.add": "Write a message",
     "order.add.type": "Type",

@@ -54,6 +54,7 @@ class StaffPage(Page):
 
     def render(self, template: str, *, status: int = 200, **values: Any) -> HTMLResponse:
         values.setdefault("notice", None)
+        values.setdefault("notice_at", "")  # a section of the page, or the top
         values.setdefault("nav", "")
         values.setdefault("field_errors", {})
         return super().render(
