@@ -12,6 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from serviceguide.services import organisations
 from serviceguide.services.context import AppContext
 from serviceguide.storage.tables import customers, orders, outbox
 from tests.integration.test_guide_pages import (  # noqa: F401 - the fixture
@@ -37,11 +38,20 @@ async def _place_in(b: Browser, lang: str) -> tuple[list[int], str]:
     return order_numbers(thanks), urlsplit(b.url).path.rsplit("/", 1)[1]
 
 
+CONTACT = {
+    "phone": "0771-12 34 56",
+    "contact_email": "kundtjanst@ett.example.se",
+    "website": "https://ett.example.se/kundtjanst",
+    "opening_hours": "Vardagar 8–17",
+}
+
+
 async def test_one_receipt_in_the_language_ordered_in_lists_the_orders_and_links_the_order_page(
     ctx: AppContext,
     world: World,
     browser: Browser,  # noqa: F811 - the fixture imported above
 ):
+    await organisations.update_tl(ctx, 1001, **CONTACT)
     numbers, token = await _place_in(browser, "en")
     (receipt_row,) = [r for r in await rows(ctx, kind="receipt") if r.order_id in numbers]
     with smtp_server() as sink:
@@ -63,6 +73,8 @@ async def test_one_receipt_in_the_language_ordered_in_lists_the_orders_and_links
         assert "Leverantör Ett AB" in part and "Leverantör Två AB" in part
         assert "SEK 299" in part and "SEK 199.50" in part and "As soon as possible" in part
         assert "Ring på dörren" not in part  # the note to the provider is not repeated
+        for value in CONTACT.values():  # Leverantör Ett AB's contact details, as it gave them
+            assert value in part
     serial = GOOD["serial"].replace("-", "")
     for spelling in (
         serial,
@@ -141,6 +153,22 @@ async def test_the_order_page_shows_statuses_in_words_and_their_history_but_no_m
     assert "The provider is working on your order" in english.html
 
 
+async def test_the_thank_you_and_order_pages_show_the_providers_contact_details(
+    ctx: AppContext,
+    world: World,
+    browser: Browser,  # noqa: F811 - the fixture imported above
+):
+    await organisations.update_tl(ctx, 1001, **CONTACT)
+    numbers, token = await _place_in(browser, "sv")
+    for path in (f"/thanks/{token}", f"/my-orders/{token}"):
+        page = await browser.get(path)
+        first, second = page.html.split(f'data-order-id="{numbers[1]}"')
+        assert "Kontakta Leverantör Ett AB" in first and 'href="tel:0771123456"' in first
+        assert 'href="mailto:kundtjanst@ett.example.se"' in first
+        assert 'href="https://ett.example.se/kundtjanst"' in first and "Vardagar 8–17" in first
+        assert "Kontakta Leverantör" not in second  # Två AB gave none: nothing is made up
+
+
 async def test_a_wrong_token_is_a_404_and_many_from_one_address_are_throttled(
     ctx: AppContext,
     world: World,
@@ -170,11 +198,16 @@ async def test_blanked_personal_data_closes_the_order_page(
         (customer_id,) = (
             await conn.execute(select(orders.c.customer_id).where(orders.c.id == numbers[0]))
         ).one()
+    await drain(with_settings(ctx, smtp_url=None))  # every mail kept as an .eml copy
+    (receipt_row,) = [r for r in await rows(ctx, kind="receipt") if r.order_id == numbers[0]]
+    copy = ctx.settings.var_dir / "mail" / f"outbox-{receipt_row.id}.eml"
+    assert GOOD["email"].encode() in copy.read_bytes()
     from serviceguide.services import privacy
 
     await privacy.erase_customer(ctx, customer_id, force=True)
     page = await browser.get(f"/my-orders/{token}")
     assert page.status == 404 and not order_numbers(page)
+    assert GOOD["email"].encode() not in copy.read_bytes()  # the receipt's copy is masked too
     async with ctx.db.read() as conn:
         blanked = (
             await conn.execute(select(customers.c.email).where(customers.c.id == customer_id))

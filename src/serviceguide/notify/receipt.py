@@ -1,8 +1,8 @@
 """The customer's receipt (CONTRACT.md §9): one mail for the orders placed together, in the
 language the customer ordered in, with a plain-text and an HTML part (autoescaped).
 
-It lists each order's number, service, provider, prices and requested delivery, and links to
-the customer's order page. Of the customer it holds the first name only, and nothing that the
+It lists each order's number, service, provider (with the contact details the provider gave),
+prices and requested delivery, and links to the customer's order page. Of the customer it holds the first name only, and nothing that the
 organisations write about the order: no personnummer in any spelling, no notes, no log.
 
 Like the TL's order mail, the message is the same on every attempt (``Message-ID`` from the
@@ -50,6 +50,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "keep": "Spara det här meddelandet: länken gäller så länge dina uppgifter sparas.",
         "contact": "Kontakta leverantören direkt om du har frågor om en order.",
         "footer": "Det här meddelandet skickades automatiskt, svara inte på det.",
+        "contact.phone": "Telefon",
+        "contact.email": "E-post",
+        "contact.website": "Webb",
+        "contact.hours": "Öppettider",
     },
     "en": {
         "subject": "Thank you for your order – order number {ids}",
@@ -72,6 +76,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "keep": "Keep this message: the link works for as long as your details are kept.",
         "contact": "Contact the provider directly if you have questions about an order.",
         "footer": "This message was sent automatically; please do not reply.",
+        "contact.phone": "Phone",
+        "contact.email": "E-mail",
+        "contact.website": "Web",
+        "contact.hours": "Opening hours",
     },
 }
 
@@ -112,6 +120,16 @@ def compose(facts: ReceiptFacts, *, mail_from: str, base_url: str) -> EmailMessa
                 "once": money(o.price_once, lang),
                 "delivery": o.delivery.isoformat() if o.delivery else t["asap"],
                 "status": t["direct"] if o.status == "delivered" else t["sent"],
+                "contact": [
+                    (t[f"contact.{key}"], value)
+                    for key, value in (
+                        ("phone", o.provider.phone),
+                        ("email", o.provider.email),
+                        ("website", o.provider.website),
+                        ("hours", o.provider.opening_hours),
+                    )
+                    if value
+                ],
             }
             for o in p.orders
         ],

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from serviceguide.domain.outbox import OutboxKind, OutboxState
@@ -30,9 +30,18 @@ from serviceguide.storage.tables import (
 
 @dataclass(frozen=True, slots=True)
 class Provider:
-    """A TL as its customers see it."""
+    """A TL as its customers see it: its name and the contact details it gave (``tl update``);
+    None for one not given."""
 
     name: str
+    phone: str | None = None
+    email: str | None = None
+    website: str | None = None
+    opening_hours: str | None = None
+
+    @property
+    def has_contact(self) -> bool:
+        return any((self.phone, self.email, self.website, self.opening_hours))
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +125,14 @@ async def delete_page(conn: AsyncConnection, customer_id: int) -> int:
     return int(result.rowcount)
 
 
+async def forget_links(conn: AsyncConnection, outbox_ids: Sequence[int]) -> None:
+    """Drop the order-page links kept for receipts not yet sent."""
+    if outbox_ids:
+        await conn.execute(
+            update(outbox).where(outbox.c.id.in_(list(outbox_ids))).values(payload=None)
+        )
+
+
 async def placement(conn: AsyncConnection, customer_id: int) -> PlacementView | None:
     """The customer's placement: the orders in the order they were placed."""
     cust = (
@@ -147,6 +164,10 @@ async def placement(conn: AsyncConnection, customer_id: int) -> PlacementView | 
             orders.c.created_at,
             orders.c.updated_at,
             organisations.c.name.label("tl_name"),
+            organisations.c.phone,
+            organisations.c.contact_email,
+            organisations.c.website,
+            organisations.c.opening_hours,
         )
         .join(organisations, organisations.c.id == orders.c.tl_org_id)
         .where(orders.c.customer_id == customer_id)
@@ -163,7 +184,13 @@ async def placement(conn: AsyncConnection, customer_id: int) -> PlacementView | 
             status=OrderStatus(r.status),
             created_at=r.created_at,
             updated_at=r.updated_at,
-            provider=Provider(name=r.tl_name),
+            provider=Provider(
+                name=r.tl_name,
+                phone=r.phone,
+                email=r.contact_email,
+                website=r.website,
+                opening_hours=r.opening_hours,
+            ),
         )
         for r in await conn.execute(q)
     ]

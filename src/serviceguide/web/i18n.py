@@ -149,6 +149,11 @@ SV: dict[str, str] = {
     "orders.throttled.title": "För många försök",
     "orders.throttled.text": "Det har gjorts för många försök med ogiltiga länkar från din "
     "uppkoppling. Vänta en stund och försök igen.",
+    "contact.title": "Kontakta {name}",
+    "contact.phone": "Telefon",
+    "contact.email": "E-post",
+    "contact.website": "Webb",
+    "contact.hours": "Öppettider",
     "cstatus.new": "Skickad till leverantören",
     "cstatus.received": "Mottagen av leverantören",
     "cstatus.active": "Leverantören arbetar med din order",
@@ -337,6 +342,11 @@ EN: dict[str, str] = {
     "orders.throttled.title": "Too many attempts",
     "orders.throttled.text": "Too many invalid links have been tried from your connection. "
     "Please wait a while and try again.",
+    "contact.title": "Contact {name}",
+    "contact.phone": "Phone",
+    "contact.email": "E-mail",
+    "contact.website": "Web",
+    "contact.hours": "Opening hours",
     "cstatus.new": "Sent to the provider",
     "cstatus.received": "Received by the provider",
     "cstatus.active": "The provider is working on your order",

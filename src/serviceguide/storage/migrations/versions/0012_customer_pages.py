@@ -1,7 +1,7 @@
 """the customer's side: guide sessions, order pages, receipts
 
 Revision ID: 0012
-Revises: 0011
+Revises: 0008
 Create Date: 2026-12-03 12:00:00.000000
 
 ``guide_sessions``: the guide's draft order, kept on the server between the steps (the browser
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012"
-down_revision: str | None = "0011"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
