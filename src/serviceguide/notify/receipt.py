@@ -1,9 +1,10 @@
-"""The customer's receipt (CONTRACT.md §9): one mail for the orders placed together, in the
-language the customer ordered in, with a plain-text and an HTML part (autoescaped).
+"""The customer's receipt: one mail for the orders placed together, in the language the
+customer ordered in, with a plain-text and an HTML part (autoescaped).
 
 It lists each order's number, service, provider (with the contact details the provider gave),
-prices and requested delivery, and links to the customer's order page. Of the customer it holds the first name only, and nothing that the
-organisations write about the order: no personnummer in any spelling, no notes, no log.
+prices and requested delivery, and links to the customer's order page. Of the customer it holds
+the first name only, and nothing that the organisations write about the order: no personnummer
+in any spelling, no notes, no log.
 
 Like the TL's order mail, the message is the same on every attempt (``Message-ID`` from the
 outbox row, ``Date`` when the row was written), so a receiver can recognise a duplicate.
