@@ -88,7 +88,7 @@ clean:
 # The whole benchmark (docs/performance.md): the HTTP API on SQLite and PostgreSQL at 10 000 and
 # 1 000 000 orders with 1 000 000 accesses, the scale-out checks, then the market database.
 # Rewrites BENCHMARKS.md. Takes about 40 minutes on 2 cores.
-bench: install wrk bench-api bench-marketdb
+bench: install wrk bench-api bench-marketdb bench-search
 
 wrk:
 	@command -v wrk >/dev/null || { sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
@@ -99,6 +99,14 @@ wrk:
 BENCH_ARGS ?=
 bench-api: install wrk
 	$(BIN)/python -m bench.api $(BENCH_ARGS)
+
+.PHONY: bench-search
+# The staff order list's free-text search over 1 000 000 orders on SQLite and PostgreSQL; writes
+# the "Staff search" section of BENCHMARKS.md. SEARCH_ORDERS=…, SEARCH_BACKEND=sqlite|postgresql|both.
+SEARCH_ORDERS  ?= 1000000
+SEARCH_BACKEND ?= both
+bench-search: install
+	$(BIN)/python -m bench.search --orders $(SEARCH_ORDERS) --backend $(SEARCH_BACKEND)
 
 .PHONY: bench-marketdb
 # Import 1 000 000 MdB2 accesses into SQLite and PostgreSQL and time address searches in them;

@@ -10,7 +10,7 @@ import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
@@ -27,7 +27,7 @@ from serviceguide.web.staff.login import safe_next
 from serviceguide.web.staff.overview import chart
 from serviceguide.web.staff.page import SESSION_COOKIE
 from tests.integration.test_guide_pages import Browser, Page, post_form
-from tests.support.world import SERIALS, World
+from tests.support.world import SERIALS, World, customer
 from tests.support.xsp import XspClient
 
 pytestmark = pytest.mark.integration
@@ -743,3 +743,33 @@ async def test_the_password_page_throttles_guesses_of_the_current_password(
     # Nothing changed: the old password still logs in from another address.
     async with _client(strict, ip="10.2.2.3") as other:
         assert (await other.login("TL1")).status == 200
+
+
+async def test_search_ignores_case_and_accents_and_takes_names_in_any_order(
+    ctx: AppContext, browser: StaffBrowser, staff_world: World
+) -> None:
+    """The same answers on SQLite and PostgreSQL: Å, Ä and Ö fold to A, A and O (so "Ostberg"
+    finds "Östberg"), and every word must be found somewhere in the names and address."""
+    await browser.login("TL1")
+    placed = await placing.place_order(
+        ctx,
+        OrderRequest(
+            coid="KOA",
+            access_id="A2",
+            service_ids=[101],
+            customer=customer(3, firstname="Åsa-Märta", surname="Öst Berg"),
+            delivery=None,
+        ),
+    )
+    (order_id,) = [o.id for o in placed.orders]
+
+    async def ids(q: str) -> list[int]:
+        page = await browser.get(f"/staff/orders?{urlencode({'q': q})}")
+        assert page.status == 200
+        return [int(x) for x in re.findall(r'href="/staff/orders/(\d+)"', page.html)]
+
+    for q in ("Åsa", "åsa", "ÅSA", "asa", "märta", "MARTA", "Öst", "ost berg", "Östberg"[:3],
+              "Åsa-Märta Öst Berg", "öst åsa", "asa marta ost", "A-gatan 2 åsa"):  # fmt: skip
+        assert order_id in await ids(q), q
+    for q in ("Åsa Nilsson", "åsa 12", "Öst Uppsala"):
+        assert order_id not in await ids(q), q

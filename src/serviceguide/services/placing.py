@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from serviceguide.domain.clock import today_local, utcnow
 from serviceguide.domain.errors import Conflict, DuplicateOrder, InvalidInput
+from serviceguide.domain.listing import search_text
 from serviceguide.domain.ordering import (
     CleanCustomer,
     OrderRequest,
@@ -148,6 +149,12 @@ async def open_duplicates(ctx: AppContext, req: OrderRequest) -> list[RecentOrde
     confirms again."""
     customer, _message = validate_request(req, today_local())
     return await _duplicates(ctx, await _plan(ctx, req), customer.serial)
+
+
+def _search_text(c: CleanCustomer, access: AccessRecord) -> str:
+    return search_text(
+        c.firstname, c.surname, access.street_address, access.postal_code, access.city
+    )
 
 
 def _offer(svc: ServiceRecord) -> repo.Offer:
@@ -349,6 +356,7 @@ async def _store(
                     "zip": access.postal_code,
                     "city": access.city,
                     "premise": c.premise or access.mdu_apartment_number,
+                    "search_text": _search_text(c, access),
                 },
                 services=[
                     repo.PlacedService(svc.id, svc.tl_org_id, xsp, status, _offer(svc))
@@ -392,6 +400,7 @@ async def _store(
             zip=access.postal_code,
             city=access.city,
             premise=c.premise or access.mdu_apartment_number,
+            search_text=_search_text(c, access),
             created_at=now,
         )
         # One statement per table, whatever the number of services: the stream lock is held

@@ -428,11 +428,11 @@ WITH lock AS (
     SELECT pg_advisory_xact_lock(CAST(:lock_key AS bigint))
 ), cust AS (
     INSERT INTO customers (access_pk, serial, firstname, surname, email, phone, address, zip,
-                           city, premise, created_at)
+                           city, premise, search_text, created_at)
     SELECT CAST(:access_pk AS bigint), CAST(:serial AS text), CAST(:firstname AS text),
            CAST(:surname AS text), CAST(:email AS text), CAST(:phone AS text),
            CAST(:address AS text), CAST(:zip AS text), CAST(:city AS text),
-           CAST(:premise AS text), CAST(:now AS timestamptz)
+           CAST(:premise AS text), CAST(:search_text AS text), CAST(:now AS timestamptz)
     FROM lock
     RETURNING id
 ), svc AS (

@@ -140,6 +140,9 @@ customers = Table(
     Column("zip", String(5), nullable=False),
     Column("city", String(100), nullable=False),
     Column("premise", String(40), nullable=False, server_default=""),
+    # The staff search's text: names and address, folded (domain.listing.search_text), written
+    # with the record and blanked with it, so that both databases match alike.
+    Column("search_text", String(600), nullable=False, server_default=""),
     Column("created_at", UTCDateTime, nullable=False, index=True),
     # Set when the personal data above was blanked (retention or an erasure request).
     Column("anonymised_at", UTCDateTime),

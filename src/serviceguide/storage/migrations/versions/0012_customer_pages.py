@@ -9,12 +9,16 @@ holds only a random cookie; the row is found by its SHA-256). ``order_pages``: o
 placement — the SHA-256 of the customer's order-page token and the language the customer
 ordered in. ``outbox``: a third kind, ``receipt`` (the customer's receipt), whose ``payload``
 holds what the mail needs and nothing keeps (the order page's link) until it is delivered.
+``customers.search_text``: the staff search's folded names and address, written for every
+existing customer here (an anonymised one has none).
 """
 
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
+from serviceguide.domain.listing import search_text
 
 revision: str = "0012"
 down_revision: str | None = "0008"
@@ -24,7 +28,43 @@ depends_on: str | Sequence[str] | None = None
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
+def _fill_search_text() -> None:
+    conn = op.get_bind()
+    customers = sa.table(
+        "customers",
+        *(sa.column(c) for c in ("id", "firstname", "surname", "address", "zip", "city")),
+        sa.column("search_text"),
+    )
+    last = 0
+    while True:
+        rows = conn.execute(
+            sa.select(customers)
+            .where(customers.c.id > last, customers.c.firstname != "")
+            .order_by(customers.c.id)
+            .limit(5000)
+        ).all()
+        if not rows:
+            return
+        conn.execute(
+            sa.update(customers)
+            .where(customers.c.id == sa.bindparam("cid"))
+            .values(search_text=sa.bindparam("text")),
+            [
+                {"cid": r.id, "text": search_text(r.firstname, r.surname, r.address, r.zip, r.city)}
+                for r in rows
+            ],
+        )
+        last = rows[-1].id
+
+
 def upgrade() -> None:
+    with op.batch_alter_table(
+        "customers", schema=None, table_kwargs={"sqlite_autoincrement": True}
+    ) as batch_op:
+        batch_op.add_column(
+            sa.Column("search_text", sa.String(length=600), server_default="", nullable=False)
+        )
+    _fill_search_text()
     op.create_table(
         "guide_sessions",
         sa.Column("token_sha256", sa.String(length=64), nullable=False),
@@ -76,3 +116,7 @@ def downgrade() -> None:
     with op.batch_alter_table("guide_sessions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_guide_sessions_expires_at"))
     op.drop_table("guide_sessions")
+    with op.batch_alter_table(
+        "customers", schema=None, table_kwargs={"sqlite_autoincrement": True}
+    ) as batch_op:
+        batch_op.drop_column("search_text")
