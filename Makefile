@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # Every dependency, pinned with hashes (pyproject.toml keeps the ranges); `make lock` refreshes it.
 LOCK   := requirements.lock
 
-.PHONY: help install lock run serve migrate demo test test-unit test-integration test-e2e faults lint format bench clean
+.PHONY: help install axe lock run serve migrate demo test test-unit test-integration test-e2e faults lint format bench clean
 
 help:
 	@echo "make run    set up (venv, dependencies, migrations, demo data) and serve on http://$(HOST):$(PORT)"
@@ -56,7 +56,15 @@ run: demo
 	trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/serviceguide serve --host $(HOST) --port $(PORT)
 
-test: install
+# axe-core for the browser tests' accessibility checks, pinned by its package-lock.json.
+AXE := tests/e2e/axe/node_modules/axe-core/axe.min.js
+$(AXE): tests/e2e/axe/package.json tests/e2e/axe/package-lock.json
+	npm ci --prefix tests/e2e/axe --no-audit --no-fund --loglevel=error
+	touch $(AXE)
+
+axe: $(AXE)
+
+test: install $(AXE)
 	$(BIN)/pytest
 
 test-unit: install
@@ -65,7 +73,7 @@ test-unit: install
 test-integration: install
 	$(BIN)/pytest -m integration
 
-test-e2e: install
+test-e2e: install $(AXE)
 	$(BIN)/pytest -m e2e
 
 # The fault-injection tests alone (they also run in `make test`); docs/RELIABILITY.md.

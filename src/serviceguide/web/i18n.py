@@ -124,6 +124,7 @@ SV: dict[str, str] = {
     "thanks.status.other": "Status: {status}",
     "thanks.direct.note": "{n} av {total} tjänster aktiverades direkt i nätet.",
     "review.direct.later": "Aktiveras på önskat datum",
+    "review.table": "Tjänster och priser",
     "duplicate.title": "Du har redan beställt det här",
     "duplicate.text": "Det finns redan öppna ordrar från dig för samma tjänst på den här "
     "adressen, lagda det senaste dygnet. Om du bekräftar igen blir det en order till.",
@@ -316,6 +317,7 @@ EN: dict[str, str] = {
     "thanks.status.other": "Status: {status}",
     "thanks.direct.note": "{n} of the {total} services were activated immediately on the network.",
     "review.direct.later": "Activated on the date you chose",
+    "review.table": "Services and prices",
     "duplicate.title": "You have ordered this already",
     "duplicate.text": "There are open orders from you for the same service at this address, "
     "placed in the last 24 hours. If you confirm again, there will be one more order.",
