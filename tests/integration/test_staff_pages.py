@@ -418,6 +418,35 @@ async def test_the_csv_export_has_the_filtered_list_without_personnummer(
     assert "'=cmd" in body
     other = await browser.http.get("/staff/orders.csv?q=Efternamn2")
     assert other.content.decode("utf-8").count("\r\n") == 1  # the header only
+    # The status in the reader's words, and its code beside it for a spreadsheet's formulas.
+    status, code = rows[0].index("Status"), rows[0].index("Statuskod")
+    assert code == status + 1 and {(r[status], r[code]) for r in rows[1:]} == {("ny", "new")}
+    english = await browser.http.get("/staff/orders.csv?service=101&lang=en")
+    head = next(csv.reader(io.StringIO(english.content.decode("utf-8")[1:]), delimiter=";"))
+    assert "Status code" in head
+
+
+async def test_the_log_is_shown_in_the_readers_language_and_the_api_text_is_unchanged(
+    ctx: AppContext, browser: StaffBrowser, staff_world: World, xsp: XspClient
+) -> None:
+    o1 = staff_world.orders["o1"]
+    await browser.login("TL1")
+    await browser.post_with_token(f"/staff/orders/{o1}/status", {"status": "received"})
+    await browser.post_with_token(f"/staff/orders/{o1}/message", {"message": "Ring kunden"})
+    swedish = await browser.get(f"/staff/orders/{o1}")
+    log = _section(swedish.html, "log")
+    assert "Beställd via Tjänsteguiden" in log
+    assert "Status ändrad från ny till mottagen av TL1 Person (Leverantör Ett AB)" in log
+    assert "Status changed" not in log and "Order placed" not in log
+    assert "Ring kunden" in log  # a person's words as written
+    english = _section((await browser.get(f"/staff/orders/{o1}?lang=en")).html, "log")
+    assert "Ordered through Tjänsteguiden" in english
+    assert "Status changed from new to received by TL1 Person (Leverantör Ett AB)" in english
+    assert "Beställd" not in english and "Ring kunden" in english
+    tl1 = await xsp.session(staff_world.users["TL1"])
+    texts = [e["message"] for e in (await tl1.call("order_log", id=o1)).items("entry")]
+    assert texts[0] == "Order placed through Tjänsteguiden"
+    assert "Status changed from new to received by TL1 Person (Leverantör Ett AB)" in texts
 
 
 # --- the order page -----------------------------------------------------------------------------

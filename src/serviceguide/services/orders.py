@@ -14,8 +14,8 @@ from serviceguide.domain.model import (
     LogEntry,
     OrderDetail,
     OrderSummary,
-    status_change_text,
 )
+from serviceguide.domain.logcodes import LogCode, LogText
 from serviceguide.domain.status import EventType, MessageType, OrderStatus, check_transition
 from serviceguide.services import changes, privacy
 from serviceguide.services.context import AppContext
@@ -107,13 +107,25 @@ async def set_status(
         now = utcnow()
         # The write transaction holds the stream lock (PostgreSQL) or the write lock (SQLite),
         # so the status read above is still current here.
+        change = LogText(
+            LogCode.STATUS_CHANGED,
+            {
+                "old": current.value,
+                "new": new.value,
+                "who": caller.user_name,
+                "org": caller.org_name,
+                **({"reason": reason} if reason else {}),
+            },
+        )
         await repo.update_status(conn, order_id, current, new, now)
         await repo.append_log(
             conn,
             order_id=order_id,
             at=now,
             type=MessageType.SYSTEM,
-            message=status_change_text(current, new, caller.user_name, caller.org_name, reason),
+            message=change.text,
+            code=change.code.value,
+            params=change.params_json(),
             user_name=caller.user_name,
             org_name=caller.org_name,
             org_id=caller.org_id,

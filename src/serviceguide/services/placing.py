@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from serviceguide.domain.clock import today_local, utcnow
 from serviceguide.domain.errors import Conflict, DuplicateOrder, InvalidInput
 from serviceguide.domain.listing import search_text
+from serviceguide.domain.logcodes import LogCode, LogText
 from serviceguide.domain.ordering import (
     CleanCustomer,
     OrderRequest,
@@ -162,17 +163,9 @@ def _offer(svc: ServiceRecord) -> repo.Offer:
     return repo.Offer(svc.uid, svc.name, svc.price_monthly, svc.price_once)
 
 
-def future_date_note(day: date) -> str:
-    """The log entry of a direct-activation service ordered for a later day."""
-    return (
-        f"Ingen direktaktivering: önskat leveransdatum {day.isoformat()} ligger framåt i tiden; "
-        "leverantören aktiverar tjänsten då"
-    )
-
-
-def _notes(result: ActivationResult | None) -> list[str]:
+def _notes(result: ActivationResult | None) -> list[LogText]:
     """The log entries a new order starts with."""
-    return ["Order placed through Tjänsteguiden"] + ([result.note] if result else [])
+    return [LogText(LogCode.PLACED)] + ([result.log] if result else [])
 
 
 def scoped_key(key: str, client: str | None) -> str:
@@ -292,7 +285,9 @@ async def _activate_and_store(
             continue
         if req.delivery is not None and req.delivery > today:
             # A later date: the provider activates it then; nothing is delivered today.
-            activations[svc.id] = ActivationResult(False, future_date_note(req.delivery))
+            activations[svc.id] = ActivationResult(
+                False, LogText(LogCode.ACTIVATION_LATER, {"date": req.delivery.isoformat()})
+            )
         else:
             activations[svc.id] = await activate(
                 plan.network.activation_url,
@@ -431,7 +426,9 @@ async def _store(
                     "order_id": order_id,
                     "created_at": now,
                     "type": MessageType.SYSTEM.value,
-                    "message": note,
+                    "message": note.text,
+                    "code": note.code.value,
+                    "params": note.params_json(),
                     "user_name": GUIDE,
                     "org_name": GUIDE,
                     "org_id": None,

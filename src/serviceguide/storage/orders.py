@@ -26,6 +26,7 @@ from serviceguide.domain.model import (
     OrderSummary,
     OrgKind,
 )
+from serviceguide.domain.logcodes import LogText, parse_params
 from serviceguide.domain.status import EventType, MessageType, OrderStatus
 from serviceguide.storage.db import STREAM_LOCK_KEY
 from serviceguide.storage.direct import Reader, Row, Sql, day, money, ts
@@ -159,7 +160,7 @@ async def get_order(reader: Reader, caller: Caller, order_id: int) -> OrderDetai
 # such order (for this caller); one row with a NULL id means an order without entries.
 _LOG = {
     kind: Sql.of(
-        "SELECT l.id, l.created_at, l.type, l.message, l.user_name, l.org_name "
+        "SELECT l.id, l.created_at, l.type, l.message, l.user_name, l.org_name, l.code, l.params "
         "FROM orders o LEFT JOIN order_log l ON l.order_id = o.id "
         f"WHERE o.id = $1 AND o.{col} = $2 ORDER BY l.id"
     )
@@ -180,6 +181,8 @@ async def list_log(reader: Reader, caller: Caller, order_id: int) -> list[LogEnt
             message=r["message"],
             user=r["user_name"],
             org=r["org_name"],
+            code=r["code"],
+            params=parse_params(r["params"]) if r["code"] else None,
         )
         for r in rows
         if r["id"] is not None
@@ -313,6 +316,8 @@ async def append_log(
     user_name: str,
     org_name: str,
     org_id: int | None,
+    code: str | None = None,
+    params: str | None = None,
 ) -> int:
     result = await conn.execute(
         insert(order_log)
@@ -324,6 +329,8 @@ async def append_log(
             user_name=user_name,
             org_name=org_name,
             org_id=org_id,
+            code=code,
+            params=params,
         )
         .returning(order_log.c.id)
     )
@@ -339,7 +346,8 @@ async def insert_orders(conn: AsyncConnection, rows: Sequence[dict[str, object]]
 
 
 async def append_logs(conn: AsyncConnection, rows: Sequence[dict[str, object]]) -> None:
-    """Log entries (``order_id, created_at, type, message, user_name, org_name, org_id``)."""
+    """Log entries (``order_id, created_at, type, message, user_name, org_name, org_id``, and
+    ``code``, ``params`` for a system entry)."""
     await conn.execute(insert(order_log), list(rows))
 
 
@@ -453,11 +461,14 @@ WITH lock AS (
     ORDER BY svc.n
     RETURNING id, service_id, tl_org_id, status
 ), logged AS (
-    INSERT INTO order_log (order_id, created_at, type, message, user_name, org_name, org_id)
+    INSERT INTO order_log (order_id, created_at, type, message, user_name, org_name, org_id,
+                           code, params)
     SELECT ord.id, CAST(:now AS timestamptz), CAST(:log_type AS text), note.message,
-           CAST(:by AS text), CAST(:by AS text), NULL
-    FROM ord JOIN unnest(CAST(:note_services AS int[]), CAST(:notes AS text[]))
-        WITH ORDINALITY AS note(service_id, message, n) ON note.service_id = ord.service_id
+           CAST(:by AS text), CAST(:by AS text), NULL, note.code, note.params
+    FROM ord JOIN unnest(CAST(:note_services AS int[]), CAST(:notes AS text[]),
+                         CAST(:note_codes AS text[]), CAST(:note_params AS text[]))
+        WITH ORDINALITY AS note(service_id, message, code, params, n)
+        ON note.service_id = ord.service_id
     ORDER BY ord.id, note.n
 ), ev AS (
     INSERT INTO events (order_id, created_at, type, status, message_type, tl_org_id, ko_org_id)
@@ -518,7 +529,7 @@ async def place_in_one_statement(
     *,
     customer: dict[str, object],
     services: Sequence[PlacedService],
-    notes: Sequence[tuple[int, str]],
+    notes: Sequence[tuple[int, LogText]],
     ko_org_id: int,
     delivery: date | None,
     message: str,
@@ -533,7 +544,7 @@ async def place_in_one_statement(
     request_id: str | None = None,
 ) -> str:
     """Place an order on PostgreSQL (see above). ``services``: one per order, in order;
-    ``notes``: (service id, log text) in order; ``page_sha256``, ``lang``: the customer's order
+    ``notes``: (service id, log entry) in order; ``page_sha256``, ``lang``: the customer's order
     page; ``receipt``: the receipt's payload, None for no receipt. Returns the answer as JSON:
     ``{"customer": id, "orders": [{"id", "service", "xsp", "status"}, …]}``."""
     params = {
@@ -548,7 +559,9 @@ async def place_in_one_statement(
         "monthly": [s.offer.price_monthly for s in services],
         "once": [s.offer.price_once for s in services],
         "note_services": [n[0] for n in notes],
-        "notes": [n[1] for n in notes],
+        "notes": [n[1].text for n in notes],
+        "note_codes": [n[1].code.value for n in notes],
+        "note_params": [n[1].params_json() for n in notes],
         "ko_org_id": ko_org_id,
         "delivery": delivery,
         "message": message,

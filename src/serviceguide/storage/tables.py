@@ -194,6 +194,9 @@ order_log = Table(
     Column("user_name", String(200), nullable=False),
     Column("org_name", String(200), nullable=False),
     Column("org_id", ForeignKey("organisations.id")),  # None: written by the system itself
+    # A system entry's code and parameters (domain.logcodes); None for what people write.
+    Column("code", String(40)),
+    Column("params", Text),  # JSON object
     sqlite_autoincrement=True,  # ids are never reused: since_id polling relies on it
 )
 Index("ix_order_log_order_id", order_log.c.order_id, order_log.c.id)

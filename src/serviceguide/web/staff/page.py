@@ -63,6 +63,7 @@ class StaffPage(Page):
             staff=self.session,
             local_time=local_time,
             masked=masked,
+            log_text=staff_i18n.log_text,
             **values,
         )
 

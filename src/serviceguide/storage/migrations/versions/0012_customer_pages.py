@@ -10,7 +10,9 @@ placement — the SHA-256 of the customer's order-page token and the language th
 ordered in. ``outbox``: a third kind, ``receipt`` (the customer's receipt), whose ``payload``
 holds what the mail needs and nothing keeps (the order page's link) until it is delivered.
 ``customers.search_text``: the staff search's folded names and address, written for every
-existing customer here (an anonymised one has none).
+existing customer here (an anonymised one has none). ``order_log.code``/``params``: a system
+entry as a code with parameters, to be shown in the reader's language; every existing entry the
+system wrote gets its code from its text here.
 """
 
 from collections.abc import Sequence
@@ -19,6 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from serviceguide.domain.listing import search_text
+from serviceguide.domain.logcodes import from_text
 
 revision: str = "0012"
 down_revision: str | None = "0008"
@@ -57,7 +60,49 @@ def _fill_search_text() -> None:
         last = rows[-1].id
 
 
+def _fill_log_codes() -> None:
+    conn = op.get_bind()
+    log = sa.table(
+        "order_log",
+        sa.column("id"),
+        sa.column("type"),
+        sa.column("message"),
+        sa.column("code"),
+        sa.column("params"),
+    )
+    last = 0
+    while True:
+        rows = conn.execute(
+            sa.select(log.c.id, log.c.type, log.c.message)
+            .where(log.c.id > last, log.c.type.in_(["system", "log"]))
+            .order_by(log.c.id)
+            .limit(5000)
+        ).all()
+        if not rows:
+            return
+        coded = [(r.id, from_text(r.type, r.message)) for r in rows]
+        values = [
+            {"lid": i, "c": found.code.value, "p": found.params_json()}
+            for i, found in coded
+            if found is not None
+        ]
+        if values:
+            conn.execute(
+                sa.update(log)
+                .where(log.c.id == sa.bindparam("lid"))
+                .values(code=sa.bindparam("c"), params=sa.bindparam("p")),
+                values,
+            )
+        last = rows[-1].id
+
+
 def upgrade() -> None:
+    with op.batch_alter_table(
+        "order_log", schema=None, table_kwargs={"sqlite_autoincrement": True}
+    ) as batch_op:
+        batch_op.add_column(sa.Column("code", sa.String(length=40), nullable=True))
+        batch_op.add_column(sa.Column("params", sa.Text(), nullable=True))
+    _fill_log_codes()
     with op.batch_alter_table(
         "customers", schema=None, table_kwargs={"sqlite_autoincrement": True}
     ) as batch_op:
@@ -116,6 +161,11 @@ def downgrade() -> None:
     with op.batch_alter_table("guide_sessions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_guide_sessions_expires_at"))
     op.drop_table("guide_sessions")
+    with op.batch_alter_table(
+        "order_log", schema=None, table_kwargs={"sqlite_autoincrement": True}
+    ) as batch_op:
+        batch_op.drop_column("params")
+        batch_op.drop_column("code")
     with op.batch_alter_table(
         "customers", schema=None, table_kwargs={"sqlite_autoincrement": True}
     ) as batch_op:
