@@ -17,7 +17,6 @@ import httpx
 from defusedxml import ElementTree as ET
 
 from serviceguide.domain.logcodes import LogCode, LogText
-
 from serviceguide.observability import metrics
 
 log = logging.getLogger(__name__)

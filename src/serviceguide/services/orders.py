@@ -6,6 +6,7 @@ from datetime import date
 
 from serviceguide.domain.clock import local_day_start_utc, utcnow
 from serviceguide.domain.errors import NotFound
+from serviceguide.domain.logcodes import LogCode, LogText
 from serviceguide.domain.model import (
     Caller,
     CustomerDetail,
@@ -15,7 +16,6 @@ from serviceguide.domain.model import (
     OrderDetail,
     OrderSummary,
 )
-from serviceguide.domain.logcodes import LogCode, LogText
 from serviceguide.domain.status import EventType, MessageType, OrderStatus, check_transition
 from serviceguide.services import changes, privacy
 from serviceguide.services.context import AppContext

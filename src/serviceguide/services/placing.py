@@ -16,7 +16,7 @@ import hashlib
 import json
 import secrets
 from dataclasses import asdict, dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 

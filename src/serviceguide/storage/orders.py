@@ -16,6 +16,7 @@ from functools import cache
 from sqlalchemy import ColumnElement, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from serviceguide.domain.logcodes import LogText, parse_params
 from serviceguide.domain.model import (
     Caller,
     CustomerDetail,
@@ -26,7 +27,6 @@ from serviceguide.domain.model import (
     OrderSummary,
     OrgKind,
 )
-from serviceguide.domain.logcodes import LogText, parse_params
 from serviceguide.domain.status import EventType, MessageType, OrderStatus
 from serviceguide.storage.db import STREAM_LOCK_KEY
 from serviceguide.storage.direct import Reader, Row, Sql, day, money, ts
