@@ -34,6 +34,13 @@ from serviceguide.storage import migrate
 from serviceguide.storage.db import Database
 
 SECTION = "## Staff search"
+NOTE = (
+    "A search that finds its 50 rows among the newest orders is quick; one that finds few or "
+    "none reads the TL's orders newest first to the end, each with its customer (a LIKE on a "
+    "text no index serves), and takes seconds at this size — the staff page's cost for a rare "
+    "name. What would serve it is a trigram index on `customers.search_text` (PostgreSQL's "
+    "`pg_trgm` GIN, SQLite's FTS5 trigram tokenizer), not built yet."
+)
 SEARCHES = [
     ("first name with Å", "Åsa"),
     ("surname with Ö, typed without", "Oberg"),
@@ -124,6 +131,8 @@ def main() -> None:
             "| backend | search | rows | median ms | p95 ms |",
             "|---|---|---|---|---|",
             *rows,
+            "",
+            NOTE,
         ]
     )
     print(text)
