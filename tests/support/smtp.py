@@ -26,7 +26,9 @@ class Received:
 
     @property
     def order_id(self) -> int:
-        return int(str(self.message["X-Order-ID"]))
+        """The TL's order mail's order; 0 for a customer's receipt (it has several)."""
+        value = self.message["X-Order-ID"]
+        return int(str(value)) if value is not None else 0
 
     @property
     def message_id(self) -> str:
