@@ -166,6 +166,7 @@ class Orders:
                         "phone": "070-1234567",
                     },
                     "delivery": "asap",
+                    "confirm_duplicate": True,  # generated customers may repeat
                 },
             )
             assert r.status_code == 201, r.text
