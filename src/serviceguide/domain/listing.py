@@ -24,7 +24,9 @@ def search_text(*parts: str) -> str:
 
 
 def search_terms(text: str) -> list[str]:
-    """The words of a staff search, folded like :func:`search_text`; each must be found."""
+    """The words of a staff search, folded like :func:`search_text`; each must be found. Digits
+    of other scripts ("²", "١", "１") are no digits here: folding would make them 2 and 1."""
+    text = "".join(" " if c.isdigit() and not c.isascii() else c for c in text)
     return _NOT_WORD.sub(" ", fold(text)).split()[:TERMS_MAX]
 
 
