@@ -25,6 +25,7 @@ from typing import Any
 import psycopg
 from sqlalchemy.engine import make_url
 
+from serviceguide.domain.listing import search_text
 from serviceguide.domain.model import status_change_text
 from serviceguide.domain.personnummer import with_check_digit
 from serviceguide.services import admin
@@ -226,6 +227,7 @@ def _history(
                 postal,
                 city,
                 flat,
+                search_text(first, last, street, postal, city),
                 at,
             )
         )
@@ -331,6 +333,7 @@ COLUMNS = {
         "zip",
         "city",
         "premise",
+        "search_text",
         "created_at",
     ),
     "orders": (

@@ -52,6 +52,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Tjänsteguiden and the XSP order API for open fibre networks.",
         lifespan=lifespan,
+        docs_url=None,  # served from the installed Swagger UI package instead: web.apidocs
+        redoc_url=None,
     )
     app.include_router(xsp.router)
     web.install(app)  # the guide's pages at / and their static files
@@ -60,7 +62,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(onapi.router)
     app.include_router(operations.router)  # /healthz, /readyz, /metrics
 
+    web.install_api_docs(app)  # /docs, with Swagger UI's files from a package, not a CDN
     install_error_handlers(app)
+    web.install_error_pages(app)  # unknown URLs and server errors: pages for browsers
     # The last added runs first: Observe sees every answer, including a 413.
     app.add_middleware(RequestLimits, max_bytes=settings.max_request_bytes, own_limits=UPLOAD_PATHS)
     app.add_middleware(SecurityHeaders)

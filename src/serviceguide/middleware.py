@@ -15,6 +15,7 @@ All plain ASGI rather than ``BaseHTTPMiddleware``: they stay off the hot path's 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -147,9 +148,22 @@ def _wants_html(request: Request) -> bool:
     return not path.startswith(("/api/", "/plain/")) and path != "/openapi.json"
 
 
+#: Makes the page in the site's look for an error status (with its own security headers), or
+#: None (then the plain one above): set by the composition root (serviceguide.web.errors).
+HtmlPage = Callable[[Request, int], HTMLResponse | None]
+
+
+def _site_page(request: Request, status: int) -> HTMLResponse | None:
+    make: HtmlPage | None = getattr(request.app.state, "error_page", None)
+    return make(request, status) if make else None
+
+
 def service_unavailable(request: Request) -> Response:
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
     if _wants_html(request):
+        if (page := _site_page(request, 503)) is not None:
+            page.headers.update(headers)
+            return page
         return HTMLResponse(_UNAVAILABLE_PAGE, status_code=503, headers=headers)
     return JSONResponse(
         {"detail": "Service temporarily unavailable"}, status_code=503, headers=headers
@@ -161,7 +175,9 @@ def internal_error(request: Request) -> Response:
     headers = {k.decode(): v.decode() for k, v in _DEFAULTS}
     headers["Content-Security-Policy"] = DEFAULT_CSP.decode()
     if _wants_html(request):
-        return HTMLResponse(_ERROR_PAGE, status_code=500, headers=headers)
+        return _site_page(request, 500) or HTMLResponse(
+            _ERROR_PAGE, status_code=500, headers=headers
+        )
     return JSONResponse({"detail": "Internal server error"}, status_code=500, headers=headers)
 
 

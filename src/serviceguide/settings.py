@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     #: Days after its last order closed (delivered or cancelled) that a customer's personal
     #: data is kept; ``serviceguide privacy anonymise`` blanks it after that.
     retention_days: int = Field(default=730, gt=0)
+    #: Unknown order-page links (``/thanks/…``, ``/my-orders/…``) tried from one client address
+    #: within 10 minutes before those pages answer 429 to it.
+    order_page_misses: int = Field(default=50, gt=0)
     #: Max characters in an ``add_message`` text.
     message_max_length: int = Field(default=2000, gt=0)
     #: Reverse proxies whose ``X-Forwarded-For``/``X-Forwarded-Proto`` are believed: addresses

@@ -221,6 +221,7 @@ def place(server: Server, access: str, service: int, n: int) -> int:
             "phone": "070-5550000",
         },
         "delivery": "asap",
+        "confirm_duplicate": True,  # generated customers may repeat
     }
     r = httpx.post(f"{server.base_url}/api/guide/orders", json=body, timeout=30)
     assert r.status_code == 201, r.text

@@ -43,6 +43,7 @@ def _order(d: Deployment, n: int) -> dict[str, Any]:
             "phone": "070-1112233",
         },
         "delivery": "asap",
+        "confirm_duplicate": True,  # generated customers may repeat
     }
 
 

@@ -66,6 +66,7 @@ def place_orders(deployment: Deployment, count: int) -> dict[int, str]:
                         "phone": "070-1234567",
                     },
                     "delivery": "asap",
+                    "confirm_duplicate": True,  # a later test orders the same again
                 },
             )
             assert r.status_code == 201, r.text
@@ -146,7 +147,10 @@ def test_relay_once_delivers_one_mail_per_new_order_to_its_tl_and_exits(deployme
             check=False,
         )
     assert proc.returncode == 0, proc.stderr
-    assert "4 delivered" in proc.stderr
+    assert "8 delivered" in proc.stderr  # each order's mail, and each customer's receipt
+    assert sorted(r.rcpt_tos[0] for r in sink.receipts()) == [
+        f"kund{i}@example.se" for i in range(4)
+    ]
     got = sink.by_order()
     assert set(got) == set(placed)
     for order_id, email in placed.items():
@@ -182,13 +186,20 @@ def test_a_relay_killed_mid_delivery_is_replaced_and_every_mail_is_delivered(
             sink.wait_held(4)
             os.killpg(doomed.pid, signal.SIGKILL)
             doomed.wait(10)
-        in_flight = {r.order_id for r in sink.messages()}
-        assert len(in_flight) == 4 and in_flight <= set(placed)
+        held = sink.messages()  # the first batch: order mails and receipts, in outbox order
+        assert len(held) == 4
+        in_flight = {r.order_id for r in held if r.order_id}  # the order mails among them
+        receipts_held = len(held) - len(in_flight)
+        assert in_flight and in_flight <= set(placed)
         sink.release()
 
         def all_arrived() -> bool:
             got = sink.by_order()
-            return set(placed) <= set(got) and all(len(got[o]) == 2 for o in in_flight)
+            return (
+                set(placed) <= set(got)
+                and all(len(got[o]) == 2 for o in in_flight)
+                and len(sink.receipts()) >= len(placed) + receipts_held
+            )
 
         with relay_process(deployment, env, "rescuer") as rescuer:
             wait_for(all_arrived, "every mail after the restart")

@@ -60,6 +60,7 @@ def _order(d: Deployment, i: int) -> dict[str, Any]:
             "phone": "070-7654321",
         },
         "delivery": "asap",
+        "confirm_duplicate": True,  # generated customers may repeat
     }
 
 

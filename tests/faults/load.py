@@ -143,6 +143,7 @@ class Load:
                 "phone": "070-1112233",
             },
             "delivery": "asap",
+            "confirm_duplicate": True,  # generated customers may repeat
         }
 
     def _place(self, http: httpx.Client, services: list[int], coid: str) -> list[int] | None:

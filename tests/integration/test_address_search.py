@@ -74,7 +74,7 @@ async def test_a_match_carries_the_network_the_address_and_the_apartment(ctx, ac
     assert found[0] == AddressMatch(
         coid="KOS", access_id="OA12-1", address="Östra Ågatan 12, 75320 Uppsala", premise="1101"
     )
-    (b,) = await search_addresses(ctx, "Östra Ågatan 7B")
+    b = (await search_addresses(ctx, "Östra Ågatan 7B"))[0]
     assert (b.address, b.premise) == ("Östra Ågatan 7B, 75320 Uppsala", "")
 
 
@@ -96,12 +96,20 @@ async def test_vagen_may_be_shortened_to_v(ctx, accesses, q: str):
 
 
 @pytest.mark.parametrize("q", ["Östra Ågatan 7B", "östra ågatan 7 b", "ostra agatan 7b"])
-async def test_a_number_with_its_littera_finds_that_entrance_only(ctx, accesses, q: str):
-    assert await ids(ctx, q) == ["OA7B"]
+async def test_a_number_with_its_littera_finds_that_entrance_first_then_the_bare_number(
+    ctx, accesses, q: str
+):
+    assert await ids(ctx, q) == ["OA7B", "OA7"]
 
 
-async def test_a_number_without_littera_finds_every_littera_but_not_longer_numbers(ctx, accesses):
-    assert await ids(ctx, "Östra Ågatan 7") == ["OA7", "OA7A", "OA7B"]
+async def test_a_littera_that_does_not_exist_still_finds_the_number(ctx, accesses):
+    assert await ids(ctx, "Östra Ågatan 7 c") == ["OA7"]
+
+
+async def test_a_number_finds_every_littera_and_then_the_numbers_it_begins(ctx, accesses):
+    assert await ids(ctx, "Östra Ågatan 7") == ["OA7", "OA7A", "OA7B", "OA70"]
+    # While the number is being typed: "1" already suggests 12 (and 12-1, 12-2 its entrances).
+    assert await ids(ctx, "Östra Ågatan 1") == ["OA12-1", "OA12-2"]
 
 
 async def test_a_number_with_a_dash_is_found(ctx, accesses):
@@ -164,7 +172,8 @@ async def test_an_access_added_by_hand_is_found_too(ctx, accesses):
 
 async def test_the_exact_street_comes_before_streets_that_start_with_it(ctx, accesses):
     assert await ids(ctx, "Demogatan") == ["D12", "D123-1", "D123-2", "D123-3", "DB4"]
-    assert await ids(ctx, "Demogatan 12") == ["D12", "D123-1", "D123-2", "D123-3"][:1]
+    # 12 itself first, then the numbers that begin with 12 (123's apartments).
+    assert await ids(ctx, "Demogatan 12") == ["D12", "D123-1", "D123-2", "D123-3"]
 
 
 async def test_a_prefix_finds_streets_in_street_number_littera_apartment_order(ctx, accesses):

@@ -47,6 +47,7 @@ async def person(ctx: AppContext, world: World, tmp_path: Path) -> dict[str, Any
     )
     await drain(c)
     mails = {r.order_id: r.id for r in await rows(c, kind="mail")}
+    receipts = {r.order_id: r.id for r in await rows(c, kind="receipt")}
     theirs = [world.orders["o1"], again.orders[0].id]
     async with c.db.write() as conn:
         refusal = "550 5.1.1 <kund1@example.se>: mailbox of Förnamn1 Efternamn1 is full"
@@ -67,6 +68,7 @@ async def person(ctx: AppContext, world: World, tmp_path: Path) -> dict[str, Any
         "customers": [world.customers["c1"], again.customer_id],
         "orders": theirs,
         "mails": mails,
+        "receipts": receipts,  # by the first order of each placement
         "mail_dir": tmp_path / "var" / "mail",
     }
 
@@ -154,14 +156,20 @@ async def test_erasing_a_person_blanks_every_record_and_every_copy_of_their_mail
     others = {
         p.name: p.read_bytes()
         for p in person["mail_dir"].glob("*.eml")
-        if p.name not in {f"outbox-{person['mails'][o]}.eml" for o in person["orders"]}
+        if p.name
+        not in {
+            f"outbox-{kind[o]}.eml"
+            for kind in (person["mails"], person["receipts"])
+            for o in person["orders"]
+            if o in kind
+        }
     }
     assert others  # the other customers' mails are there too
 
     erased = await privacy.erase_person(c, TEN_DIGITS, force=True)
 
     assert erased.customers == person["customers"]
-    assert erased.blanked.mail_copies == 2
+    assert erased.blanked.mail_copies == 4  # each record's order mail and receipt
     assert erased.blanked.delivery_errors == 2  # the outbox row's last error and the attempt's
     async with c.db.read() as conn:
         records = (
@@ -236,7 +244,8 @@ async def test_erasing_one_record_by_its_id_blanks_its_mail_copy(person: dict[st
     c = person["ctx"]
     first, second = person["customers"]
     blanked = await privacy.erase_customer(c, second, force=True)
-    assert blanked == privacy.Blanked(log_entries=0, delivery_errors=2, mail_copies=1)
+    # the record's order mail and its receipt
+    assert blanked == privacy.Blanked(log_entries=0, delivery_errors=2, mail_copies=2)
     _, texts = read_mail(person["mail_dir"] / f"outbox-{person['mails'][person['orders'][1]]}.eml")
     assert "Förnamn1" not in texts
     _, texts = read_mail(person["mail_dir"] / f"outbox-{person['mails'][person['orders'][0]]}.eml")

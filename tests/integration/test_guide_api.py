@@ -274,11 +274,13 @@ async def test_orders_are_throttled_per_client_address(ctx: AppContext, world: W
     async with client("203.0.113.1") as a, client("203.0.113.2") as b:
         assert (await a.post("/api/guide/orders", json=body())).status_code == 201  # 2 orders
         before = await counts(ctx)
-        r = await a.post("/api/guide/orders", json=body())  # would be 4 > 3
+        again = {**body(), "confirm_duplicate": True}  # the same person again, knowingly
+        r = await a.post("/api/guide/orders", json=again)  # would be 4 > 3
         assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
         assert await counts(ctx) == before
-        assert (await a.post("/api/guide/orders", json=body(services=[101]))).status_code == 201
-        assert (await b.post("/api/guide/orders", json=body())).status_code == 201
+        one = {**body(services=[101]), "confirm_duplicate": True}
+        assert (await a.post("/api/guide/orders", json=one)).status_code == 201
+        assert (await b.post("/api/guide/orders", json=again)).status_code == 201
 
 
 async def test_address_search_and_services_on_an_access(guide: httpx.AsyncClient):
@@ -405,8 +407,9 @@ async def test_an_idempotency_key_is_the_clients_own(ctx: AppContext, world: Wor
 
     headers = {"Idempotency-Key": "shared-key"}
     async with client("203.0.113.31") as a, client("203.0.113.32") as b:
+        again = {**body(), "confirm_duplicate": True}
         first = await a.post("/api/guide/orders", json=body(), headers=headers)
-        theirs = await b.post("/api/guide/orders", json=body(), headers=headers)
+        theirs = await b.post("/api/guide/orders", json=again, headers=headers)
         assert (first.status_code, theirs.status_code) == (201, 201)
         assert theirs.json()["customer"] != first.json()["customer"]
         other_body = await b.post("/api/guide/orders", json=body(services=[101]), headers=headers)
@@ -449,3 +452,24 @@ async def test_an_order_as_json_with_a_charset_is_accepted(guide: httpx.AsyncCli
         headers={"content-type": "Application/JSON; charset=utf-8"},
     )
     assert r.status_code == 201, r.text
+
+
+async def test_a_direct_activation_service_for_a_later_date_is_left_to_the_provider(
+    ctx: AppContext, world: World, guide: httpx.AsyncClient, xsp: XspClient, ko_simulator
+):
+    url, net = ko_simulator
+    await _direct_service(ctx, f"{url}/KOA/activation")
+    later = (today_local() + timedelta(days=10)).isoformat()
+    r = await guide.post("/api/guide/orders", json=body(services=[104], delivery=later))
+    assert r.status_code == 201
+    (order,) = r.json()["orders"]
+    assert order["status"] == "new"  # not delivered today: the customer asked for a later day
+    assert not net.active.get("A1")  # the network was not asked to activate anything
+    log = await _log(xsp, world, order["id"])
+    assert f"önskat leveransdatum {later}" in log[-1]["message"]
+    # Today is today: activated at once, as with "as soon as possible".
+    today = today_local().isoformat()
+    r = await guide.post(
+        "/api/guide/orders", json=body(accessId="A2", services=[104], delivery=today)
+    )
+    assert r.json()["orders"][0]["status"] == "delivered" and net.active["A2"] == {"TVDIRECT"}

@@ -112,3 +112,46 @@ def test_existing_staff_become_handlers_and_offered_services_stay_offered(tmp_pa
         assert conn.execute(text("SELECT category FROM services")).scalar() == "other"
     engine.dispose()
     migrate.downgrade(url, "0007")  # and back, with the old kinds only
+
+
+def test_older_entries_get_their_codes_and_customers_their_search_text(tmp_path: Path):
+    """0012 on a database with history: the system's own log texts become codes (a person's
+    message stays without), and every customer gets the staff search's folded text."""
+    from sqlalchemy import text
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    migrate.upgrade(url, "0008")
+    engine = create_engine(sync_url(url))
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO customers (id, access_pk, serial, firstname, surname, email, phone,"
+                " address, zip, city, created_at) VALUES (1, 1, '197001011233', 'Åsa', 'Öberg',"
+                " 'a@example.se', '070', 'Storgatan 2', '12345', 'Demostad', '2026-01-01')"
+            )
+        )
+        for i, (kind, message) in enumerate(
+            [
+                ("system", "Order placed through Tjänsteguiden"),
+                ("system", "Status changed from new to active by Anna (Demo Bredband AB)"),
+                ("log", "Status changed from new to active by Anna (Demo Bredband AB)"),
+                ("log", "Personnummer visat för Anna (Demo Bredband AB)"),
+            ],
+            start=1,
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO order_log (id, order_id, created_at, type, message, user_name,"
+                    " org_name) VALUES (:i, 1, '2026-01-01', :k, :m, 'x', 'y')"
+                ),
+                {"i": i, "k": kind, "m": message},
+            )
+    engine.dispose()
+    migrate.upgrade(url)
+    engine = create_engine(sync_url(url))
+    with engine.connect() as conn:
+        codes = conn.execute(text("SELECT code FROM order_log ORDER BY id")).scalars().all()
+        found = conn.execute(text("SELECT search_text FROM customers")).scalar_one()
+    engine.dispose()
+    assert codes == ["placed", "status_changed", None, "serial_shown"]
+    assert found == " asa oberg storgatan 2 12345 demostad "

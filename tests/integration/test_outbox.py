@@ -127,7 +127,9 @@ async def test_the_relay_sends_exactly_one_mail_per_order_to_the_right_tl(
         tally = await drain(c)
         again = await drain(c)  # nothing is due any more
     orders_ = await all_order_ids(ctx)
-    assert tally.delivered == len(orders_) and again.delivered == 0
+    receipts = await rows(ctx, kind="receipt")  # the customers' own, beside the TLs' mails
+    assert tally.delivered == len(orders_) + len(receipts) and again.delivered == 0
+    assert len(sink.receipts()) == len(receipts)
     got = sink.by_order()
     assert sorted(got) == orders_
     for order_id, msgs in got.items():
@@ -212,7 +214,8 @@ async def test_a_refusing_smtp_server_fails_the_mail_after_max_attempts_and_retr
         )
         tally = await drain(c)
         mails = await rows(c, kind="mail")
-        assert tally.failed == len(mails) and tally.retrying == 2 * len(mails)
+        everything = await rows(c)  # the TLs' mails and the customers' receipts
+        assert tally.failed == len(everything) and tally.retrying == 2 * len(everything)
         for r in mails:
             assert (r.state, r.attempts) == ("failed", 3)
             assert "550" in r.last_error and "Relaying denied" in r.last_error
@@ -232,9 +235,9 @@ async def test_a_refusing_smtp_server_fails_the_mail_after_max_attempts_and_retr
         (first,) = await rows(c, id=mails[0].id)
         assert (first.state, first.attempts) == ("pending", 0)
         retried = await command(database_url, "outbox", "retry", "--all-failed")
-        assert retried.returncode == 0 and f"{len(mails) - 1} failed" in retried.stdout
+        assert retried.returncode == 0 and f"{len(everything) - 1} failed" in retried.stdout
         sink.refuse = None
-        assert (await drain(c)).delivered == len(mails)
+        assert (await drain(c)).delivered == len(everything)
     assert sorted(sink.by_order()) == await all_order_ids(ctx)
     assert all(len(m) == 1 for m in sink.by_order().values())
     assert [a.outcome for a in await attempts(c, mails[0].id)] == ["error"] * 3 + ["delivered"]
@@ -247,10 +250,10 @@ async def test_without_an_smtp_url_each_mail_is_an_eml_file_named_by_its_outbox_
     ctx: AppContext, world: World, tmp_path: Path
 ):
     c = with_settings(ctx, smtp_url=None, var_dir=tmp_path / "var")
-    assert (await drain(c)).delivered == len(await rows(c, kind="mail"))
+    assert (await drain(c)).delivered == len(await rows(c))
     files = sorted((tmp_path / "var" / "mail").glob("*.eml"))
     mails = await rows(c, kind="mail")
-    assert [f.name for f in files] == sorted(f"outbox-{r.id}.eml" for r in mails)
+    assert [f.name for f in files] == sorted(f"outbox-{r.id}.eml" for r in await rows(c))
     for r in mails:
         msg = email.message_from_bytes(
             (tmp_path / "var" / "mail" / f"outbox-{r.id}.eml").read_bytes(), policy=default
@@ -283,7 +286,9 @@ async def test_two_relays_deliver_each_message_exactly_once(
         finally:
             for db in dbs:
                 await db.dispose()
-    assert sum(t.delivered for t in tallies) == len(expected)
+    receipts = await rows(ctx, kind="receipt")
+    assert sum(t.delivered for t in tallies) == len(expected) + len(receipts)
+    assert len(sink.receipts()) == len(receipts)
     assert sorted(sink.by_order()) == expected
     assert all(len(m) == 1 for m in sink.by_order().values())
     for r in await rows(ctx, kind="mail"):
@@ -305,7 +310,7 @@ async def test_a_claim_whose_relay_died_is_delivered_by_another_relay_after_it_e
             max_attempts=10,
             relay="dead-relay",
         )
-    mails = await rows(ctx, kind="mail")
+    mails = await rows(ctx)
     assert {c.id for c in claimed} == {r.id for r in mails}
     assert all(r.state == "delivering" for r in mails)
 
@@ -316,7 +321,7 @@ async def test_a_claim_whose_relay_died_is_delivered_by_another_relay_after_it_e
         tally = await drain(c, clock=later(seconds=lease + 1), name="rescuer")
     assert tally.delivered == len(mails)
     assert all(len(m) == 1 for m in sink.by_order().values())
-    for r in await rows(ctx, kind="mail"):
+    for r in await rows(ctx):  # the TLs' mails and the customers' receipts
         assert (r.state, r.attempts) == ("delivered", 2)
         log = await attempts(ctx, r.id)
         assert [(a.outcome, a.relay) for a in log] == [
@@ -349,15 +354,15 @@ async def test_a_claim_committed_without_its_relay_knowing_is_handed_back_by_the
             flaky.plan = ["ok", "lose-commit"]
             with pytest.raises(ConnectionResetError):
                 await relay.step()
-            mails = await rows(ctx, kind="mail")
+            mails = await rows(ctx)
             claimed = [r for r in mails if r.state == "delivering"]
             assert claimed and not sink.messages()
             # Back, at the same instant: the claim is handed back, not left to its lease.
             tally = await relay.drain()
     assert tally.delivered == len(mails)
-    assert sorted(sink.by_order()) == sorted(r.order_id for r in mails)
+    assert sorted(sink.by_order()) == sorted(r.order_id for r in mails if r.kind == "mail")
     assert all(len(m) == 1 for m in sink.by_order().values())
-    for r in await rows(ctx, kind="mail"):
+    for r in await rows(ctx):
         assert (r.state, r.attempts, r.claim_token) == ("delivered", 1, None)
         assert [a.outcome for a in await attempts(ctx, r.id)] == ["delivered"]
 
@@ -372,14 +377,14 @@ async def test_a_claim_whose_facts_could_not_be_read_is_handed_back_by_the_next_
             flaky.plan = ["ok", "ok", "refuse"]  # any due? · the claim · its facts
             with pytest.raises(ConnectionRefusedError):
                 await relay.step()
-            assert any(r.state == "delivering" for r in await rows(ctx, kind="mail"))
+            assert any(r.state == "delivering" for r in await rows(ctx))
             flaky.down = True
             with pytest.raises(ConnectionRefusedError):
                 await relay.step()  # still away: nothing is handed back, nothing sent
             assert not sink.messages()
             flaky.down = False
             tally = await relay.drain()
-    mails = await rows(ctx, kind="mail")
+    mails = await rows(ctx)
     assert tally.delivered == len(mails)
     assert all(len(m) == 1 for m in sink.by_order().values())
     for r in mails:
@@ -402,7 +407,7 @@ async def test_an_outcome_the_database_could_not_take_is_recorded_once_it_is_bac
             kept = [r.getMessage() for r in caplog.records if "kept" in r.getMessage()]
             line = "outbox: %d outcomes kept until the database is back (ConnectionRefusedError)"
             assert kept == [line % claimed]  # one line for the batch
-            assert all(r.state == "delivering" for r in await rows(ctx, kind="mail"))
+            assert all(r.state == "delivering" for r in await rows(ctx))
             flaky.down = False
             tally = await relay.drain()
         assert tally.delivered == claimed
@@ -411,7 +416,7 @@ async def test_an_outcome_the_database_could_not_take_is_recorded_once_it_is_bac
             await drain(with_settings(ctx, smtp_url=sink.url), clock=later(seconds=lease + 1))
         ).delivered == 0
     assert all(len(m) == 1 for m in sink.by_order().values())
-    for r in await rows(ctx, kind="mail"):
+    for r in await rows(ctx):
         assert (r.state, r.attempts) == ("delivered", 1)
         assert [a.outcome for a in await attempts(ctx, r.id)] == ["delivered"]
 
@@ -423,15 +428,15 @@ async def test_an_outcome_whose_commit_answer_was_lost_is_not_recorded_twice(
     with smtp_server() as sink:
         c = flaky.context(ctx, smtp_url=sink.url, outbox_batch_size=1000)
         async with Relay(c) as relay:
-            n = len(await rows(ctx, kind="mail"))
+            n = len(await rows(ctx))
             # Every outcome commits, and every commit's answer is lost.
             flaky.plan = ["ok", "ok", "ok"] + ["lose-commit"] * n
             assert await relay.step() == n and relay.tally.delivered == 0
-            assert all(r.state == "delivered" for r in await rows(ctx, kind="mail"))
+            assert all(r.state == "delivered" for r in await rows(ctx))
             tally = await relay.drain()  # the retry finds each already recorded
     assert tally.delivered == n
     assert all(len(m) == 1 for m in sink.by_order().values())
-    for r in await rows(ctx, kind="mail"):
+    for r in await rows(ctx):
         assert (r.state, r.attempts) == ("delivered", 1)
         assert [a.outcome for a in await attempts(ctx, r.id)] == ["delivered"]
     assert not [r for r in caplog.records if "claim expired" in r.getMessage()]
@@ -445,19 +450,19 @@ async def test_an_outcome_that_cannot_be_recorded_for_another_reason_is_left_to_
     with smtp_server() as sink:
         c = flaky.context(ctx, smtp_url=sink.url, outbox_batch_size=1000)
         async with Relay(c) as relay:
-            n = len(await rows(ctx, kind="mail"))
+            n = len(await rows(ctx))
             # Every record fails with an error that is not an outage, and again on the retry.
             flaky.plan = ["ok", "ok", "ok"] + ["error"] * (2 * n)
             assert await relay.step() == n and len(sink.messages()) == n
             # The retry gives up on them instead of blocking every round after it.
             assert (await relay.drain()).delivered == 0
             assert not flaky.plan
-        assert all(r.state == "delivering" for r in await rows(ctx, kind="mail"))
+        assert all(r.state == "delivering" for r in await rows(ctx))
         # After the lease they go out again, as after a crash.
         tally = await drain(with_settings(ctx, smtp_url=sink.url), clock=later(seconds=lease + 1))
     assert tally.delivered == n
     assert all(len(m) == 2 for m in sink.by_order().values())
-    for r in await rows(ctx, kind="mail"):
+    for r in await rows(ctx):
         assert (r.state, r.attempts) == ("delivered", 2)
         assert [a.outcome for a in await attempts(ctx, r.id)] == ["lost", "delivered"]
 
@@ -479,6 +484,6 @@ async def test_a_message_whose_relays_keep_dying_fails_after_max_attempts(
                 relay=f"doomed-{n}",
             )
     assert (await drain(c, clock=later(hours=5))).delivered == 0
-    for r in await rows(ctx, kind="mail"):
+    for r in await rows(ctx):
         assert (r.state, r.attempts) == ("failed", 2)
         assert "claim expired" in r.last_error

@@ -453,6 +453,7 @@ LANGS = ["sv", "en", "xx"]
 NEW_PASSWORD = "a-brand-new-password"
 ADRESS = "A-gatan 1, 12345 Teststad"
 IDEMPOTENCY = ["fuzz-key-0123456789abcdef", "fuzz-key-fedcba9876543210"]
+KEY = "{the review's key}"  # replaced by the key of the guest's current review page
 
 
 @dataclass
@@ -467,6 +468,7 @@ class Env:
     staff: dict[str, StaffBrowser]
     hashes: dict[int, str]
     tokens: dict[str, str] = field(default_factory=dict)
+    thanks: str = ""  # an order page's token, of orders the guest placed
     dirty: set[str] = field(default_factory=set)
     requests: int = 0
     examples: int = 0
@@ -576,7 +578,8 @@ async def env(
         for b in (guest, stranger, forger):
             page = await b.get("/access/KOA/A1/details?service=101")
             assert page.status == 200, page.html
-            tokens.append(dict(page.form("/review").values())[csrf.FIELD])
+            tokens.append(dict(page.form("/details").values())[csrf.FIELD])
+        thanks = await _place_through_the_guide(guest, tokens[0])
         yield Env(
             ctx=opened,
             world=staff_world,
@@ -588,6 +591,7 @@ async def env(
             staff=staff,
             hashes=await password_hashes(ctx),
             requests=len(tokens),
+            thanks=thanks,
         )
 
 
@@ -650,7 +654,9 @@ DRAFT: Fields = {
     "firstname": ["Eva", "Åsa", *PAYLOADS],
     "delivery": ["asap", "date"],
     "delivery_date": [(today_local() + timedelta(days=d)).isoformat() for d in (0, 14, 366, -1)],
-    "idempotency_key": IDEMPOTENCY,
+    "key": [KEY, *IDEMPOTENCY],
+    "then": ["review", "services", "lang", "x"],
+    "confirm_duplicate": ["1", "", "0"],
     "lang": LANGS,
 }
 DRAFT_BASE = [
@@ -658,7 +664,8 @@ DRAFT_BASE = [
     ("service", "102"),
     ("adress", ADRESS),
     *GOOD.items(),
-    ("idempotency_key", IDEMPOTENCY[0]),
+    ("key", KEY),
+    ("confirm_duplicate", "1"),  # the same person orders again and again
 ]
 #: Where the world sells services (KOA: 101 and 102, KOB: 103), and where it does not.
 REAL_ACCESSES = [("KOA", "A1"), ("KOA", "A5"), ("KOB", "B1"), ("KOB", "B3"), ("KOB", "A1")]
@@ -666,20 +673,44 @@ ACCESS_SEGMENTS = weighted(
     (1, st.sampled_from([[c.encode(), a.encode()] for c, a in REAL_ACCESSES])),
     (1, st.tuples(value("coid", COIDS), value("accessId", ACCESSES)).map(list)),
 )
-GUIDE_GET = ["/", "/access/{}/{}", "/access/{}/{}/details", "/thanks/{}"]
-GUIDE_POST = ["/access/{}/{}/details", "/access/{}/{}/review", "/access/{}/{}/confirm"]
+GUIDE_GET = [
+    "/",
+    "/access/{}/{}",
+    "/access/{}/{}/details",
+    "/access/{}/{}/review",
+    "/thanks/{}",
+    "/my-orders/{}",
+]
+GUIDE_POST = ["/access/{}/{}/details", "/access/{}/{}/confirm"]
 
 
-def _thanks_token(env: Env, customer: int, name: str) -> str:
-    """A thank-you link's token as ``confirm`` makes it."""
-    signer = csrf.LinkSigner(env.ctx.settings.resolved_secret_key(), "thanks")
-    orders = [[env.world.orders["o1"], 101, "new"], [env.world.orders["o2"], 102, "delivered"]]
-    return signer.dumps({"c": customer, "n": name, "k": "KOA", "x": "A1", "a": ADRESS, "o": orders})
+async def _review_key(b: StaffBrowser, token: str) -> str:
+    """The key of the guest's review page, after sending it a good draft of KOA/A1."""
+    await b.http.post(
+        "/access/KOA/A1/details",
+        content=urlencode([*DRAFT_BASE[:-1], (csrf.FIELD, token)]),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    review = await b.http.get("/access/KOA/A1/review")
+    found = re.search(r'name="key" value="([^"]+)"', review.text)
+    assert found, review.text[:500]
+    return found.group(1)
+
+
+async def _place_through_the_guide(b: StaffBrowser, token: str) -> str:
+    """Place an order as a customer does; the token of its thank-you page."""
+    key = await _review_key(b, token)
+    placed = await b.http.post(
+        "/access/KOA/A1/confirm",
+        content=urlencode([("key", key), (csrf.FIELD, token)]),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert placed.status_code == 303, placed.text[:500]
+    return str(placed.headers["location"]).rsplit("/", 1)[1]
 
 
 def guide_gets(env: Env, route: str) -> st.SearchStrategy[Request]:
-    customers = sorted(env.world.customers.values())
-    signed = {c: [_thanks_token(env, c, n) for n in ("Eva", *PAYLOADS)] for c in customers}
+    links = [env.thanks, env.thanks[:-1] + "x", "1", *PAYLOADS]
     choice = {"adress": DRAFT["adress"], "service": SERVICES, "lang": LANGS}
     forms: dict[str, tuple[list[tuple[str, str]], Fields]] = {
         "/": ([("q", "A-gatan 1")], {"q": ["A-gatan", "Teststad", "12345"], "lang": LANGS}),
@@ -689,11 +720,13 @@ def guide_gets(env: Env, route: str) -> st.SearchStrategy[Request]:
 
     @st.composite
     def draw(draw: st.DrawFn) -> Request:
-        if route == "/thanks/{}":  # a link as confirm makes it, for this customer or another
-            customer = draw(st.sampled_from(customers))
-            segments = [draw(value("id", [str(customer)]))]
-            base = [("t", draw(st.sampled_from(signed[customer])))]
-            fields: Fields = {"t": [t for ts in signed.values() for t in ts], "lang": LANGS}
+        if route in ("/thanks/{}", "/my-orders/{}"):  # a real token, or not quite
+            segments = [draw(value("token", links))]
+            base: list[tuple[str, str]] = []
+            fields: Fields = {"lang": LANGS}
+        elif route == "/access/{}/{}/review":
+            segments = draw(ACCESS_SEGMENTS)
+            base, fields = [], {"notice": ["throttled", "changed", "x"], "retry": ["5", "-1"]}
         else:
             segments = draw(ACCESS_SEGMENTS) if "{}" in route else []
             base, fields = forms[route]
@@ -716,7 +749,7 @@ async def test_guide_pages_answer_any_query_and_path(
     await fuzz(env, GUIDE_GET, lambda route: guide_gets(env, route), example)
     reached(env, capsys, "guide GET", "/ 200", "/access/{}/{} 200", "/access/{}/{} 404",
             "/access/{}/{}/details 200", "/access/{}/{}/details 422", "/thanks/{} 200",
-            "/thanks/{} 404")  # fmt: skip
+            "/thanks/{} 404", "/my-orders/{} 200", "/my-orders/{} 404")  # fmt: skip
 
 
 def guide_posts(route: str) -> st.SearchStrategy[Request]:
@@ -743,7 +776,12 @@ async def test_guide_forms_answer_any_body_and_place_orders_only_when_confirmed(
             "forged": req.forged,
             "foreign": env.stranger_token.encode(),
         }[req.token]
-        content, headers = body(req.kind, req.items, token)
+        items = req.items
+        if req.route.endswith("/confirm"):  # the key of the guest's current review, if asked
+            key = (await _review_key(env.guest, env.guest_token)).encode()
+            env.requests += 2
+            items = [(k, key if v == KEY.encode() else v) for k, v in items]
+        content, headers = body(req.kind, items, token)
         before = await stored(env.ctx)
         r = await env.send(env.guest.http, req, content, headers)
         after = await stored(env.ctx)
@@ -760,8 +798,7 @@ async def test_guide_forms_answer_any_body_and_place_orders_only_when_confirmed(
             env.seen["placed"] += 1
 
     await fuzz(env, GUIDE_POST, guide_posts, example)
-    reached(env, capsys, "guide POST", "details 200", "details 422", "review 200", "review 422",
-            "confirm 303", "placed", "403", "404")  # fmt: skip
+    reached(env, capsys, "guide POST", "details 303", "confirm 303", "placed", "403", "404")
 
 
 # --- the staff pages ----------------------------------------------------------------------------
@@ -1006,9 +1043,9 @@ async def test_a_form_token_that_is_not_ascii_is_refused_not_an_error(
     before = await state(ctx)
     details = await koa.get("/access/KOA/A1/details?service=101")
     assert details.status == 200
-    values = [(k, v) for k, v in details.form("/review").values() if k != csrf.FIELD]
+    values = [(k, v) for k, v in details.form("/details").values() if k != csrf.FIELD]
     for url, form in (
-        ("/access/KOA/A1/review", values),
+        ("/access/KOA/A1/details", values),
         ("/staff/login", [("username", STAFF["KOA"][0]), ("password", PASSWORD)]),
         ("/staff/orders/1/flag", [("flag", "on")]),
     ):

@@ -10,7 +10,7 @@ import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
@@ -27,7 +27,8 @@ from serviceguide.web.staff.login import safe_next
 from serviceguide.web.staff.overview import chart
 from serviceguide.web.staff.page import SESSION_COOKIE
 from tests.integration.test_guide_pages import Browser, Page, post_form
-from tests.support.world import SERIALS, World
+from tests.support.world import SERIALS, World, customer
+from tests.support.xsp import XspClient
 
 pytestmark = pytest.mark.integration
 
@@ -417,6 +418,35 @@ async def test_the_csv_export_has_the_filtered_list_without_personnummer(
     assert "'=cmd" in body
     other = await browser.http.get("/staff/orders.csv?q=Efternamn2")
     assert other.content.decode("utf-8").count("\r\n") == 1  # the header only
+    # The status in the reader's words, and its code beside it for a spreadsheet's formulas.
+    status, code = rows[0].index("Status"), rows[0].index("Statuskod")
+    assert code == status + 1 and {(r[status], r[code]) for r in rows[1:]} == {("ny", "new")}
+    english = await browser.http.get("/staff/orders.csv?service=101&lang=en")
+    head = next(csv.reader(io.StringIO(english.content.decode("utf-8")[1:]), delimiter=";"))
+    assert "Status code" in head
+
+
+async def test_the_log_is_shown_in_the_readers_language_and_the_api_text_is_unchanged(
+    ctx: AppContext, browser: StaffBrowser, staff_world: World, xsp: XspClient
+) -> None:
+    o1 = staff_world.orders["o1"]
+    await browser.login("TL1")
+    await browser.post_with_token(f"/staff/orders/{o1}/status", {"status": "received"})
+    await browser.post_with_token(f"/staff/orders/{o1}/message", {"message": "Ring kunden"})
+    swedish = await browser.get(f"/staff/orders/{o1}")
+    log = _section(swedish.html, "log")
+    assert "Beställd via Tjänsteguiden" in log
+    assert "Status ändrad från ny till mottagen av TL1 Person (Leverantör Ett AB)" in log
+    assert "Status changed" not in log and "Order placed" not in log
+    assert "Ring kunden" in log  # a person's words as written
+    english = _section((await browser.get(f"/staff/orders/{o1}?lang=en")).html, "log")
+    assert "Ordered through Tjänsteguiden" in english
+    assert "Status changed from new to received by TL1 Person (Leverantör Ett AB)" in english
+    assert "Beställd" not in english and "Ring kunden" in english
+    tl1 = await xsp.session(staff_world.users["TL1"])
+    texts = [e["message"] for e in (await tl1.call("order_log", id=o1)).items("entry")]
+    assert texts[0] == "Order placed through Tjänsteguiden"
+    assert "Status changed from new to received by TL1 Person (Leverantör Ett AB)" in texts
 
 
 # --- the order page -----------------------------------------------------------------------------
@@ -488,12 +518,72 @@ async def test_status_message_and_flag_through_the_forms(
     assert "Markeringen är borttagen" in page.html
 
 
+def _section(html: str, ident: str) -> str:
+    """The HTML of the page's section ``id=ident``."""
+    start = html.index(f'<section class="panel" id="{ident}"')
+    return html[start : html.index("</section>", start)]
+
+
+async def test_each_confirmation_is_shown_in_the_section_where_the_change_was_made(
+    ctx: AppContext, browser: StaffBrowser, staff_world: World
+) -> None:
+    o1 = staff_world.orders["o1"]
+    await browser.login("TL1")
+    for path, form, section, words in (
+        ("status", {"status": "received"}, "status", "Statusen är ändrad"),
+        ("message", {"type": "log", "message": "Hej"}, "log", "Meddelandet är tillagt"),
+        ("flag", {"flag": "on"}, "flag", "markerad för uppföljning"),
+    ):
+        r = await browser.post_with_token(f"/staff/orders/{o1}/{path}", form)
+        assert r.status_code == 303 and r.headers["location"].endswith("#notice")
+        page = await browser.get(r.headers["location"].split("#")[0])
+        notice = re.search(r'<div class="notice notice--success" id="notice"[^>]*>(.*?)</div>',
+                           page.html, re.S)  # fmt: skip
+        assert notice and words in notice.group(1), path
+        assert 'id="notice"' in _section(page.html, section), path
+        assert page.html.count('id="notice"') == 1
+
+
+@pytest.mark.parametrize("new", ["cancelled", "delivered"])
+async def test_ending_a_new_order_at_once_asks_first_and_a_cancel_needs_a_reason(
+    ctx: AppContext, browser: StaffBrowser, staff_world: World, xsp: XspClient, new: str
+) -> None:
+    o1 = staff_world.orders["o1"]
+    await browser.login("TL1")
+    before = await _snapshot(ctx)
+    r = await browser.post_with_token(f"/staff/orders/{o1}/status", {"status": new})
+    assert r.status_code == 303 and r.headers["location"].endswith(f"?confirm={new}#confirm")
+    assert await _snapshot(ctx) == before  # only asked
+    page = await browser.get(r.headers["location"].split("#")[0])
+    box = _section(page.html, "status")
+    assert 'id="confirm"' in box and 'name="confirmed" value="1"' in box
+    assert ('name="reason"' in box) == (new == "cancelled")
+    if new == "cancelled":
+        for reason, words in (("  ", "Skriv varför"), ("x" * 501, "högst 500"), ("a\x00b", "")):
+            r = await browser.post_with_token(
+                f"/staff/orders/{o1}/status",
+                {"status": new, "confirmed": "1", "reason": reason},
+            )
+            assert r.status_code == 400 and words in r.text
+            assert await _snapshot(ctx) == before
+    reason = "Kunden ångrade sig" if new == "cancelled" else ""
+    page = await browser.submit(page.form(f"/staff/orders/{o1}/status"), {"reason": reason})
+    assert "Statusen är ändrad" in page.html
+    # The reason is in the log, after the change it explains; the API's text starts as ever.
+    tl1 = await xsp.session(staff_world.users["TL1"])
+    entries = (await tl1.call("order_log", id=o1)).items("entry")
+    expected = f"Status changed from new to {new} by TL1 Person (Leverantör Ett AB)"
+    assert entries[-1]["message"] == (f"{expected}: {reason}" if reason else expected)
+
+
 async def test_a_disallowed_status_change_is_refused_on_the_page(
     ctx: AppContext, browser: StaffBrowser, staff_world: World
 ) -> None:
     o1 = staff_world.orders["o1"]
     await browser.login("TL1")
-    await browser.post_with_token(f"/staff/orders/{o1}/status", {"status": "delivered"})
+    await browser.post_with_token(
+        f"/staff/orders/{o1}/status", {"status": "delivered", "confirmed": "1"}
+    )
     page = await browser.get(f"/staff/orders/{o1}")
     assert "kan inte ändras mer" in page.html
     assert f"/staff/orders/{o1}/status" not in page.html
@@ -682,3 +772,33 @@ async def test_the_password_page_throttles_guesses_of_the_current_password(
     # Nothing changed: the old password still logs in from another address.
     async with _client(strict, ip="10.2.2.3") as other:
         assert (await other.login("TL1")).status == 200
+
+
+async def test_search_ignores_case_and_accents_and_takes_names_in_any_order(
+    ctx: AppContext, browser: StaffBrowser, staff_world: World
+) -> None:
+    """The same answers on SQLite and PostgreSQL: Å, Ä and Ö fold to A, A and O (so "Ostberg"
+    finds "Östberg"), and every word must be found somewhere in the names and address."""
+    await browser.login("TL1")
+    placed = await placing.place_order(
+        ctx,
+        OrderRequest(
+            coid="KOA",
+            access_id="A2",
+            service_ids=[101],
+            customer=customer(3, firstname="Åsa-Märta", surname="Öst Berg"),
+            delivery=None,
+        ),
+    )
+    (order_id,) = [o.id for o in placed.orders]
+
+    async def ids(q: str) -> list[int]:
+        page = await browser.get(f"/staff/orders?{urlencode({'q': q})}")
+        assert page.status == 200
+        return [int(x) for x in re.findall(r'href="/staff/orders/(\d+)"', page.html)]
+
+    for q in ("Åsa", "åsa", "ÅSA", "asa", "märta", "MARTA", "Öst", "ost berg", "Östberg"[:3],
+              "Åsa-Märta Öst Berg", "öst åsa", "asa marta ost", "A-gatan 2 åsa"):  # fmt: skip
+        assert order_id in await ids(q), q
+    for q in ("Åsa Nilsson", "åsa 12", "Öst Uppsala"):
+        assert order_id not in await ids(q), q

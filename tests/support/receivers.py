@@ -106,9 +106,11 @@ class SwitchableSmtp:
             return list(self.copies)
 
     def by_order(self) -> dict[int, list[Copy]]:
+        """The TL's order mails, by order (the customers' receipts aside)."""
         out: dict[int, list[Copy]] = {}
         for c in self.messages():
-            out.setdefault(c.order_id, []).append(c)
+            if c.order_id:
+                out.setdefault(c.order_id, []).append(c)
         return out
 
     def _keep(self, copy: Copy) -> None:

@@ -26,7 +26,9 @@ class Received:
 
     @property
     def order_id(self) -> int:
-        return int(str(self.message["X-Order-ID"]))
+        """The TL's order mail's order; 0 for a customer's receipt (it has several)."""
+        value = self.message["X-Order-ID"]
+        return int(str(value)) if value is not None else 0
 
     @property
     def message_id(self) -> str:
@@ -69,10 +71,16 @@ class Sink:
             return list(self.received)
 
     def by_order(self) -> dict[int, list[Received]]:
+        """The TL's order mails (those with ``X-Order-ID``), by order."""
         out: dict[int, list[Received]] = {}
         for r in self.messages():
-            out.setdefault(r.order_id, []).append(r)
+            if r.message["X-Order-ID"] is not None:
+                out.setdefault(r.order_id, []).append(r)
         return out
+
+    def receipts(self) -> list[Received]:
+        """The customers' receipts."""
+        return [r for r in self.messages() if r.message_id.startswith("<receipt-")]
 
     def hold(self) -> None:
         self._gate = threading.Event()

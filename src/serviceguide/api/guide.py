@@ -13,7 +13,13 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from serviceguide.domain.clock import today_local
-from serviceguide.domain.errors import Conflict, InvalidInput, NotFound, Throttled
+from serviceguide.domain.errors import (
+    Conflict,
+    DuplicateOrder,
+    InvalidInput,
+    NotFound,
+    Throttled,
+)
 from serviceguide.domain.ordering import (
     MESSAGE_MAX,
     NAME_MAX,
@@ -48,6 +54,15 @@ class FieldError(_Doc):
 
 class Errors(_Doc):
     errors: list[FieldError]
+
+
+class ConflictErrors(_Doc):
+    errors: list[FieldError]
+    existing_orders: list[int] | None = Field(
+        default=None,
+        description="for a duplicate: the person's open orders for the same services at this "
+        "access, placed in the last 24 hours",
+    )
 
 
 class AddressOut(_Doc):
@@ -125,6 +140,11 @@ _ORDER_BODY: dict[str, Any] = {
             "description": '`"asap"` or a date `YYYY-MM-DD`, today up to one year ahead',
         },
         "message": {"type": "string", "maxLength": MESSAGE_MAX},
+        "confirm_duplicate": {
+            "type": "boolean",
+            "description": "order even if the same person has open orders for the same "
+            "services at this access placed in the last 24 hours (else 409)",
+        },
     },
     "required": ["coid", "accessId", "services", "customer", "delivery"],
 }
@@ -287,6 +307,24 @@ def parse_order(body: Any) -> OrderRequest:
     return req
 
 
+def receipt_language(accept_language: str) -> str:
+    """``en`` when the client prefers English to Swedish (``Accept-Language``), else ``sv``:
+    the language of the customer's receipt and order page."""
+    best: dict[str, float] = {}
+    for part in accept_language.split(",")[:20]:
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        lang = tag.strip().lower()[:2]
+        if lang in ("sv", "en"):
+            best[lang] = max(best.get(lang, 0.0), q)
+    return "en" if best.get("en", 0.0) > best.get("sv", 0.0) else "sv"
+
+
 #: More digits than any field takes (ids are 64-bit); also far below Python's 4 300-digit limit
 #: on converting text to int, which would make valid JSON fail to parse.
 _INT_DIGITS = 100
@@ -311,7 +349,12 @@ def _is_json(content_type: str) -> bool:
     summary="Place orders: one customer, one order per service",
     responses={
         201: {"model": PlacementOut, "description": "the customer and one order per service"},
-        409: _error_doc("the Idempotency-Key was used before with another body"),
+        409: {
+            "model": ConflictErrors,
+            "description": "the Idempotency-Key was used before with another body; or the same "
+            "person has open orders for the same services at this access placed in the last 24 "
+            'hours (`existing_orders`; send `"confirm_duplicate": true` to order again)',
+        },
         413: {
             "description": f"body larger than {MAX_BODY} bytes (`errors`), or than the server's "
             "limit on any request (`detail`, `SERVICEGUIDE_MAX_REQUEST_BYTES`)",
@@ -347,7 +390,9 @@ def _is_json(content_type: str) -> bool:
 async def create_orders(request: Request) -> Response:
     """Stores the customer and one order per service in one transaction, or nothing.
     Bad input: 422 naming every offending field. `Idempotency-Key`: a repeat with the same key
-    and body returns the first answer; the same key with another body is a 409."""
+    and body returns the first answer; the same key with another body is a 409. The customer
+    is sent a receipt with a link to their order page, in English when `Accept-Language`
+    prefers English to Swedish, else in Swedish."""
     ctx = _ctx(request)
     if not _is_json(request.headers.get("content-type", "")):
         # A form or text/plain body is what any web page can make a visitor's browser send
@@ -365,18 +410,31 @@ async def create_orders(request: Request) -> Response:
         return _errors(422, [InvalidInput("body", "Not valid JSON")])
     except RecursionError:  # thousands of nested [ or { fit in the body limit
         return _errors(422, [InvalidInput("body", "JSON nested too deeply")])
+    confirm = body.get("confirm_duplicate", False) if isinstance(body, dict) else False
     try:
         req = parse_order(body)
+        if not isinstance(confirm, bool):
+            raise ValidationFailed([InvalidInput("confirm_duplicate", "Must be true or false")])
         placement = await placing.place_order(
             ctx,
             req,
             client_ip=request.client.host if request.client else None,
             idempotency_key=key,
+            lang=receipt_language(request.headers.get("accept-language", "")),
+            confirm_duplicate=confirm,
         )
     except ValidationFailed as e:
         return _errors(422, e.errors)
     except Throttled as e:
         return _errors(429, [InvalidInput("", str(e))], {"Retry-After": str(e.retry_after)})
+    except DuplicateOrder as e:
+        return JSONResponse(
+            {
+                "errors": [{"field": "confirm_duplicate", "message": str(e)}],
+                "existing_orders": e.orders,
+            },
+            status_code=409,
+        )
     except Conflict as e:
         return _errors(409, [InvalidInput("Idempotency-Key", str(e))])
     return JSONResponse(placement.to_public(), status_code=201)

@@ -8,8 +8,12 @@ query is turned into, so that whatever the customer types is compared like with 
 - The abbreviations "g." and "v." at the end of a word expand: "Demog." → ``demogatan``,
   "Skolv." → ``skolvagen``. Without the dot the word is simply a prefix, which finds the same.
 - A street number becomes a sort key: every digit run zero-padded to six, the littera
-  appended in lower case: "652-16" → ``000652-000016``, "7" + "B" → ``000007b``. A query's
-  number is a prefix of it, so "7" finds 7, 7A and 7B but not 70.
+  appended in lower case: "652-16" → ``000652-000016``, "7" + "B" → ``000007b``.
+- A query's number is the start of a number, as typed so far: "1" finds 1, 1A, 10–19 and
+  100–199 (the keys starting ``000001``, ``00001``, ``0001``, …), the number itself first. A
+  littera, with or without a space before it, finds that littera and the bare number too:
+  "123 a" and "123a" find 123 A and 123 (the letter may be the start of a littera still to be
+  checked on the door, or a typing habit).
 """
 
 from __future__ import annotations
@@ -73,6 +77,9 @@ class AddressQuery:
 
     street: str = ""
     number: str = ""
+    #: More numbers that match besides those starting with ``number``: (key, True) for a key
+    #: itself, (key, False) for the keys starting with it.
+    number_also: tuple[tuple[str, bool], ...] = ()
     postal_code: str = ""
     city: str = ""
     #: The words could name a city as well as a street: no number, postal code or comma.
@@ -110,6 +117,15 @@ def _is_split_postal(tokens: list[str], i: int) -> bool:
     )
 
 
+def _also(number_text: str, littera: str) -> tuple[tuple[str, bool], ...]:
+    """The other numbers a typed number finds (see the module's docstring)."""
+    if not number_text.isdigit() or len(number_text) >= 6:
+        return ()
+    if littera:
+        return ((number_key(number_text), True),)
+    return tuple(("0" * (6 - n) + number_text, False) for n in range(len(number_text) + 1, 7))
+
+
 def parse_query(text: str) -> AddressQuery:
     """Read "Demog. 123 B, 123 45 Demostad" as street, number, postal code and city.
 
@@ -134,6 +150,7 @@ def parse_query(text: str) -> AddressQuery:
         street.append(_expand(tokens[i]))
         i += 1
     number = postal = ""
+    number_also: tuple[tuple[str, bool], ...] = ()
     comma = False
     if i < n and tokens[i] == ",":
         comma = True
@@ -147,6 +164,7 @@ def parse_query(text: str) -> AddressQuery:
             if i < n and len(tokens[i]) == 1 and tokens[i].isalpha():
                 littera, i = tokens[i], i + 1
             number = number_key(number_text, littera)
+            number_also = _also(number_text, littera)
     city: list[str] = []
     while i < n:
         part = tokens[i]
@@ -162,6 +180,7 @@ def parse_query(text: str) -> AddressQuery:
     return AddressQuery(
         street=" ".join(street),
         number=number,
+        number_also=number_also,
         postal_code=postal,
         city=" ".join(city),
         street_may_be_city=bool(street) and not (number or postal or comma or city),

@@ -52,3 +52,16 @@ class Throttled(DomainError):
 
 class Conflict(DomainError):
     """A request that contradicts an earlier one (e.g. an Idempotency-Key reused)."""
+
+
+class DuplicateOrder(Conflict):
+    """The same person already has open orders for the same services at the same access,
+    placed lately: placing again needs an explicit confirmation. ``orders``: their ids."""
+
+    def __init__(self, orders: list[int]) -> None:
+        ids = ", ".join(map(str, orders))
+        super().__init__(
+            "Open orders for the same service at this access were placed in the last 24 hours "
+            f"by the same person: {ids}. Send confirm_duplicate: true to order again."
+        )
+        self.orders = orders

@@ -94,9 +94,11 @@ class LogEntry:
     id: int
     created_at: datetime
     type: MessageType
-    message: str
+    message: str  # what the API shows
     user: str
     org: str
+    code: str | None = None  # a system entry's code (domain.logcodes), to show in any language
+    params: dict[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,9 +111,14 @@ class Event:
     message_type: MessageType | None
 
 
-def status_change_text(old: OrderStatus, new: OrderStatus, who: str, org: str) -> str:
-    """The ``system`` log entry a status change writes."""
-    return f"Status changed from {old} to {new} by {who} ({org})"
+def status_change_text(
+    old: OrderStatus, new: OrderStatus, who: str, org: str, reason: str = ""
+) -> str:
+    """The ``system`` log entry a status change writes (with the reason given, if any)."""
+    from serviceguide.domain.logcodes import LogCode, api_text
+
+    params = {"old": old.value, "new": new.value, "who": who, "org": org, "reason": reason}
+    return api_text(LogCode.STATUS_CHANGED, params)
 
 
 @dataclass(frozen=True, slots=True)

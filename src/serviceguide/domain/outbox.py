@@ -10,6 +10,7 @@ from enum import StrEnum
 class OutboxKind(StrEnum):
     MAIL = "mail"  # the order e-mail to the TL's order address
     WEBHOOK = "webhook"  # one event to one webhook endpoint
+    RECEIPT = "receipt"  # the customer's receipt for the orders placed together
 
 
 class OutboxState(StrEnum):

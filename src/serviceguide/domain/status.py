@@ -59,3 +59,10 @@ def check_transition(current: OrderStatus, new: OrderStatus) -> bool:
 def next_statuses(current: OrderStatus) -> list[OrderStatus]:
     """The statuses an order in ``current`` may be moved to, in the enum's order."""
     return [s for s in OrderStatus if s in ALLOWED_TRANSITIONS[current]]
+
+
+#: Changes straight from ``new`` that end the order before anyone has handled it: the staff
+#: pages ask for a confirmation (and, for ``cancelled``, a reason for the log).
+NEEDS_CONFIRMATION: frozenset[tuple[OrderStatus, OrderStatus]] = frozenset(
+    {(S.NEW, S.CANCELLED), (S.NEW, S.DELIVERED)}
+)

@@ -37,12 +37,13 @@ import httpx
 
 from serviceguide.domain.clock import utcnow
 from serviceguide.domain.outbox import AttemptOutcome, OutboxKind, OutboxState, backoff_seconds
-from serviceguide.notify import mail, webhooks
+from serviceguide.notify import mail, receipt, webhooks
 from serviceguide.notify.smtp import Mailer, mailer_for
 from serviceguide.observability import metrics
 from serviceguide.services.availability import is_outage
 from serviceguide.services.context import AppContext
 from serviceguide.storage import outbox as repo
+from serviceguide.storage import receipts as receipt_repo
 
 log = logging.getLogger("serviceguide.relay")
 
@@ -154,13 +155,15 @@ class Relay:
             return 0
         mail_ids = [c.id for c in claims if c.kind == OutboxKind.MAIL]
         hook_ids = [c.id for c in claims if c.kind == OutboxKind.WEBHOOK]
+        receipt_ids = [c.id for c in claims if c.kind == OutboxKind.RECEIPT]
         async with self.ctx.db.read() as conn:
             mails = await repo.mail_facts(conn, mail_ids) if mail_ids else {}
             hooks = await repo.webhook_facts(conn, hook_ids) if hook_ids else {}
+            receipts = await receipt_repo.receipt_facts(conn, receipt_ids) if receipt_ids else {}
         self._abandoned.discard(token)
         try:
             failures = await asyncio.gather(
-                *(self._attempt(c, token, mails, hooks) for c in claims)
+                *(self._attempt(c, token, mails, hooks, receipts) for c in claims)
             )
         except asyncio.CancelledError:
             # Stopped mid-delivery (a stopping server's grace ran out): the claims go back at the
@@ -256,6 +259,7 @@ class Relay:
         token: str,
         mails: dict[int, repo.MailFacts],
         hooks: dict[int, repo.WebhookFacts],
+        receipts: dict[int, receipt_repo.ReceiptFacts],
     ) -> Exception | None:
         """Deliver one message and record the outcome; returns why the record failed, if it did
         (the outcome is then kept for the next round)."""
@@ -275,6 +279,16 @@ class Relay:
                     # One deadline for the whole message: the client's own timeout is per
                     # command or read, so a server that drips its answers could otherwise
                     # hold the claim past its lease (and get the message twice).
+                    async with asyncio.timeout(self.settings.smtp_timeout_seconds):
+                        await self.mailer.send(message, outbox_id=claim.id)
+                elif claim.kind == OutboxKind.RECEIPT:
+                    facts_r = receipts.get(claim.id)
+                    if facts_r is None:
+                        raise LookupError("order or customer not found")
+                    target = "the customer"  # the address is personal data: not logged
+                    message = receipt.compose(
+                        facts_r, mail_from=self.settings.mail_from, base_url=self.settings.base_url
+                    )
                     async with asyncio.timeout(self.settings.smtp_timeout_seconds):
                         await self.mailer.send(message, outbox_id=claim.id)
                 else:

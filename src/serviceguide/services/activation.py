@@ -16,6 +16,7 @@ from datetime import date
 import httpx
 from defusedxml import ElementTree as ET
 
+from serviceguide.domain.logcodes import LogCode, LogText
 from serviceguide.observability import metrics
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,11 @@ REASONS = {
 @dataclass(frozen=True, slots=True)
 class ActivationResult:
     activated: bool
-    note: str  # for the order's log: what happened, in words
+    log: LogText  # for the order's log: what happened
+
+    @property
+    def note(self) -> str:
+        return self.log.text
 
 
 def _parse(method: str, resp: httpx.Response) -> tuple[bool, str, str]:
@@ -83,8 +88,10 @@ async def activate(
                 metrics.direct_activation("refused")
                 return ActivationResult(
                     False,
-                    f"Direktaktivering nekad av {coid}: {code} {reason}"
-                    + (f" – {message}" if message else ""),
+                    LogText(
+                        LogCode.ACTIVATION_REFUSED,
+                        {"coid": coid, "code": code, "reason": reason, "message": message},
+                    ),
                 )
             ok, code, message = await _call(
                 client,
@@ -98,17 +105,22 @@ async def activate(
                 metrics.direct_activation("refused")
                 return ActivationResult(
                     False,
-                    f"Direktaktivering: beställningen nekades av {coid}: {code}"
-                    + (f" – {message}" if message else ""),
+                    LogText(
+                        LogCode.ACTIVATION_ORDER_REFUSED,
+                        {"coid": coid, "code": code, "message": message},
+                    ),
                 )
     except httpx.HTTPError as e:
         log.warning("direct activation at %s failed: %s", coid, type(e).__name__)
         metrics.direct_activation("unreachable")
         return ActivationResult(
-            False, f"Direktaktivering kunde inte nå {coid} ({type(e).__name__}); hanteras manuellt"
+            False,
+            LogText(LogCode.ACTIVATION_UNREACHABLE, {"coid": coid, "error": type(e).__name__}),
         )
     metrics.direct_activation("activated")
-    return ActivationResult(True, f"Direktaktiverad av {coid} ({service_uid} på {socket})")
+    return ActivationResult(
+        True, LogText(LogCode.ACTIVATED, {"coid": coid, "uid": service_uid, "socket": socket})
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ from datetime import date
 
 from serviceguide.domain.clock import local_day_start_utc, utcnow
 from serviceguide.domain.errors import NotFound
+from serviceguide.domain.logcodes import LogCode, LogText
 from serviceguide.domain.model import (
     Caller,
     CustomerDetail,
@@ -14,7 +15,6 @@ from serviceguide.domain.model import (
     LogEntry,
     OrderDetail,
     OrderSummary,
-    status_change_text,
 )
 from serviceguide.domain.roles import require_order_handling
 from serviceguide.domain.status import EventType, MessageType, OrderStatus, check_transition
@@ -94,9 +94,11 @@ async def events(ctx: AppContext, caller: Caller, *, since_id: int, limit: int) 
     return await repo.list_events(ctx.db.reader, caller, since_id=since_id, limit=limit)
 
 
-async def set_status(ctx: AppContext, caller: Caller, order_id: int, new: OrderStatus) -> bool:
-    """Move the order to ``new``; True if it changed. Writes a ``system`` log entry and an event
-    (with its webhook deliveries)."""
+async def set_status(
+    ctx: AppContext, caller: Caller, order_id: int, new: OrderStatus, *, reason: str = ""
+) -> bool:
+    """Move the order to ``new``; True if it changed. Writes a ``system`` log entry (ending with
+    ``reason``, if one is given) and an event (with its webhook deliveries)."""
     require_order_handling(caller)
     async with ctx.db.write(ordered=True) as conn:
         found = await repo.order_for_change(conn, caller, order_id)
@@ -108,13 +110,25 @@ async def set_status(ctx: AppContext, caller: Caller, order_id: int, new: OrderS
         now = utcnow()
         # The write transaction holds the stream lock (PostgreSQL) or the write lock (SQLite),
         # so the status read above is still current here.
+        change = LogText(
+            LogCode.STATUS_CHANGED,
+            {
+                "old": current.value,
+                "new": new.value,
+                "who": caller.user_name,
+                "org": caller.org_name,
+                **({"reason": reason} if reason else {}),
+            },
+        )
         await repo.update_status(conn, order_id, current, new, now)
         await repo.append_log(
             conn,
             order_id=order_id,
             at=now,
             type=MessageType.SYSTEM,
-            message=status_change_text(current, new, caller.user_name, caller.org_name),
+            message=change.text,
+            code=change.code.value,
+            params=change.params_json(),
             user_name=caller.user_name,
             org_name=caller.org_name,
             org_id=caller.org_id,

@@ -5,37 +5,47 @@ stored as ``delivered`` from the start and a TL never sees it as ``new``. If the
 cannot be reached, the order is stored as ``new`` with a log entry saying why: a KO that is down
 never costs the customer the order. (Should the database fail after the KO has activated, the
 customer gets an error and may retry; the KO's ``service_order`` sees the same socket and
-service again.)
+service again.) A direct-activation service ordered for a later day is not activated: it goes to
+the provider as ``new``, with a log entry saying the provider activates it on that day, so that
+nothing shows as delivered before the customer wanted it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 
 from serviceguide.domain.clock import today_local, utcnow
-from serviceguide.domain.errors import Conflict, InvalidInput
+from serviceguide.domain.errors import Conflict, DuplicateOrder, InvalidInput
+from serviceguide.domain.listing import search_text
+from serviceguide.domain.logcodes import LogCode, LogText
 from serviceguide.domain.ordering import (
     CleanCustomer,
     OrderRequest,
     ValidationFailed,
     validate_request,
 )
-from serviceguide.domain.status import EventType, MessageType, OrderStatus
+from serviceguide.domain.status import ALLOWED_TRANSITIONS, EventType, MessageType, OrderStatus
 from serviceguide.observability import metrics, request_id
 from serviceguide.services import changes, ratelimit
 from serviceguide.services.activation import ActivationResult, activate
 from serviceguide.services.context import AppContext
-from serviceguide.storage import catalogue, idempotency
+from serviceguide.storage import catalogue, idempotency, receipts
 from serviceguide.storage import orders as repo
 from serviceguide.storage import outbox as outbox_repo
 from serviceguide.storage.catalogue import AccessRecord, NetworkRecord, ServiceRecord
+from serviceguide.storage.receipts import RecentOrder
 
 GUIDE = "Tjänsteguiden"
+#: How far back an open order of the same person, service and access counts as a duplicate.
+DUPLICATE_WINDOW = timedelta(hours=24)
+#: Statuses an order can still leave: an order in one of them is open.
+OPEN_STATUSES = [s.value for s, onward in ALLOWED_TRANSITIONS.items() if onward]
 RATE_WINDOW = timedelta(minutes=1)
 
 
@@ -51,6 +61,9 @@ class PlacedOrder:
 class Placement:
     customer_id: int
     orders: list[PlacedOrder]
+    #: The customer's order page token (``/my-orders/{token}``); None for a repeated answer,
+    #: which only the first one knew (only its SHA-256 is stored).
+    order_page_token: str | None = None
 
     def to_public(self) -> dict[str, object]:
         """The documented answer (docs/guide-api.md), also what an Idempotency-Key replays."""
@@ -82,6 +95,14 @@ class _Plan:
     services: list[tuple[ServiceRecord, int]]  # with the TL's xsp
 
 
+LANGS = ("sv", "en")
+
+
+def new_order_page_token() -> str:
+    """A token for a customer's order page: 192 random bits."""
+    return secrets.token_urlsafe(24)
+
+
 def fingerprint(req: OrderRequest) -> str:
     """What makes two requests "the same" for an Idempotency-Key: their parsed content."""
     canonical = json.dumps(asdict(req), sort_keys=True, default=str, ensure_ascii=False)
@@ -110,14 +131,41 @@ async def _plan(ctx: AppContext, req: OrderRequest) -> _Plan:
     return _Plan(access, network, chosen)
 
 
+async def _duplicates(ctx: AppContext, plan: _Plan, serial: str) -> list[RecentOrder]:
+    async with ctx.db.read() as conn:
+        return await receipts.open_orders_of(
+            conn,
+            serial=serial,
+            access_pk=plan.access.id,
+            service_ids=[svc.id for svc, _xsp in plan.services],
+            since=utcnow() - DUPLICATE_WINDOW,
+            open_statuses=OPEN_STATUSES,
+        )
+
+
+async def open_duplicates(ctx: AppContext, req: OrderRequest) -> list[RecentOrder]:
+    """The person's open orders for any of ``req``'s services at its access, placed in the last
+    24 hours: what placing ``req`` would order a second time. The check is advisory (two
+    requests at the same moment both pass it); it is there for the customer who goes back and
+    confirms again."""
+    customer, _message = validate_request(req, today_local())
+    return await _duplicates(ctx, await _plan(ctx, req), customer.serial)
+
+
+def _search_text(c: CleanCustomer, access: AccessRecord) -> str:
+    return search_text(
+        c.firstname, c.surname, access.street_address, access.postal_code, access.city
+    )
+
+
 def _offer(svc: ServiceRecord) -> repo.Offer:
     """What the order keeps of its service: the uid, name and prices the customer was shown."""
     return repo.Offer(svc.uid, svc.name, svc.price_monthly, svc.price_once)
 
 
-def _notes(result: ActivationResult | None) -> list[str]:
+def _notes(result: ActivationResult | None) -> list[LogText]:
     """The log entries a new order starts with."""
-    return ["Order placed through Tjänsteguiden"] + ([result.note] if result else [])
+    return [LogText(LogCode.PLACED)] + ([result.log] if result else [])
 
 
 def scoped_key(key: str, client: str | None) -> str:
@@ -146,19 +194,33 @@ async def place_order(
     client_ip: str | None = None,
     idempotency_key: str | None = None,
     notify: bool = True,
+    order_page_token: str | None = None,
+    lang: str = "sv",
+    confirm_duplicate: bool = True,
 ) -> Placement:
     """Validate, activate directly where the network does, then store the customer and its
     orders or nothing at all. With ``idempotency_key``, a repeat returns the first answer.
 
-    Each order's e-mail to its TL is enqueued in the same transaction (``notify=False``: none,
-    for the demo data), and the outbox relay sends it once the orders are committed."""
+    Each order's e-mail to its TL, and the customer's receipt (in ``lang``, with the link to
+    the order page of ``order_page_token``, a new one if None), are enqueued in the same
+    transaction (``notify=False``: none, for the demo data); the outbox relay sends them once
+    the orders are committed.
+
+    With ``confirm_duplicate=False``, :class:`DuplicateOrder` is raised instead when the same
+    person (personnummer) has open orders for any of the services at the access, placed in
+    the last 24 hours (see :func:`open_duplicates`)."""
     customer, message = validate_request(req, today_local())
+    if lang not in LANGS:
+        raise ValueError(f"no such language: {lang}")
+    token = order_page_token or new_order_page_token()
     print_ = fingerprint(req)
     if idempotency_key:
         idempotency_key = scoped_key(idempotency_key, client_ip)
         if first := await _replay(ctx, idempotency_key, print_):
             return first
     plan = await _plan(ctx, req)
+    if not confirm_duplicate and (found := await _duplicates(ctx, plan, customer.serial)):
+        raise DuplicateOrder([o.id for o in found])
     limit = ctx.settings.guide_rate
     taken = None
     if client_ip and limit:
@@ -176,7 +238,15 @@ async def place_order(
         )
     try:
         placement, replayed = await _activate_and_store(
-            ctx, req, plan, customer, message, idempotency_key, print_, notify
+            ctx,
+            req,
+            plan,
+            customer,
+            message,
+            idempotency_key,
+            print_,
+            notify,
+            _Page(token, hashlib.sha256(token.encode()).hexdigest(), lang),
         )
     except BaseException:
         if taken is not None:
@@ -189,6 +259,13 @@ async def place_order(
     return placement
 
 
+@dataclass(frozen=True, slots=True)
+class _Page:
+    token: str
+    sha256: str
+    lang: str
+
+
 async def _activate_and_store(
     ctx: AppContext,
     req: OrderRequest,
@@ -198,22 +275,40 @@ async def _activate_and_store(
     idempotency_key: str | None,
     print_: str,
     notify: bool,
+    page: _Page,
 ) -> tuple[Placement, bool]:
     """The placement, and whether it is a concurrent request's (same Idempotency-Key)."""
     activations: dict[int, ActivationResult] = {}
+    today = today_local()
     for svc, _xsp in plan.services:
-        if svc.direct_activation and plan.network.activation_url:
+        if not (svc.direct_activation and plan.network.activation_url):
+            continue
+        if req.delivery is not None and req.delivery > today:
+            # A later date: the provider activates it then; nothing is delivered today.
+            activations[svc.id] = ActivationResult(
+                False, LogText(LogCode.ACTIVATION_LATER, {"date": req.delivery.isoformat()})
+            )
+        else:
             activations[svc.id] = await activate(
                 plan.network.activation_url,
                 plan.network.coid,
                 svc.uid,
                 plan.access.access_id,
-                req.delivery or today_local(),
+                today,
             )
 
     try:
         placement = await _store(
-            ctx, req, plan, customer, message, activations, idempotency_key, print_, notify
+            ctx,
+            req,
+            plan,
+            customer,
+            message,
+            activations,
+            idempotency_key,
+            print_,
+            notify,
+            page,
         )
     except IntegrityError:
         # Most likely the same Idempotency-Key committed by a concurrent request.
@@ -233,6 +328,7 @@ async def _store(
     idempotency_key: str | None,
     print_: str,
     notify: bool,
+    page: _Page,
 ) -> Placement:
     c = customer
     access, network = plan.access, plan.network
@@ -255,6 +351,7 @@ async def _store(
                     "zip": access.postal_code,
                     "city": access.city,
                     "premise": c.premise or access.mdu_apartment_number,
+                    "search_text": _search_text(c, access),
                 },
                 services=[
                     repo.PlacedService(svc.id, svc.tl_org_id, xsp, status, _offer(svc))
@@ -274,8 +371,12 @@ async def _store(
                 idempotency_key=idempotency_key,
                 request_sha256=print_,
                 request_id=request_id.current(),
+                page_sha256=page.sha256,
+                lang=page.lang,
+                receipt=page.token if notify else None,
             )
-        return Placement.from_public(json.loads(answer))
+        answered = Placement.from_public(json.loads(answer))
+        return Placement(answered.customer_id, answered.orders, page.token)
     async with ctx.db.write() as conn:
         # Read before taking the stream lock, so that it is held for fewer round trips.
         orgs = {network.ko_org_id} | {svc.tl_org_id for svc, _xsp in plan.services}
@@ -294,6 +395,7 @@ async def _store(
             zip=access.postal_code,
             city=access.city,
             premise=c.premise or access.mdu_apartment_number,
+            search_text=_search_text(c, access),
             created_at=now,
         )
         # One statement per table, whatever the number of services: the stream lock is held
@@ -324,7 +426,9 @@ async def _store(
                     "order_id": order_id,
                     "created_at": now,
                     "type": MessageType.SYSTEM.value,
-                    "message": note,
+                    "message": note.text,
+                    "code": note.code.value,
+                    "params": note.params_json(),
                     "user_name": GUIDE,
                     "org_name": GUIDE,
                     "org_id": None,
@@ -359,16 +463,26 @@ async def _store(
             (order_id, svc.tl_org_id)
             for order_id, (svc, _xsp) in zip(order_ids, plan.services, strict=True)
         ]
+        await receipts.add_page(
+            conn, customer_id=customer_id, token_sha256=page.sha256, lang=page.lang, at=now
+        )
         if notify:
             await changes.enqueue_order_mails(conn, mails, now)
-        placement = Placement(customer_id, placed)
+            await receipts.enqueue_receipt(
+                conn,
+                order_id=order_ids[0],
+                payload=page.token,
+                at=now,
+                request_id=request_id.current(),
+            )
+        placement = Placement(customer_id, placed, page.token)
         if idempotency_key:
             await idempotency.put(
                 conn,
                 key=idempotency_key,
                 request_sha256=print_,
                 status_code=201,
-                response=json.dumps(placement.to_public()),
+                response=json.dumps(placement.to_public()),  # without the token
                 now=now,
             )
     return placement

@@ -36,7 +36,7 @@ from serviceguide.domain.outbox import OutboxKind
 from serviceguide.domain.personnummer import masked
 from serviceguide.domain.status import ALLOWED_TRANSITIONS
 from serviceguide.services.context import AppContext
-from serviceguide.storage import mailcopies
+from serviceguide.storage import mailcopies, receipts
 from serviceguide.storage import privacy as repo
 
 ReaderKind = Literal["api_user", "staff"]
@@ -145,7 +145,9 @@ async def blank_personal_data(ctx: AppContext, conn: AsyncConnection, customer: 
     come here, and whatever else comes to hold a customer's personal data is blanked here too.
     Today: the record's fields and the customer's note on each order; the customer's names,
     e-mail, phone and personnummer in the orders' log texts and in the outbox's delivery errors;
-    the stored copies of the mails about the customer's orders (``.eml`` files).
+    the stored copies of the mails about the customer's orders and of the customer's receipt
+    (``.eml`` files); the customer's order page (its link stops working) and the receipt's
+    link, if the receipt is not sent yet (it will not be: the address is gone).
 
     The files are rewritten before the transaction commits: should the commit fail, the files
     are masked and the record is not, and erasing again finishes the work (masking twice changes
@@ -168,7 +170,9 @@ async def blank_personal_data(ctx: AppContext, conn: AsyncConnection, customer: 
         if (text := mask_text(attempt.error, tokens, serial)) != attempt.error:
             await repo.set_attempt_error(conn, attempt.id, text)
             errors += 1
-    mails = [r.id for r in rows if r.kind == OutboxKind.MAIL.value]
+    mails = [r.id for r in rows if r.kind in (OutboxKind.MAIL.value, OutboxKind.RECEIPT.value)]
+    await receipts.delete_page(conn, customer.id)
+    await receipts.forget_links(conn, [r.id for r in rows if r.kind == OutboxKind.RECEIPT.value])
     copies = await anyio.to_thread.run_sync(
         mailcopies.rewrite_copies,
         mailcopies.mail_dir(ctx.settings.var_dir),

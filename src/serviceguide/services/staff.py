@@ -23,6 +23,7 @@ import anyio
 from serviceguide.domain.clock import STOCKHOLM, local_day_start_utc, today_local, utcnow
 from serviceguide.domain.errors import AuthenticationFailed, InvalidInput, NotFound
 from serviceguide.domain.listing import OrderFilter, OrderRow
+from serviceguide.domain.logcodes import LogCode, LogText
 from serviceguide.domain.model import Caller, LogEntry, OrderDetail, OrgKind
 from serviceguide.domain.roles import Actor, Role, require_order_handling
 from serviceguide.domain.status import MessageType, OrderStatus
@@ -281,12 +282,15 @@ async def reveal_serial(
             raise NotFound("order", order_id)
         extras = await repo.order_extras(conn, caller, order_id)
         assert extras is not None
+        shown = LogText(LogCode.SERIAL_SHOWN, {"who": caller.user_name, "org": caller.org_name})
         await order_repo.append_log(
             conn,
             order_id=order_id,
             at=utcnow(),
             type=MessageType.LOG,
-            message=f"Personnummer visat för {caller.user_name} ({caller.org_name})",
+            message=shown.text,
+            code=shown.code.value,
+            params=shown.params_json(),
             user_name=caller.user_name,
             org_name=caller.org_name,
             org_id=caller.org_id,

@@ -281,6 +281,10 @@ class _Plan:
         self.where.append(f"{column} = {self.arg(value)}")
         return self
 
+    def range_of(self, column: str, prefix: str) -> str:
+        """The condition "``column`` starts with ``prefix``"."""
+        return f"({column} >= {self.arg(prefix)} AND {column} < {self.arg(prefix + KEY_END)})"
+
     def starts_with(self, column: str, prefix: str, *, strictly: bool = False) -> _Plan:
         """``column`` starts with ``prefix`` (``strictly``: and is not ``prefix`` itself)."""
         low = ">" if strictly else ">="
@@ -289,9 +293,17 @@ class _Plan:
         )
         return self
 
-    def filters(self, q: AddressQuery, *, city: bool = True) -> _Plan:
+    def filters(self, q: AddressQuery, *, city: bool = True, wider: bool | None = None) -> _Plan:
         if q.number:
-            self.starts_with("a.search_number", q.number)
+            # The number as typed (``wider``: only the other numbers it finds, or both).
+            ranges = [] if wider is True else [self.range_of("a.search_number", q.number)]
+            if wider is not False:
+                for key, exact in q.number_also:
+                    if exact:
+                        ranges.append(f"a.search_number = {self.arg(key)}")
+                    else:
+                        ranges.append(self.range_of("a.search_number", key))
+            self.where.append(ranges[0] if len(ranges) == 1 else f"({' OR '.join(ranges)})")
         if q.postal_code:
             if q.postal_is_prefix:
                 self.starts_with("a.postal_code", q.postal_code)
@@ -310,7 +322,13 @@ def search_statements(q: AddressQuery, limit: int) -> list[tuple[str, list[objec
     """The statements that answer ``q`` (``$n`` SQL and its values), best matches first."""
     plans = []
     if q.street:
-        plans.append(_Plan().equals("a.search_street", q.street).filters(q).ordered(_ORDER, limit))
+        exact = _Plan().equals("a.search_street", q.street)
+        if q.number_also:  # the number as typed first, then the others it finds
+            plans.append(exact.filters(q, wider=False).ordered(_ORDER, limit))
+            exact = _Plan().equals("a.search_street", q.street).filters(q, wider=True)
+        else:
+            exact = exact.filters(q)
+        plans.append(exact.ordered(_ORDER, limit))
         if q.street_may_be_city:
             by_city = _Plan().equals("a.search_city", q.street)
             plans.append(by_city.ordered(f"a.search_street, {_ORDER}", limit))

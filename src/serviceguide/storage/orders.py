@@ -16,6 +16,7 @@ from functools import cache
 from sqlalchemy import ColumnElement, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from serviceguide.domain.logcodes import LogText, parse_params
 from serviceguide.domain.model import (
     Caller,
     CustomerDetail,
@@ -159,7 +160,7 @@ async def get_order(reader: Reader, caller: Caller, order_id: int) -> OrderDetai
 # such order (for this caller); one row with a NULL id means an order without entries.
 _LOG = {
     kind: Sql.of(
-        "SELECT l.id, l.created_at, l.type, l.message, l.user_name, l.org_name "
+        "SELECT l.id, l.created_at, l.type, l.message, l.user_name, l.org_name, l.code, l.params "
         "FROM orders o LEFT JOIN order_log l ON l.order_id = o.id "
         f"WHERE o.id = $1 AND o.{col} = $2 ORDER BY l.id"
     )
@@ -180,6 +181,8 @@ async def list_log(reader: Reader, caller: Caller, order_id: int) -> list[LogEnt
             message=r["message"],
             user=r["user_name"],
             org=r["org_name"],
+            code=r["code"],
+            params=parse_params(r["params"]) if r["code"] else None,
         )
         for r in rows
         if r["id"] is not None
@@ -313,6 +316,8 @@ async def append_log(
     user_name: str,
     org_name: str,
     org_id: int | None,
+    code: str | None = None,
+    params: str | None = None,
 ) -> int:
     result = await conn.execute(
         insert(order_log)
@@ -324,6 +329,8 @@ async def append_log(
             user_name=user_name,
             org_name=org_name,
             org_id=org_id,
+            code=code,
+            params=params,
         )
         .returning(order_log.c.id)
     )
@@ -339,7 +346,8 @@ async def insert_orders(conn: AsyncConnection, rows: Sequence[dict[str, object]]
 
 
 async def append_logs(conn: AsyncConnection, rows: Sequence[dict[str, object]]) -> None:
-    """Log entries (``order_id, created_at, type, message, user_name, org_name, org_id``)."""
+    """Log entries (``order_id, created_at, type, message, user_name, org_name, org_id``, and
+    ``code``, ``params`` for a system entry)."""
     await conn.execute(insert(order_log), list(rows))
 
 
@@ -415,11 +423,12 @@ class PlacedService:
 # -- placing an order on PostgreSQL: one statement ------------------------------------------
 #
 # Everything a placement writes — the customer, one order per service, their log entries, their
-# events, the events' webhook deliveries, the order mails and the Idempotency-Key's answer — in
-# one statement that first takes the stream lock (storage.db.STREAM_LOCK_KEY). The lock is then
-# held for that statement and the COMMIT only, not across a dozen round trips, each waiting for a
-# busy event loop: placing stops being serialised on the workers' latency. (SQLite has a single
-# writer anyway and uses the step-by-step path in services.placing.)
+# events, the events' webhook deliveries, the order mails, the customer's order page and receipt
+# and the Idempotency-Key's answer — in one statement that first takes the stream lock
+# (storage.db.STREAM_LOCK_KEY). The lock is then held for that statement and the COMMIT only, not
+# across a dozen round trips, each waiting for a busy event loop: placing stops being serialised
+# on the workers' latency. (SQLite has a single writer anyway and uses the step-by-step path in
+# services.placing.)
 
 _PLACE = text(
     """
@@ -427,11 +436,11 @@ WITH lock AS (
     SELECT pg_advisory_xact_lock(CAST(:lock_key AS bigint))
 ), cust AS (
     INSERT INTO customers (access_pk, serial, firstname, surname, email, phone, address, zip,
-                           city, premise, created_at)
+                           city, premise, search_text, created_at)
     SELECT CAST(:access_pk AS bigint), CAST(:serial AS text), CAST(:firstname AS text),
            CAST(:surname AS text), CAST(:email AS text), CAST(:phone AS text),
            CAST(:address AS text), CAST(:zip AS text), CAST(:city AS text),
-           CAST(:premise AS text), CAST(:now AS timestamptz)
+           CAST(:premise AS text), CAST(:search_text AS text), CAST(:now AS timestamptz)
     FROM lock
     RETURNING id
 ), svc AS (
@@ -452,11 +461,14 @@ WITH lock AS (
     ORDER BY svc.n
     RETURNING id, service_id, tl_org_id, status
 ), logged AS (
-    INSERT INTO order_log (order_id, created_at, type, message, user_name, org_name, org_id)
+    INSERT INTO order_log (order_id, created_at, type, message, user_name, org_name, org_id,
+                           code, params)
     SELECT ord.id, CAST(:now AS timestamptz), CAST(:log_type AS text), note.message,
-           CAST(:by AS text), CAST(:by AS text), NULL
-    FROM ord JOIN unnest(CAST(:note_services AS int[]), CAST(:notes AS text[]))
-        WITH ORDINALITY AS note(service_id, message, n) ON note.service_id = ord.service_id
+           CAST(:by AS text), CAST(:by AS text), NULL, note.code, note.params
+    FROM ord JOIN unnest(CAST(:note_services AS int[]), CAST(:notes AS text[]),
+                         CAST(:note_codes AS text[]), CAST(:note_params AS text[]))
+        WITH ORDINALITY AS note(service_id, message, code, params, n)
+        ON note.service_id = ord.service_id
     ORDER BY ord.id, note.n
 ), ev AS (
     INSERT INTO events (order_id, created_at, type, status, message_type, tl_org_id, ko_org_id)
@@ -482,6 +494,18 @@ WITH lock AS (
     FROM ord
     WHERE CAST(:notify AS boolean)
     ORDER BY ord.id
+), page AS (
+    INSERT INTO order_pages (token_sha256, customer_id, lang, created_at)
+    SELECT CAST(:page_sha256 AS text), cust.id, CAST(:lang AS text), CAST(:now AS timestamptz)
+    FROM cust
+), receipt AS (
+    INSERT INTO outbox (kind, order_id, state, attempts, next_attempt_at, created_at, payload,
+                        request_id)
+    SELECT 'receipt', min(ord.id), 'pending', 0, CAST(:now AS timestamptz),
+           CAST(:now AS timestamptz), CAST(:receipt AS text), CAST(:request_id AS text)
+    FROM ord
+    WHERE CAST(:receipt AS text) IS NOT NULL
+    HAVING count(*) > 0
 ), answer AS (
     SELECT (SELECT id FROM cust) AS customer,
            json_agg(json_build_object('id', ord.id, 'service', ord.service_id, 'xsp', svc.xsp,
@@ -505,7 +529,7 @@ async def place_in_one_statement(
     *,
     customer: dict[str, object],
     services: Sequence[PlacedService],
-    notes: Sequence[tuple[int, str]],
+    notes: Sequence[tuple[int, LogText]],
     ko_org_id: int,
     delivery: date | None,
     message: str,
@@ -514,10 +538,14 @@ async def place_in_one_statement(
     notify: bool,
     idempotency_key: str | None,
     request_sha256: str,
+    page_sha256: str,
+    lang: str,
+    receipt: str | None,
     request_id: str | None = None,
 ) -> str:
     """Place an order on PostgreSQL (see above). ``services``: one per order, in order;
-    ``notes``: (service id, log text) in order. Returns the answer as JSON:
+    ``notes``: (service id, log entry) in order; ``page_sha256``, ``lang``: the customer's order
+    page; ``receipt``: the receipt's payload, None for no receipt. Returns the answer as JSON:
     ``{"customer": id, "orders": [{"id", "service", "xsp", "status"}, …]}``."""
     params = {
         **customer,
@@ -531,7 +559,9 @@ async def place_in_one_statement(
         "monthly": [s.offer.price_monthly for s in services],
         "once": [s.offer.price_once for s in services],
         "note_services": [n[0] for n in notes],
-        "notes": [n[1] for n in notes],
+        "notes": [n[1].text for n in notes],
+        "note_codes": [n[1].code.value for n in notes],
+        "note_params": [n[1].params_json() for n in notes],
         "ko_org_id": ko_org_id,
         "delivery": delivery,
         "message": message,
@@ -543,5 +573,8 @@ async def place_in_one_statement(
         "idem_key": idempotency_key,
         "request_sha256": request_sha256,
         "request_id": request_id,
+        "page_sha256": page_sha256,
+        "lang": lang,
+        "receipt": receipt,
     }
     return str((await conn.execute(_PLACE, params)).scalar_one())

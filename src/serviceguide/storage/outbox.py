@@ -372,6 +372,8 @@ async def finish(
         values["next_attempt_at"] = next_attempt_at
     if delivered_at is not None:
         values["delivered_at"] = delivered_at
+    if state == OutboxState.DELIVERED:
+        values["payload"] = None  # a receipt's link is kept only until it is sent
     result = await conn.execute(
         update(outbox)
         .where(outbox.c.id == outbox_id, outbox.c.claim_token == token, outbox.c.state == D)

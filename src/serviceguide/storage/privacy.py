@@ -192,7 +192,7 @@ async def blank_customer(conn: AsyncConnection, customer_id: int, at: datetime) 
     done = await conn.execute(
         update(customers)
         .where(customers.c.id == customer_id, customers.c.anonymised_at.is_(None))
-        .values({**{name: "" for name in PERSONAL_FIELDS}, "anonymised_at": at})
+        .values({**{name: "" for name in PERSONAL_FIELDS}, "search_text": "", "anonymised_at": at})
     )
     if not done.rowcount:
         return False

@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from serviceguide.domain.listing import OrderFilter, OrderRow
+from serviceguide.domain.listing import OrderFilter, OrderRow, search_terms
 from serviceguide.domain.model import Caller, OrgKind
 from serviceguide.domain.ordering import is_digits
 from serviceguide.domain.roles import Role
@@ -206,18 +206,19 @@ def _flag_of(caller: Caller) -> ColumnElement[bool]:
     )
 
 
-def _like(col: Any, text: str) -> ColumnElement[bool]:
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return func.lower(col).like(f"%{escaped}%", escape="\\")
+def _contains(col: Any, term: str) -> ColumnElement[bool]:
+    """``col`` holds ``term`` (a folded word: letters and digits only, no LIKE wildcards): a
+    number as a whole word (house number 1 is not postal code 12345), letters anywhere."""
+    return col.like(f"% {term} %" if term.isdigit() else f"%{term}%")
 
 
 def _text_match(text: str) -> ColumnElement[bool]:
-    conditions = [
-        _like(customers.c.firstname + " " + customers.c.surname, text),
-        _like(customers.c.address, text),
-        _like(accesses.c.street_name + " " + accesses.c.street_number, text),
-        func.lower(accesses.c.access_id) == text.lower(),
-    ]
+    """Every word of ``text`` in the customer's folded names and address (in any order, case
+    and accents aside), or ``text`` is the accessId or the order's number."""
+    terms = search_terms(text)
+    conditions = [func.lower(accesses.c.access_id) == text.lower()]
+    if terms:
+        conditions.append(and_(*(_contains(customers.c.search_text, t) for t in terms)))
     if is_digits(text) and len(text) < 19:
         conditions.append(orders.c.id == int(text))
     return or_(*conditions)

@@ -154,6 +154,9 @@ customers = Table(
     Column("zip", String(5), nullable=False),
     Column("city", String(100), nullable=False),
     Column("premise", String(40), nullable=False, server_default=""),
+    # The staff search's text: names and address, folded (domain.listing.search_text), written
+    # with the record and blanked with it, so that both databases match alike.
+    Column("search_text", String(600), nullable=False, server_default=""),
     Column("created_at", UTCDateTime, nullable=False, index=True),
     # Set when the personal data above was blanked (retention or an erasure request).
     Column("anonymised_at", UTCDateTime),
@@ -205,6 +208,9 @@ order_log = Table(
     Column("user_name", String(200), nullable=False),
     Column("org_name", String(200), nullable=False),
     Column("org_id", ForeignKey("organisations.id")),  # None: written by the system itself
+    # A system entry's code and parameters (domain.logcodes); None for what people write.
+    Column("code", String(40)),
+    Column("params", Text),  # JSON object
     sqlite_autoincrement=True,  # ids are never reused: since_id polling relies on it
 )
 Index("ix_order_log_order_id", order_log.c.order_id, order_log.c.id)
@@ -324,7 +330,9 @@ outbox = Table(
     Column("delivered_at", UTCDateTime),
     Column("last_error", Text),
     Column("request_id", String(64)),  # X-Request-ID of the request that wrote the row
-    CheckConstraint("kind IN ('mail', 'webhook')", name="kind"),
+    # receipt: what its mail needs and nothing keeps (the order page's link), until delivered.
+    Column("payload", Text),
+    CheckConstraint("kind IN ('mail', 'webhook', 'receipt')", name="kind"),
     CheckConstraint("state IN ('pending', 'delivering', 'delivered', 'failed')", name="state"),
     sqlite_autoincrement=True,  # a retried or replayed id is never another message's id
 )
@@ -459,3 +467,25 @@ import_rejections = Table(
     Column("reason", String(300), nullable=False),
 )
 Index("ix_import_rejections_import", import_rejections.c.import_id, import_rejections.c.line)
+# The guide's draft order between the steps: the browser holds a random cookie, the server the
+# draft (JSON) under the cookie's SHA-256, until it has been idle for a while.
+guide_sessions = Table(
+    "guide_sessions",
+    metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("draft", Text, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
+)
+
+# One row per placement (a placement is one customer record): the SHA-256 of the token of the
+# customer's order page (/my-orders/{token}) and the language the customer ordered in. Deleted
+# when the customer's personal data is blanked.
+order_pages = Table(
+    "order_pages",
+    metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("customer_id", ForeignKey("customers.id"), nullable=False, unique=True),
+    Column("lang", String(2), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)

@@ -53,3 +53,17 @@ def install_staff(app: FastAPI) -> None:
     # A refusal of the service layer that a page did not turn into its own answer (the
     # platform's staff on an order page): the administration's 403 page.
     app.add_exception_handler(Forbidden, admin.forbidden_page)
+
+
+def install_api_docs(app: FastAPI) -> None:
+    """The interactive API reference at ``/docs``, with its files (serviceguide.web.apidocs)."""
+    from serviceguide.web import apidocs
+
+    apidocs.install(app)
+
+
+def install_error_pages(app: FastAPI) -> None:
+    """Error pages in the site's look for browsers (serviceguide.web.errors)."""
+    from serviceguide.web import errors
+
+    errors.install(app)

@@ -80,7 +80,7 @@ SV: dict[str, str] = {
     "field.firstname": "Förnamn",
     "field.surname": "Efternamn",
     "field.serial": "Personnummer",
-    "field.serial.hint": "12 siffror, till exempel 19700101-1234",
+    "field.serial.hint": "12 siffror, till exempel 19700101-1233",
     "field.email": "E-postadress",
     "field.phone": "Telefonnummer",
     "field.phone.hint": "Till exempel 070-123 45 67",
@@ -122,11 +122,49 @@ SV: dict[str, str] = {
     "thanks.status.direct": "Tjänsten är redo att användas.",
     "thanks.status.new": "Skickad till leverantören, som kontaktar dig om leveransen.",
     "thanks.status.other": "Status: {status}",
-    "thanks.direct.note": "{n} av tjänsterna aktiverades direkt i nätet.",
+    "thanks.direct.note": "{n} av {total} tjänster aktiverades direkt i nätet.",
+    "review.direct.later": "Aktiveras på önskat datum",
+    "review.table": "Tjänster och priser",
+    "duplicate.title": "Du har redan beställt det här",
+    "duplicate.text": "Det finns redan öppna ordrar från dig för samma tjänst på den här "
+    "adressen, lagda det senaste dygnet. Om du bekräftar igen blir det en order till.",
+    "duplicate.order": "Order {id}: {service}, lagd {at}",
+    "duplicate.confirm": "Ja, jag vill beställa en gång till",
+    "duplicate.unconfirmed": "Kryssa i rutan om du verkligen vill beställa en gång till. "
+    "Inget har beställts.",
+    "services.expired": "Din beställning hann bli för gammal och har inte skickats. Välj "
+    "tjänsterna igen.",
+    "thanks.status.new.date": "Skickad till leverantören, som levererar {date} och kontaktar "
+    "dig om leveransen.",
+    "thanks.direct.note.one": "1 av {total} tjänster aktiverades direkt i nätet.",
+    "thanks.follow.title": "Följ din beställning",
+    "thanks.follow": "Vi har skickat ett kvitto till din e-postadress. Via länken i det, eller "
+    "den här, ser du hur det går med dina ordrar.",
+    "thanks.follow.link": "Se status för dina ordrar",
+    "myorders.title": "Dina ordrar",
+    "myorders.intro": "Här ser du hur det går med ordrarna du lade i Tjänsteguiden.",
+    "myorders.now": "Status:",
+    "myorders.prices": "{monthly} per månad, startavgift {once}",
+    "myorders.history": "Historik",
+    "myorders.contact": "Har du frågor om en order? Kontakta leverantören och uppge ordernumret.",
+    "orders.throttled.title": "För många försök",
+    "orders.throttled.text": "Det har gjorts för många försök med ogiltiga länkar från din "
+    "uppkoppling. Vänta en stund och försök igen.",
+    "contact.title": "Kontakta {name}",
+    "contact.phone": "Telefon",
+    "contact.email": "E-post",
+    "contact.website": "Webb",
+    "contact.hours": "Öppettider",
+    "cstatus.new": "Skickad till leverantören",
+    "cstatus.received": "Mottagen av leverantören",
+    "cstatus.active": "Leverantören arbetar med din order",
+    "cstatus.waiting": "Väntar på att något blir klart",
+    "cstatus.cancelled": "Avbruten",
+    "cstatus.delivered": "Levererad",
     "thanks.more": "Beställ fler tjänster",
     "thanks.invalid.title": "Sidan kan inte visas",
-    "thanks.invalid.text": "Länken till den här sidan är ogiltig eller för gammal. Dina "
-    "ordernummer finns även hos leverantören.",
+    "thanks.invalid.text": "Länken till den här sidan är ogiltig, eller så har dina uppgifter "
+    "tagits bort. Dina ordernummer finns även hos leverantören.",
     # Failures
     "forbidden.title": "Formuläret kunde inte skickas",
     "forbidden.text": "Sidan var för gammal eller skickades från en annan webbplats. Inget "
@@ -136,6 +174,17 @@ SV: dict[str, str] = {
     "conflict": "Beställningen ändrades efter att den skickats. Granska uppgifterna och "
     "bekräfta igen.",
     "start_over": "Börja om",
+    "error.404.title": "Sidan finns inte",
+    "error.404.text": "Det finns ingen sida på den här adressen. Kontrollera länken, eller "
+    "börja om från startsidan.",
+    "error.500.title": "Något gick fel",
+    "error.500.text": "Ett fel uppstod hos oss, och det du gjorde blev kanske inte klart. "
+    "Försök igen om en liten stund.",
+    "error.503.title": "Tjänsten är tillfälligt otillgänglig",
+    "error.503.text": "Försök igen om en liten stund. Det du skickat har inte gått förlorat om "
+    "du fått en bekräftelse; annars, skicka det igen.",
+    "error.code": "Felkod {status}",
+    "error.home": "Till startsidan",
     # Field errors
     "err.required.firstname": "Fyll i ditt förnamn",
     "err.required.surname": "Fyll i ditt efternamn",
@@ -144,7 +193,7 @@ SV: dict[str, str] = {
     "err.required.phone": "Fyll i ditt telefonnummer",
     "err.too_long": "Skriv högst {n} tecken",
     "err.control": "Får inte innehålla kontrolltecken",
-    "err.serial.format": "Skriv personnumret med 10 eller 12 siffror, till exempel 19700101-1234",
+    "err.serial.format": "Skriv personnumret med 10 eller 12 siffror, till exempel 19700101-1233",
     "err.serial.date": "Personnumret innehåller inget giltigt födelsedatum",
     "err.serial.future": "Personnumret har ett födelsedatum i framtiden",
     "err.serial.check": "Personnumret stämmer inte, kontrollera den sista siffran",
@@ -227,7 +276,7 @@ EN: dict[str, str] = {
     "field.firstname": "First name",
     "field.surname": "Surname",
     "field.serial": "Swedish personal identity number (personnummer)",
-    "field.serial.hint": "12 digits, for example 19700101-1234",
+    "field.serial.hint": "12 digits, for example 19700101-1233",
     "field.email": "E-mail address",
     "field.phone": "Phone number",
     "field.phone.hint": "For example 070-123 45 67",
@@ -266,11 +315,50 @@ EN: dict[str, str] = {
     "thanks.status.direct": "The service is ready to use.",
     "thanks.status.new": "Sent to the provider, who will contact you about delivery.",
     "thanks.status.other": "Status: {status}",
-    "thanks.direct.note": "{n} of the services were activated immediately on the network.",
+    "thanks.direct.note": "{n} of the {total} services were activated immediately on the network.",
+    "review.direct.later": "Activated on the date you chose",
+    "review.table": "Services and prices",
+    "duplicate.title": "You have ordered this already",
+    "duplicate.text": "There are open orders from you for the same service at this address, "
+    "placed in the last 24 hours. If you confirm again, there will be one more order.",
+    "duplicate.order": "Order {id}: {service}, placed {at}",
+    "duplicate.confirm": "Yes, I want to order once more",
+    "duplicate.unconfirmed": "Tick the box if you really want to order once more. Nothing has "
+    "been ordered.",
+    "services.expired": "Your order was left too long and has not been sent. Please choose the "
+    "services again.",
+    "thanks.status.new.date": "Sent to the provider, who will deliver on {date} and contact "
+    "you about delivery.",
+    "thanks.direct.note.one": "1 of the {total} services was activated immediately on the network.",
+    "thanks.follow.title": "Follow your order",
+    "thanks.follow": "We have sent a receipt to your e-mail address. Through its link, or this "
+    "one, you can see how your orders are coming along.",
+    "thanks.follow.link": "See the status of your orders",
+    "myorders.title": "Your orders",
+    "myorders.intro": "Here you can see how the orders you placed in Tjänsteguiden are coming "
+    "along.",
+    "myorders.now": "Status:",
+    "myorders.prices": "{monthly} per month, start fee {once}",
+    "myorders.history": "History",
+    "myorders.contact": "Questions about an order? Contact the provider and give the order number.",
+    "orders.throttled.title": "Too many attempts",
+    "orders.throttled.text": "Too many invalid links have been tried from your connection. "
+    "Please wait a while and try again.",
+    "contact.title": "Contact {name}",
+    "contact.phone": "Phone",
+    "contact.email": "E-mail",
+    "contact.website": "Web",
+    "contact.hours": "Opening hours",
+    "cstatus.new": "Sent to the provider",
+    "cstatus.received": "Received by the provider",
+    "cstatus.active": "The provider is working on your order",
+    "cstatus.waiting": "Waiting for something to be done",
+    "cstatus.cancelled": "Cancelled",
+    "cstatus.delivered": "Delivered",
     "thanks.more": "Order more services",
     "thanks.invalid.title": "This page cannot be shown",
-    "thanks.invalid.text": "The link to this page is invalid or too old. Your providers have "
-    "your order numbers too.",
+    "thanks.invalid.text": "The link to this page is invalid, or your details have been "
+    "removed. Your providers have your order numbers too.",
     "forbidden.title": "The form could not be sent",
     "forbidden.text": "The page was too old or was sent from another website. Nothing has been "
     "saved. Please start again.",
@@ -278,6 +366,17 @@ EN: dict[str, str] = {
     "Try again in {n} seconds. Nothing has been saved.",
     "conflict": "The order changed after it was sent. Review your details and confirm again.",
     "start_over": "Start again",
+    "error.404.title": "Page not found",
+    "error.404.text": "There is no page at this address. Check the link, or start again from "
+    "the start page.",
+    "error.500.title": "Something went wrong",
+    "error.500.text": "An error occurred on our side, and what you did may not have been "
+    "finished. Please try again in a little while.",
+    "error.503.title": "The service is temporarily unavailable",
+    "error.503.text": "Please try again in a little while. What you sent is not lost if you "
+    "got a confirmation; otherwise, send it again.",
+    "error.code": "Error code {status}",
+    "error.home": "To the start page",
     "err.required.firstname": "Enter your first name",
     "err.required.surname": "Enter your surname",
     "err.required.serial": "Enter your personal identity number",
@@ -285,7 +384,7 @@ EN: dict[str, str] = {
     "err.required.phone": "Enter your phone number",
     "err.too_long": "Enter at most {n} characters",
     "err.control": "Must not contain control characters",
-    "err.serial.format": "Enter the number with 10 or 12 digits, for example 19700101-1234",
+    "err.serial.format": "Enter the number with 10 or 12 digits, for example 19700101-1233",
     "err.serial.date": "The number does not hold a valid date of birth",
     "err.serial.future": "The number holds a date of birth in the future",
     "err.serial.check": "The number is not valid, check the last digit",

@@ -3,6 +3,7 @@ the guide's texts (:mod:`serviceguide.web.i18n`: site name, statuses, the langua
 
 from __future__ import annotations
 
+from serviceguide.domain.model import LogEntry
 from serviceguide.web import i18n
 
 SV: dict[str, str] = {
@@ -102,6 +103,17 @@ SV: dict[str, str] = {
     "order.log": "Logg",
     "order.log.empty": "Loggen är tom.",
     "order.log.by": "{user}, {org}",
+    "log.placed": "Beställd via Tjänsteguiden",
+    "log.activated": "Direktaktiverad av {coid} ({uid} på {socket})",
+    "log.activation_refused": "Direktaktivering nekad av {coid}: {code} {reason}",
+    "log.activation_order_refused": "Direktaktivering: beställningen nekades av {coid}: {code}",
+    "log.activation_unreachable": "Direktaktivering kunde inte nå {coid} ({error}); hanteras "
+    "manuellt",
+    "log.activation_later": "Ingen direktaktivering: önskat leveransdatum {date} ligger framåt "
+    "i tiden; leverantören aktiverar tjänsten då",
+    "log.status_changed": "Status ändrad från {old} till {new} av {who} ({org})",
+    "log.serial_shown": "Personnummer visat för {who} ({org})",
+    "col.status_code": "Statuskod",
     "order.change": "Ändra status",
     "order.change.to": "Ny status",
     "order.change.submit": "Ändra status",
@@ -109,6 +121,16 @@ SV: dict[str, str] = {
     "order.change.refused": "Statusen kunde inte ändras från {current} till {new}. Inget har "
     "ändrats.",
     "order.change.done": "Statusen är ändrad.",
+    "order.confirm.title.cancelled": "Avbryta en ny beställning?",
+    "order.confirm.title.delivered": "Markera en ny beställning som levererad?",
+    "order.confirm.text": "Beställningen är ny och har inte hanterats än. Efter {status} kan "
+    "statusen inte ändras mer.",
+    "order.confirm.reason": "Anledning",
+    "order.confirm.reason.hint": "Skrivs i beställningens logg, som båda organisationerna ser.",
+    "order.confirm.reason.missing": "Skriv varför beställningen avbryts",
+    "order.confirm.yes.cancelled": "Ja, avbryt beställningen",
+    "order.confirm.yes.delivered": "Ja, markera som levererad",
+    "order.confirm.no": "Nej, behåll statusen",
     "order.change.same": "Beställningen hade redan den statusen.",
     "order.add": "Skriv ett meddelande",
     "order.add.type": "Typ",
@@ -246,6 +268,17 @@ EN: dict[str, str] = {
     "order.log": "Log",
     "order.log.empty": "The log is empty.",
     "order.log.by": "{user}, {org}",
+    "log.placed": "Ordered through Tjänsteguiden",
+    "log.activated": "Activated directly by {coid} ({uid} on {socket})",
+    "log.activation_refused": "Direct activation refused by {coid}: {code} {reason}",
+    "log.activation_order_refused": "Direct activation: the order was refused by {coid}: {code}",
+    "log.activation_unreachable": "Direct activation could not reach {coid} ({error}); handled "
+    "manually",
+    "log.activation_later": "No direct activation: the wished delivery date {date} is in the "
+    "future; the provider activates the service then",
+    "log.status_changed": "Status changed from {old} to {new} by {who} ({org})",
+    "log.serial_shown": "Personnummer shown to {who} ({org})",
+    "col.status_code": "Status code",
     "order.change": "Change status",
     "order.change.to": "New status",
     "order.change.submit": "Change status",
@@ -253,6 +286,16 @@ EN: dict[str, str] = {
     "order.change.refused": "The status could not be changed from {current} to {new}. Nothing "
     "has been changed.",
     "order.change.done": "The status has been changed.",
+    "order.confirm.title.cancelled": "Cancel a new order?",
+    "order.confirm.title.delivered": "Mark a new order as delivered?",
+    "order.confirm.text": "The order is new and has not been handled yet. After {status}, its "
+    "status cannot change any more.",
+    "order.confirm.reason": "Reason",
+    "order.confirm.reason.hint": "Written to the order's log, which both organisations see.",
+    "order.confirm.reason.missing": "Say why the order is cancelled",
+    "order.confirm.yes.cancelled": "Yes, cancel the order",
+    "order.confirm.yes.delivered": "Yes, mark as delivered",
+    "order.confirm.no": "No, keep the status",
     "order.change.same": "The order already had that status.",
     "order.add": "Write a message",
     "order.add.type": "Type",
@@ -309,3 +352,24 @@ def translator(lang: str) -> i18n.Translate:
         return text.format(**values) if values else text
 
     return t
+
+
+def log_text(t: i18n.Translate, entry: LogEntry) -> str:
+    """A log entry in the reader's language: a system entry from its code and parameters, a
+    person's message as written (and a code this version does not know as the API's text)."""
+    if not entry.code:
+        return entry.message
+    p = dict(entry.params or {})
+    try:
+        if entry.code == "status_changed":
+            p["old"], p["new"] = t(f"status.{p['old']}"), t(f"status.{p['new']}")
+        text = t(f"log.{entry.code}", **p)
+    except (KeyError, IndexError, ValueError):
+        return entry.message
+    if text == f"log.{entry.code}":
+        return entry.message
+    if entry.code == "status_changed" and p.get("reason"):
+        return f"{text}: {p['reason']}"
+    if entry.code.startswith("activation_") and p.get("message"):
+        return f"{text} – {p['message']}"
+    return text

@@ -5,6 +5,7 @@ confirms the customer came from there, and ``posted_step``, which takes a POSTed
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
@@ -14,8 +15,7 @@ from serviceguide.domain.model import AddressMatch, OfferedService
 from serviceguide.services.addresses import search_addresses
 from serviceguide.services.context import AppContext
 from serviceguide.services.guide import services_for_access
-from serviceguide.web.guide.draft import Draft
-from serviceguide.web.guide.page import ADDRESS_MAX, Page, app_ctx
+from serviceguide.web.guide.page import ADDRESS_MAX, Page, app_ctx, form_text
 
 
 async def _verified_address(
@@ -67,16 +67,17 @@ def unknown_access(page: Page) -> HTMLResponse:
 
 
 async def posted_step(
-    request: Request, coid: str, access_id: str
-) -> tuple[Page, Draft, Access] | Response:
+    request: Request, coid: str, access_id: str, adress: str | None = None
+) -> tuple[Page, Any, Access] | Response:
     """A POSTed step's form, or the answer refusing it: 403 without a valid CSRF token (before
-    anything else is looked at), 404 for no such access."""
+    anything else is looked at), 404 for no such access. The access's address is confirmed
+    from ``adress``, or else the form's."""
     page = Page(request)
     form = await request.form()
     if not page.guard.valid(request, form):
         return page.problem(403, "forbidden.title", "forbidden.text")
-    draft = Draft.from_form(form)
-    access = await load_access(page, coid, access_id, draft.adress)
+    claimed = adress if adress is not None else form_text(form.get("adress"))[:ADDRESS_MAX]
+    access = await load_access(page, coid, access_id, claimed)
     if access is None:
         return unknown_access(page)
-    return page, draft, access
+    return page, form, access

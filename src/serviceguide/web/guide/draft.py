@@ -1,6 +1,6 @@
-"""The customer's draft order: everything entered so far, carried from step to step in the URL or
-in hidden fields, and ``check_draft``, which checks all of it again at every step and words each
-failure for the field it concerns."""
+"""The customer's draft order: everything entered so far, kept in the guide's server-side session
+between the steps (services.guide_sessions), and ``check_draft``, which checks all of it again at
+every step and words each failure for the field it concerns."""
 
 from __future__ import annotations
 
@@ -21,11 +21,20 @@ from serviceguide.domain.ordering import (
 from serviceguide.web import i18n
 from serviceguide.web.guide.page import ADDRESS_MAX, FIELD_IDS, form_text
 
+#: The customer's own details: kept when the customer moves on to another address.
+PERSONAL = ("firstname", "surname", "serial", "email", "phone")
+
 
 @dataclass
 class Draft:
-    """Everything the customer has entered so far, exactly as entered."""
+    """Everything the customer has entered so far, exactly as entered, and where the order is:
+    ``key`` names this version of the draft (a review page confirms only the version it
+    showed, once: it is the placement's idempotency key); ``token`` is the order page's token
+    the placement gets; ``placed`` is set once the orders are placed (the draft then holds no
+    personal details any more)."""
 
+    coid: str = ""
+    access_id: str = ""
     service: list[str] = field(default_factory=list)
     adress: str = ""
     firstname: str = ""
@@ -37,25 +46,68 @@ class Draft:
     delivery: str = "asap"  # "asap" or "date"
     delivery_date: str = ""
     message: str = ""
+    key: str = ""
+    token: str = ""
+    placed: str = ""
 
     @classmethod
-    def from_form(cls, form: Any) -> Draft:
-        values: dict[str, Any] = {
-            f.name: form_text(form.get(f.name)) for f in fields(cls) if f.name != "service"
-        }
+    def from_form(cls, form: Any, coid: str, access_id: str) -> Draft:
+        """What the details form sent (never ``key``, ``token`` or ``placed``)."""
+        values: dict[str, Any] = {name: form_text(form.get(name)) for name in _FORM_FIELDS}
         values["service"] = [form_text(v) for v in form.getlist("service")][:50]
         values["adress"] = values["adress"][:ADDRESS_MAX]
         values["delivery"] = "date" if values["delivery"] == "date" else "asap"
+        return cls(coid=coid, access_id=access_id, **values)
+
+    @classmethod
+    def from_dict(cls, saved: dict[str, Any] | None) -> Draft | None:
+        """A draft as the session kept it; None for none or one that does not fit."""
+        if not saved:
+            return None
+        try:
+            values = {f.name: saved[f.name] for f in fields(cls)}
+        except KeyError:
+            return None
+        if not all(isinstance(v, str) for k, v in values.items() if k != "service"):
+            return None
+        if not isinstance(values["service"], list):
+            return None
+        values["service"] = [str(v) for v in values["service"]][:50]
         return cls(**values)
 
-    def hidden(self) -> list[tuple[str, str]]:
-        """The draft as hidden form fields, in a stable order."""
-        out = [("service", s) for s in self.service]
-        out += [(f.name, getattr(self, f.name)) for f in fields(self) if f.name != "service"]
-        return out
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def is_for(self, coid: str, access_id: str) -> bool:
+        return (self.coid, self.access_id) == (coid, access_id)
+
+    def carried_to(self, coid: str, access_id: str) -> Draft:
+        """This draft as the start of an order at an access: all of it for the same access while
+        it is not placed; else only the customer's own details (none once placed)."""
+        if self.is_for(coid, access_id) and not self.placed:
+            return Draft(**self.to_dict())
+        if self.placed:
+            return Draft(coid=coid, access_id=access_id)
+        return Draft(
+            coid=coid, access_id=access_id, **{name: getattr(self, name) for name in PERSONAL}
+        )
 
     def services_query(self) -> str:
         return urlencode([("service", s) for s in self.service] + [("adress", self.adress)])
+
+
+_FORM_FIELDS = (
+    "adress",
+    "firstname",
+    "surname",
+    "serial",
+    "email",
+    "phone",
+    "premise",
+    "delivery",
+    "delivery_date",
+    "message",
+)
 
 
 @dataclass

@@ -8,7 +8,9 @@ from fastapi.responses import HTMLResponse, Response
 
 from serviceguide.domain.model import OfferedService
 from serviceguide.web.guide.access import Access, address_text, load_access, unknown_access
+from serviceguide.web.guide.draft import Draft
 from serviceguide.web.guide.page import ADDRESS_MAX, Page, form_text
+from serviceguide.web.guide.session import GuideSession
 
 router = APIRouter(include_in_schema=False)
 
@@ -30,11 +32,22 @@ async def services_page(request: Request, coid: str, access_id: str) -> Response
     if access is None:
         return unknown_access(page)
     selected = request.query_params.getlist("service")
-    return render_services(page, access, adress, selected, {})
+    if not selected:  # back from a later step: what was chosen then
+        draft = (await GuideSession(request).draft()) or Draft()
+        if draft.is_for(coid, access_id) and not draft.placed:
+            selected = draft.service
+    expired = request.query_params.get("notice") == "expired"
+    return render_services(page, access, adress, selected, {}, expired=expired)
 
 
 def render_services(
-    page: Page, access: Access, adress: str, selected: list[str], errors: dict[str, str]
+    page: Page,
+    access: Access,
+    adress: str,
+    selected: list[str],
+    errors: dict[str, str],
+    *,
+    expired: bool = False,
 ) -> HTMLResponse:
     if access.found is None:
         heading = page.t("services.title.access", access=access.access_id, coid=access.coid)
@@ -49,4 +62,5 @@ def render_services(
         groups=_groups(access.offered),
         selected=set(selected),
         errors=errors,
+        notice=page.t("services.expired") if expired else "",
     )

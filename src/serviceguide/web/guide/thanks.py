@@ -1,52 +1,80 @@
-"""The last step: the order numbers, shown to whoever holds the signed link made when the orders
-were placed (nothing about the customer is looked up by the number in the URL alone)."""
+"""The last step and the customer's order page, both opened by the order page's token (opaque:
+192 random bits, nothing in it but itself): the thank-you page right after ordering, and
+``/my-orders/{token}`` (the receipt's link), each order's status in words with its dated
+history. A wrong or erased token is a 404 page; many wrong ones from one address, a 429."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from serviceguide.domain.errors import NotFound
+from serviceguide.domain.clock import fmt_minutes
+from serviceguide.domain.errors import Throttled
 from serviceguide.domain.status import OrderStatus
-from serviceguide.services.guide import services_for_access
-from serviceguide.web import csrf
-from serviceguide.web.guide.page import Page, app_ctx, form_text, web_secret
+from serviceguide.services import customer_orders
+from serviceguide.services.customer_orders import CustomerOrders
+from serviceguide.web.guide.page import Page, app_ctx
 
 router = APIRouter(include_in_schema=False)
 
-THANKS_MAX_AGE = 60 * 60 * 24 * 30
+NOINDEX = {"X-Robots-Tag": "noindex, nofollow"}
 
 
-def thanks_signer(request: Request) -> csrf.LinkSigner:
-    return csrf.LinkSigner(web_secret(request), "thanks")
-
-
-@router.get("/thanks/{customer_id}", response_class=HTMLResponse)
-async def thanks(request: Request, customer_id: str) -> Response:
-    """The order numbers, for whoever holds the signed link made when the orders were placed."""
-    page = Page(request)
-    data = thanks_signer(request).loads(form_text(request.query_params.get("t")), THANKS_MAX_AGE)
-    if not isinstance(data, dict) or str(data.get("c")) != customer_id:
-        return page.problem(404, "thanks.invalid.title", "thanks.invalid.text")
+async def _find(page: Page, token: str) -> CustomerOrders | HTMLResponse:
+    request = page.request
     try:
-        offered = await services_for_access(app_ctx(request), str(data["k"]), str(data["x"]))
-    except NotFound:
-        offered = []
-    names = {s.id: s for s in offered}
-    orders = [
-        {
-            "id": oid,
-            "service": names.get(sid),
-            "service_id": sid,
-            "direct": status == OrderStatus.DELIVERED.value,
-            "status": status,
-        }
-        for oid, sid, status in data["o"]
-    ]
-    return page.render(
-        "thanks.html",
-        name=str(data.get("n", "")),
-        address=str(data.get("a", "")),
-        orders=orders,
-        direct_count=sum(1 for o in orders if o["direct"]),
+        found = await customer_orders.by_token(
+            app_ctx(request), token, client_ip=request.client.host if request.client else None
+        )
+    except Throttled as e:
+        response = page.problem(429, "orders.throttled.title", "orders.throttled.text")
+        response.headers["Retry-After"] = str(e.retry_after)
+        return response
+    if found is None:
+        return page.problem(404, "thanks.invalid.title", "thanks.invalid.text")
+    return found
+
+
+def _finish(response: HTMLResponse) -> HTMLResponse:
+    response.headers.update(NOINDEX)
+    return response
+
+
+@router.get("/thanks/{token}", response_class=HTMLResponse)
+async def thanks(request: Request, token: str) -> Response:
+    """The orders just placed, for whoever holds the link."""
+    page = Page(request)
+    found = await _find(page, token)
+    if isinstance(found, HTMLResponse):
+        return _finish(found)
+    orders = found.placement.orders
+    direct = sum(1 for o in orders if o.status == OrderStatus.DELIVERED)
+    return _finish(
+        page.render(
+            "thanks.html",
+            placement=found.placement,
+            orders=orders,
+            direct_count=direct,
+            order_page=f"/my-orders/{token}",
+            noindex=True,
+        )
+    )
+
+
+@router.get("/my-orders/{token}", response_class=HTMLResponse)
+async def my_orders(request: Request, token: str) -> Response:
+    """The customer's orders: each one's status in words, and when it changed."""
+    page = Page(request)
+    found = await _find(page, token)
+    if isinstance(found, HTMLResponse):
+        return _finish(found)
+    return _finish(
+        page.render(
+            "my_orders.html",
+            placement=found.placement,
+            orders=found.placement.orders,
+            history=found.history,
+            local_time=fmt_minutes,
+            noindex=True,
+        )
     )

@@ -108,6 +108,7 @@ CSV_COLUMNS = [
     "col.id",
     "col.created",
     "col.status",
+    "col.status_code",
     "col.service",
     "col.provider",
     "col.network",
@@ -133,6 +134,7 @@ def _csv(page: StaffPage, rows: list[OrderRow]) -> str:
             [
                 str(r.id),
                 local_time(r.created_at),
+                page.t(f"status.{r.status.value}"),
                 r.status.value,
                 _csv_cell(r.service_name),
                 _csv_cell(r.xsp_name),

@@ -14,7 +14,12 @@ from fastapi.responses import HTMLResponse, Response
 from serviceguide.domain.errors import NotFound, TransitionNotAllowed
 from serviceguide.domain.ordering import MESSAGE_MAX, has_control_chars
 from serviceguide.domain.personnummer import masked
-from serviceguide.domain.status import MessageType, OrderStatus, next_statuses
+from serviceguide.domain.status import (
+    NEEDS_CONFIRMATION,
+    MessageType,
+    OrderStatus,
+    next_statuses,
+)
 from serviceguide.services import orders as order_service
 from serviceguide.services import staff as service
 from serviceguide.web.guide.page import app_ctx, form_text
@@ -31,13 +36,16 @@ router = APIRouter(prefix="/staff", include_in_schema=False)
 MESSAGE_TYPES = [MessageType.LOG, MessageType.ALERT, MessageType.ERROR]
 STAFF_MESSAGE_MAX = max(MESSAGE_MAX, 2000)
 
+#: The confirmation shown after a change, and the section of the page it is shown in: where
+#: the user is (the redirect's fragment, ``#notice``, is inside that section).
 NOTICES = {
-    "status": "order.change.done",
-    "same": "order.change.same",
-    "message": "order.add.done",
-    "flag-on": "order.flag.done.on",
-    "flag-off": "order.flag.done.off",
+    "status": ("order.change.done", "status"),
+    "same": ("order.change.same", "status"),
+    "message": ("order.add.done", "log"),
+    "flag-on": ("order.flag.done.on", "flag"),
+    "flag-off": ("order.flag.done.off", "flag"),
 }
+REASON_MAX = 500
 
 
 async def _render_order(
@@ -51,6 +59,10 @@ async def _render_order(
     message_error: str = "",
     message_text: str = "",
     message_type: str = MessageType.LOG.value,
+    notice_at: str = "",
+    confirm: OrderStatus | None = None,
+    reason_error: str = "",
+    reason_text: str = "",
 ) -> HTMLResponse:
     assert page.session is not None
     try:
@@ -78,6 +90,13 @@ async def _render_order(
         message_error=message_error,
         message_text=message_text,
         message_type=message_type,
+        notice_at=notice_at,
+        confirm=confirm
+        if confirm is not None and (current, confirm) in NEEDS_CONFIRMATION
+        else None,
+        reason_error=reason_error,
+        reason_text=reason_text,
+        reason_max=REASON_MAX,
     )
 
 
@@ -89,8 +108,16 @@ async def order_page(request: Request, raw_id: str) -> Response:
     order_id = parse_order_id(raw_id)
     if order_id is None:
         return page.not_found()
-    key = NOTICES.get(request.query_params.get("done", ""))
-    return await _render_order(page, order_id, notice=page.t(key) if key else None)
+    found = NOTICES.get(request.query_params.get("done", ""))
+    raw_confirm = request.query_params.get("confirm", "")
+    confirm = OrderStatus(raw_confirm) if raw_confirm in {s.value for s in OrderStatus} else None
+    return await _render_order(
+        page,
+        order_id,
+        notice=page.t(found[0]) if found else None,
+        notice_at=found[1] if found else "",
+        confirm=confirm,
+    )
 
 
 PostHandler = Callable[[StaffPage, Any, int], Awaitable[Response]]
@@ -120,21 +147,53 @@ async def change_status(request: Request, raw_id: str) -> Response:
         assert page.session is not None
         raw = form_text(form.get("status"), 20)
         caller = page.session.caller
+        ctx = app_ctx(request)
+        confirmed = form_text(form.get("confirmed"), 3) == "1"
+        reason = form_text(form.get("reason")).strip()
         try:
             new = OrderStatus(raw)
-            changed = await order_service.set_status(app_ctx(request), caller, order_id, new)
+            current = (await order_service.order_info(ctx, caller, order_id)).summary.status
+            if (current, new) in NEEDS_CONFIRMATION:
+                if not confirmed:  # straight from new to the end: asked first
+                    return page.redirect(f"/staff/orders/{order_id}?confirm={new.value}#confirm")
+                problem = _reason_problem(page, new, reason)
+                if problem:
+                    return await _render_order(
+                        page,
+                        order_id,
+                        status=400,
+                        confirm=new,
+                        reason_error=problem,
+                        reason_text=reason,
+                    )
+            changed = await order_service.set_status(
+                ctx, caller, order_id, new, reason=reason if new == OrderStatus.CANCELLED else ""
+            )
         except (ValueError, TransitionNotAllowed):
-            current = (await order_service.order_info(app_ctx(request), caller, order_id)).summary
+            current = (await order_service.order_info(ctx, caller, order_id)).summary.status
             text = page.t(
                 "order.change.refused",
-                current=_status_name(page, current.status.value),
+                current=_status_name(page, current.value),
                 new=_status_name(page, raw),
             )
             return await _render_order(page, order_id, status=409, change_error=text)
         done = "status" if changed else "same"
-        return page.redirect(f"/staff/orders/{order_id}?done={done}#status")
+        return page.redirect(f"/staff/orders/{order_id}?done={done}#notice")
 
     return await _order_post(request, raw_id, handle)
+
+
+def _reason_problem(page: StaffPage, new: OrderStatus, reason: str) -> str:
+    """What is wrong with the reason given for ending a new order ("" for nothing)."""
+    if new != OrderStatus.CANCELLED:
+        return ""
+    if not reason:
+        return page.t("order.confirm.reason.missing")
+    if len(reason) > REASON_MAX:
+        return page.t("order.add.long", n=REASON_MAX)
+    if has_control_chars(reason):
+        return page.t("order.add.control")
+    return ""
 
 
 @router.post("/orders/{raw_id}/message", response_class=HTMLResponse)
@@ -165,7 +224,7 @@ async def add_message(request: Request, raw_id: str) -> Response:
         await order_service.add_message(
             app_ctx(request), page.session.caller, order_id, text, mtype
         )
-        return page.redirect(f"/staff/orders/{order_id}?done=message#log")
+        return page.redirect(f"/staff/orders/{order_id}?done=message#notice")
 
     return await _order_post(request, raw_id, handle)
 
@@ -176,7 +235,7 @@ async def flag(request: Request, raw_id: str) -> Response:
         assert page.session is not None
         on = form_text(form.get("flag"), 3) == "on"
         await service.set_flag(app_ctx(request), page.session.caller, order_id, on)
-        return page.redirect(f"/staff/orders/{order_id}?done=flag-{'on' if on else 'off'}#flag")
+        return page.redirect(f"/staff/orders/{order_id}?done=flag-{'on' if on else 'off'}#notice")
 
     return await _order_post(request, raw_id, handle)
 

@@ -54,6 +54,7 @@ class StaffPage(Page):
 
     def render(self, template: str, *, status: int = 200, **values: Any) -> HTMLResponse:
         values.setdefault("notice", None)
+        values.setdefault("notice_at", "")  # a section of the page, or the top
         values.setdefault("nav", "")
         values.setdefault("field_errors", {})
         return super().render(
@@ -62,6 +63,7 @@ class StaffPage(Page):
             staff=self.session,
             local_time=local_time,
             masked=masked,
+            log_text=staff_i18n.log_text,
             **values,
         )
 
