@@ -56,8 +56,12 @@ run: demo
 	trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/serviceguide serve --host $(HOST) --port $(PORT)
 
+# The whole suite on TEST_WORKERS pytest-xdist workers (docs/performance.md, "The test suite").
+TEST_WORKERS ?= 4
+XDIST := -n $(TEST_WORKERS) --dist loadgroup
+
 test: install
-	$(BIN)/pytest
+	$(BIN)/pytest $(XDIST)
 
 test-unit: install
 	$(BIN)/pytest -m unit

@@ -29,6 +29,45 @@ PG_ADMIN_URL = os.environ.get(
 REQUIRE_PG = os.environ.get("SERVICEGUIDE_REQUIRE_POSTGRES") == "1"
 
 
+#: Fixture scopes whose value a module's tests share: under pytest-xdist, such tests are kept
+#: together on one worker (see ``pytest_collection_modifyitems``).
+_SHARED_SCOPES = {"module", "class", "package"}
+
+
+def shared_fixture_group(item: pytest.Item) -> str | None:
+    """The test's module and the parameters of the module-scoped fixtures it uses (e.g.
+    ``tests/e2e/test_server.py[postgresql]``), or None if it uses no such fixture."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return None
+    shared = [
+        name
+        for name in info.names_closure
+        if (defs := info.name2fixturedefs.get(name)) and defs[-1].scope in _SHARED_SCOPES
+    ]
+    if not shared:
+        return None
+    callspec = getattr(item, "callspec", None)
+    params = [str(callspec.params[n]) for n in sorted(shared) if callspec and n in callspec.params]
+    module = item.path.relative_to(item.config.rootpath).as_posix()
+    return f"{module}[{'-'.join(params)}]" if params else module
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With pytest-xdist's ``--dist loadgroup`` (``make test``), the tests that share a
+    module-scoped fixture — a deployment with its ``serviceguide serve`` processes, a browser
+    test's server — run on one worker, one group per parameter (backend) of those fixtures,
+    so that each such fixture is set up once and not once per worker. Every other test is
+    handed out on its own."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        group = shared_fixture_group(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
 def _pg_available() -> str | None:
     try:
         with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
@@ -61,24 +100,46 @@ def drop_pg_database(admin_url: str, url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="session")
+def _migrated_databases(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[str, tuple[str, str | None]]]:
+    """backend → (URL, PostgreSQL admin URL or None): each made and migrated once per session
+    (per worker under pytest-xdist), dropped at its end."""
+    made: dict[str, tuple[str, str | None]] = {}
+    yield made
+    for url, admin in made.values():
+        if admin is not None:
+            drop_pg_database(admin, url)
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """A migrated database of each backend, shared by the session's tests (emptied per test)."""
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("db") / "test.sqlite3"
-        url = f"sqlite:///{path}"
-        migrate.upgrade(url)
-        yield url
-        return
-    admin = request.getfixturevalue("pg_server")
-    url = create_pg_database(admin)
-    try:
-        migrate.upgrade(url)
-        yield url
-    finally:
-        drop_pg_database(admin, url)
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    _migrated_databases: dict[str, tuple[str, str | None]],
+) -> str:
+    """A migrated database of each backend, shared by the session's tests (emptied per test).
+
+    pytest finishes a parametrized session fixture whenever the next test wants the other
+    parameter, which happens often when pytest-xdist hands a worker tests in its own order; the
+    databases therefore live in ``_migrated_databases`` and are made only once."""
+    backend = str(request.param)
+    if backend not in _migrated_databases:
+        if backend == "sqlite":
+            url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+            migrate.upgrade(url)
+            _migrated_databases[backend] = (url, None)
+        else:
+            admin = request.getfixturevalue("pg_server")
+            url = create_pg_database(admin)
+            try:
+                migrate.upgrade(url)
+            except BaseException:
+                drop_pg_database(admin, url)
+                raise
+            _migrated_databases[backend] = (url, admin)
+    return _migrated_databases[backend][0]
 
 
 def make_settings(database_url: str, var_dir: Path, **overrides: object) -> Settings:
