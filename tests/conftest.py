@@ -20,6 +20,7 @@ from serviceguide.settings import Settings
 from serviceguide.storage import migrate
 from serviceguide.storage.db import Database
 from serviceguide.storage.tables import metadata
+from tests.support.lanes import PROCESS
 from tests.support.world import World, build_world
 from tests.support.xsp import XspClient
 
@@ -32,40 +33,56 @@ REQUIRE_PG = os.environ.get("SERVICEGUIDE_REQUIRE_POSTGRES") == "1"
 #: Fixture scopes whose value a module's tests share: under pytest-xdist, such tests are kept
 #: together on one worker (see ``pytest_collection_modifyitems``).
 _SHARED_SCOPES = {"module", "class", "package"}
+#: Tests with these marks, or in these directories, run ``serviceguide`` (or a browser) as
+#: separate processes (tests/faults/conftest.py marks its tests only after this file's hook).
+_PROCESS_MARKS = ("e2e", "faults")
+_PROCESS_DIRS = ("tests/e2e/", "tests/faults/")
 
 
-def shared_fixture_group(item: pytest.Item) -> str | None:
-    """The test's module and the parameters of the module-scoped fixtures it uses (e.g.
-    ``tests/e2e/test_server.py[postgresql]``), or None if it uses no such fixture."""
+def xdist_group_of(item: pytest.Item) -> str | None:
+    """The pytest-xdist group of a test, or None to hand it out on its own.
+
+    Tests that share a module-scoped fixture form one group per module and parameters of those
+    fixtures (e.g. ``tests/e2e/test_server.py:postgresql``). A process test always has a group,
+    whose name starts with ``lanes.PROCESS``: the scheduler keeps such tests to half the
+    workers (tests/support/lanes.py)."""
+    module = item.path.relative_to(item.config.rootpath).as_posix()
     info = getattr(item, "_fixtureinfo", None)
-    if info is None:
-        return None
     shared = [
         name
-        for name in info.names_closure
+        for name in (info.names_closure if info else [])
         if (defs := info.name2fixturedefs.get(name)) and defs[-1].scope in _SHARED_SCOPES
     ]
-    if not shared:
-        return None
-    callspec = getattr(item, "callspec", None)
-    params = [str(callspec.params[n]) for n in sorted(shared) if callspec and n in callspec.params]
-    module = item.path.relative_to(item.config.rootpath).as_posix()
-    return f"{module}[{'-'.join(params)}]" if params else module
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    values = [str(params[name]) for name in sorted(shared) if name in params]
+    # No brackets: xdist takes what follows the last "]" of a node id for its group.
+    group = (f"{module}:{'-'.join(values)}" if values else module) if shared else None
+    if module.startswith(_PROCESS_DIRS) or any(map(item.get_closest_marker, _PROCESS_MARKS)):
+        return PROCESS + (group or item.nodeid.replace("[", "(").replace("]", ")"))
+    return group
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """With pytest-xdist's ``--dist loadgroup`` (``make test``), the tests that share a
-    module-scoped fixture — a deployment with its ``serviceguide serve`` processes, a browser
-    test's server — run on one worker, one group per parameter (backend) of those fixtures,
-    so that each such fixture is set up once and not once per worker. Every other test is
-    handed out on its own."""
+    """With pytest-xdist (``make test``), put each test in its group (``xdist_group_of``): the
+    tests that share a module-scoped fixture — a deployment with its ``serviceguide serve``
+    processes, a browser test's server — run on one worker, so that each such fixture is set
+    up once and not once per worker."""
     if not config.pluginmanager.hasplugin("xdist"):
         return
     for item in items:
-        group = shared_fixture_group(item)
+        group = xdist_group_of(item)
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup`` with process tests kept to half the workers (tests/support/lanes.py)."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from tests.support.lanes import LaneScheduling
+
+    return LaneScheduling(config, log)
 
 
 def _pg_available() -> str | None:
@@ -153,14 +170,24 @@ def make_settings(database_url: str, var_dir: Path, **overrides: object) -> Sett
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
+#: PostgreSQL: every sequence owned by a column (serial or identity), to its first value.
+_RESTART_OWNED_SEQUENCES = text(
+    "SELECT setval(s.seqrelid, s.seqstart, false) FROM pg_sequence s"
+    " JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = s.seqrelid"
+    " AND d.deptype IN ('a', 'i')"
+)
+
+
 async def empty_database(db: Database) -> None:
+    """Every table emptied and every id counting from 1 again. On PostgreSQL this is what
+    ``TRUNCATE … RESTART IDENTITY`` does, done with DELETE and ``setval``: for the few rows a
+    test leaves, TRUNCATE's new files for every table and index cost half a second per test."""
     async with db.write() as conn:
+        for table in reversed(metadata.sorted_tables):
+            await conn.execute(table.delete())
         if db.is_postgres:
-            names = ", ".join(t.name for t in metadata.sorted_tables)
-            await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            await conn.execute(_RESTART_OWNED_SEQUENCES)
         else:
-            for table in reversed(metadata.sorted_tables):
-                await conn.execute(table.delete())
             await conn.execute(text("DELETE FROM sqlite_sequence"))
 
 
