@@ -39,9 +39,9 @@ SHUTDOWN_BEGUN = "Waiting for application shutdown"
 
 def wait_until_the_relays_stop(server: Server) -> None:
     """Until every worker of ``server`` has begun its shutdown, i.e. has begun to stop its
-    relay (fails the test after EXIT_DEADLINE)."""
+    relay, or the server has exited (fails the test after EXIT_DEADLINE)."""
     deadline = time.monotonic() + EXIT_DEADLINE
-    while server.stderr().count(SHUTDOWN_BEGUN) < server.workers:
+    while server.stderr().count(SHUTDOWN_BEGUN) < server.workers and server.alive():
         if time.monotonic() > deadline:
             pytest.fail(f"the workers did not begin to stop: {server.stderr()[-4000:]}")
         time.sleep(0.05)
