@@ -76,6 +76,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.xdist_group(group))
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """A worker of ``--dist loadgroup`` must see each group in its tests' node ids
+    (``…@group``, added by pytest-xdist): otherwise the tests that share a deployment are
+    spread over the workers, and those that build on each other's state fail."""
+    if not getattr(session.config.option, "loadgroup", False):
+        return
+    lost = [
+        i.nodeid
+        for i in session.items
+        if i.get_closest_marker("xdist_group") and "@" not in i.nodeid
+    ]
+    if lost:
+        raise pytest.UsageError(
+            "pytest-xdist did not put the xdist_group of the tests in their node ids "
+            f"(e.g. {lost[0]}); this pytest and pytest-xdist do not work together here"
+        )
+
+
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """``--dist loadgroup`` with process tests kept to half the workers (tests/support/lanes.py)."""
     if config.getvalue("dist") != "loadgroup":
