@@ -106,7 +106,9 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
 def _pg_available() -> str | None:
     try:
-        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
+        # A server that is down refuses at once; one that is busy (a loaded machine, parallel
+        # workers) may take seconds to accept.
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=30):
             return None
     except Exception as e:
         return str(e)
