@@ -56,7 +56,8 @@ run: demo
 	trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/serviceguide serve --host $(HOST) --port $(PORT)
 
-# The whole suite on TEST_WORKERS pytest-xdist workers (docs/performance.md, "The test suite").
+# The whole suite on TEST_WORKERS pytest-xdist workers, the e2e and fault tests on at most half
+# of them (tests/support/lanes.py; docs/performance.md, "The test suite").
 TEST_WORKERS ?= 4
 XDIST := -n $(TEST_WORKERS) --dist loadgroup
 
@@ -67,10 +68,10 @@ test-unit: install
 	$(BIN)/pytest -m unit
 
 test-integration: install
-	$(BIN)/pytest -m integration
+	$(BIN)/pytest -m integration $(XDIST)
 
 test-e2e: install
-	$(BIN)/pytest -m e2e
+	$(BIN)/pytest -m e2e $(XDIST)
 
 # The fault-injection tests alone (they also run in `make test`); docs/RELIABILITY.md.
 faults: install
