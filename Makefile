@@ -65,17 +65,22 @@ $(AXE): tests/e2e/axe/package.json tests/e2e/axe/package-lock.json
 
 axe: $(AXE)
 
+# The whole suite on TEST_WORKERS pytest-xdist workers, the e2e and fault tests on at most half
+# of them (tests/support/lanes.py; docs/performance.md, "The test suite").
+TEST_WORKERS ?= 4
+XDIST := -n $(TEST_WORKERS) --dist loadgroup
+
 test: install $(AXE)
-	$(BIN)/pytest
+	$(BIN)/pytest $(XDIST)
 
 test-unit: install
 	$(BIN)/pytest -m unit
 
 test-integration: install
-	$(BIN)/pytest -m integration
+	$(BIN)/pytest -m integration $(XDIST)
 
 test-e2e: install $(AXE)
-	$(BIN)/pytest -m e2e
+	$(BIN)/pytest -m e2e $(XDIST)
 
 # The fault-injection tests alone (they also run in `make test`); docs/RELIABILITY.md.
 faults: install

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import signal
 import subprocess
 import time
@@ -80,10 +81,18 @@ def relay_env(deployment: Deployment, sink: Sink, **extra: str) -> dict[str, str
     return {**deployment.env, "SERVICEGUIDE_SMTP_URL": sink.url, **extra}
 
 
+#: What ``serviceguide relay`` logs once it is running (after its start-up, which takes seconds
+#: on a loaded machine).
+RELAY_STARTED = re.compile(r"outbox relay \S+ started")
+
+
 @contextmanager
 def relay_process(deployment: Deployment, env: dict[str, str], tag: str) -> Iterator[Any]:
-    """A ``serviceguide relay`` running until the block ends (SIGTERM, then SIGKILL)."""
-    with open(deployment.workdir / f"relay-{tag}.stderr", "wb") as err:
+    """A ``serviceguide relay`` running until the block ends (SIGTERM, then SIGKILL). The
+    block starts once the relay has logged that it runs, so that what a test times from
+    there does not include the process's start-up."""
+    log = deployment.workdir / f"relay-{tag}.stderr"
+    with open(log, "wb") as err:
         proc = subprocess.Popen(
             [str(SERVICEGUIDE), "relay"],
             cwd=deployment.workdir,
@@ -94,6 +103,11 @@ def relay_process(deployment: Deployment, env: dict[str, str], tag: str) -> Iter
             start_new_session=True,
         )
         try:
+            deadline = time.monotonic() + DEADLINE
+            while not RELAY_STARTED.search(log.read_text(encoding="utf-8", errors="replace")):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"`serviceguide relay` did not start: {log.read_text()[-4000:]}")
+                time.sleep(0.05)
             yield proc
         finally:
             if proc.poll() is None:

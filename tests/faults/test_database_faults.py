@@ -31,9 +31,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REQUIRE_PG
-from tests.e2e.conftest import Deployment, _command_env, free_port
+from tests.e2e.conftest import Deployment, _command_env
 from tests.e2e.test_relay_process import outbox_rows, wait_for
 from tests.faults.load import Answer, Load, Stored, assert_no_personnummer, check_stored
+from tests.support.servers import ReservedPort
 from tests.support.smtp import smtp_server
 
 pytestmark = pytest.mark.faults
@@ -60,8 +61,12 @@ def _bindir() -> Path | None:
 class PrivatePostgres:
     bindir: Path
     base: Path
-    port: int
+    reserved: ReservedPort  # held while the cluster is stopped, so that no one else takes it
     as_owner: list[str]
+
+    @property
+    def port(self) -> int:
+        return self.reserved.port
 
     @property
     def url(self) -> str:
@@ -77,10 +82,12 @@ class PrivatePostgres:
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1"
+        self.reserved.release()
         self._ctl("-o", options, "-l", str(self.base / "log"), "-w", "start")
 
     def stop(self, mode: str = "immediate") -> None:
         self._ctl("-m", mode, "-w", "stop")
+        self.reserved.hold()
 
     def signal(self, sig: signal.Signals, pids: list[int] | None = None) -> list[int]:
         """Send ``sig`` to the postmaster and its children (or to ``pids``); returns the pids.
@@ -118,7 +125,7 @@ def private_postgres() -> Iterator[PrivatePostgres]:
     as_owner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     if as_owner:
         shutil.chown(base, "postgres")
-    pg = PrivatePostgres(bindir, base, free_port(), as_owner)
+    pg = PrivatePostgres(bindir, base, ReservedPort(), as_owner)
     try:
         subprocess.run(
             [*as_owner, str(bindir / "initdb"), "-D", str(base / "data"), "-A", "trust",
@@ -133,6 +140,7 @@ def private_postgres() -> Iterator[PrivatePostgres]:
              "stop"],
             capture_output=True, timeout=60, check=False,
         )  # fmt: skip
+        pg.reserved.release()
         shutil.rmtree(base, ignore_errors=True)
 
 

@@ -11,7 +11,7 @@ from serviceguide.domain.errors import InvalidInput
 from serviceguide.services import admin
 from serviceguide.services.context import AppContext
 from serviceguide.storage.tables import api_users
-from tests.support.notify import command
+from tests.support.notify import command, command_process
 from tests.support.world import World
 
 pytestmark = pytest.mark.integration
@@ -71,7 +71,7 @@ async def test_the_command_refuses_a_bad_entry_and_warns_about_loopback(
     ctx: AppContext, world: World, database_url: str
 ):
     before = await _count(ctx)
-    refused = await command(
+    refused = await command_process(  # a real process
         database_url, "api-users", "create", "--name", "x", "--coid", "KOA", "--allow-ip", "nope"
     )
     assert refused.returncode == 1, refused.stdout + refused.stderr

@@ -28,7 +28,7 @@ from serviceguide.services import demo, staff
 from serviceguide.services.context import AppContext
 from serviceguide.settings import get_settings
 from serviceguide.storage.tables import customers, organisations, webhook_endpoints
-from tests.support.notify import command
+from tests.support.notify import command_process
 from tests.support.world import SERIALS, World
 from tests.support.xsp import XspClient
 
@@ -80,7 +80,7 @@ async def narrow(ctx: AppContext, *args: str) -> str:
         "SERVICEGUIDE_SECRET_KEY": ctx.settings.secret_key or "",  # the demo's keys derive from it
         "SERVICEGUIDE_PASSWORD_HASHING": "fast",
     }
-    return ok(await command(ctx.settings.database_url, *args, **env))
+    return ok(await command_process(ctx.settings.database_url, *args, **env))
 
 
 # --- secrets -------------------------------------------------------------------------------

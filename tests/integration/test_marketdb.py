@@ -6,7 +6,6 @@ import csv
 import io
 import os
 import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from serviceguide.storage import catalogue, migrate
 from serviceguide.storage.db import sync_url
 from serviceguide.storage.tables import accesses, networks
 from tests.conftest import create_pg_database, drop_pg_database
+from tests.support.commands import invoke, run_process
 
 pytestmark = pytest.mark.integration
 
@@ -374,17 +374,17 @@ async def test_add_access_writes_the_search_keys_too(ctx: AppContext, network: s
 # --- the command line ------------------------------------------------------------------------
 
 
-def cli(database_url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def cli(
+    database_url: str, tmp_path: Path, *args: str, process: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """``serviceguide ARGS`` in the test process, or as a separate process (``process``)."""
     env = {
         **os.environ,
         "SERVICEGUIDE_DATABASE_URL": database_url,
         "SERVICEGUIDE_VAR_DIR": str(tmp_path / "var"),
         "COLUMNS": "200",
     }
-    exe = Path(sys.executable).parent / "serviceguide"
-    return subprocess.run(
-        [str(exe), *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
-    )
+    return (run_process if process else invoke)(list(args), env, tmp_path)
 
 
 async def test_the_cli_imports_reports_and_exports(
@@ -421,16 +421,19 @@ async def test_the_cli_imports_reports_and_exports(
 async def test_the_cli_exits_1_when_nothing_can_be_imported(
     ctx: AppContext, network: str, tmp_path, database_url: str
 ):
+    # Real processes: the exit codes as a shell sees them.
     path = write_file(tmp_path / "mdb.csv", SAMPLE)
-    done = cli(database_url, tmp_path, "accesses", "import", str(path), "--coid", "NOPE")
+    done = cli(database_url, tmp_path, "accesses", "import", str(path), "--coid", "NOPE",
+               process=True)  # fmt: skip
     assert done.returncode == 1
     assert "NOPE" in done.stderr
     tab = write_file(tmp_path / "mdb.data", SAMPLE, sep="\t")
     done = cli(database_url, tmp_path, "accesses", "import", str(tab), "--coid", network,
-               "--format", "csv")  # fmt: skip
+               "--format", "csv", process=True)  # fmt: skip
     assert done.returncode == 1
     assert "CSV or TAB" in done.stderr
-    sniffed = cli(database_url, tmp_path, "accesses", "import", str(tab), "--coid", network)
+    sniffed = cli(database_url, tmp_path, "accesses", "import", str(tab), "--coid", network,
+                  process=True)  # fmt: skip
     assert sniffed.returncode == 0, sniffed.stderr
 
 

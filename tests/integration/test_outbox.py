@@ -35,6 +35,7 @@ from tests.support.notify import (
     FlakyDatabase,
     attempts,
     command,
+    command_process,
     drain,
     later,
     place,
@@ -222,7 +223,7 @@ async def test_a_refusing_smtp_server_fails_the_mail_after_max_attempts_and_retr
             assert [a.outcome for a in await attempts(c, r.id)] == ["error"] * 3
         assert await drain(c) == type(tally)()  # failed is final: nothing more is tried
 
-        listed = await command(database_url, "outbox", "list", "--state", "failed")
+        listed = await command_process(database_url, "outbox", "list", "--state", "failed")
         assert listed.returncode == 0, listed.stderr
         for r in mails:
             assert f"│ {r.id} " in listed.stdout

@@ -20,7 +20,7 @@ from serviceguide.services import privacy
 from serviceguide.services.context import AppContext
 from serviceguide.storage import tables
 from tests.integration.test_staff_pages import _as, staff_world  # noqa: F401 - fixture
-from tests.support.notify import command
+from tests.support.notify import command, command_process
 from tests.support.world import World
 from tests.support.xsp import XspClient
 
@@ -250,7 +250,7 @@ async def test_the_commands_anonymise_erase_and_list_the_reads(
     assert "1 customers anonymised" in by_setting.stdout
     assert (await customer_row(ctx, c1)).anonymised_at is not None
 
-    refused = await command(url, "privacy", "erase", str(c3))
+    refused = await command_process(url, "privacy", "erase", str(c3))  # a real process
     assert refused.returncode == 1 and "open orders" in refused.stderr
     assert (await customer_row(ctx, c3)).anonymised_at is None
     erased = await command(url, "privacy", "erase", str(c3), "--force")

@@ -24,7 +24,16 @@ from serviceguide.notify.webhooks import verify
 from serviceguide.services import admin, webhooks
 from serviceguide.services.context import AppContext
 from serviceguide.storage.tables import events
-from tests.support.notify import attempts, command, drain, later, place, rows, with_settings
+from tests.support.notify import (
+    attempts,
+    command,
+    command_process,
+    drain,
+    later,
+    place,
+    rows,
+    with_settings,
+)
 from tests.support.servers import serve_in_thread
 from tests.support.world import World
 from tests.support.xsp import XspClient
@@ -211,7 +220,9 @@ async def test_a_redirect_is_not_followed_and_fails_after_the_last_attempt(
 async def test_webhook_commands_register_list_rotate_and_replay(
     ctx: AppContext, world: World, receiver: Receiver, database_url: str
 ):
-    reg = await command(database_url, "webhooks", "register", "--xsp", "1001", receiver.url("cli"))
+    reg = await command_process(  # a real process
+        database_url, "webhooks", "register", "--xsp", "1001", receiver.url("cli")
+    )
     assert reg.returncode == 0, reg.stderr
     endpoint_id, secret = re.search(r"endpoint (\d+) .*\n\s*(whsec_\S+)", reg.stdout).groups()
     await place(ctx, [101])

@@ -1,16 +1,12 @@
 """Helpers for the notification tests: other settings on the same database, the outbox as rows,
-a relay drained to the end, the ``serviceguide`` command as a separate process."""
+a relay drained to the end, the ``serviceguide`` command (tests/support/commands.py)."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -23,9 +19,8 @@ from serviceguide.services import placing
 from serviceguide.services.context import AppContext
 from serviceguide.storage.db import Database
 from serviceguide.storage.tables import outbox, outbox_attempts
+from tests.support.commands import SERVICEGUIDE, command_in_process, command_process  # noqa: F401
 from tests.support.world import customer
-
-SERVICEGUIDE = Path(sys.executable).parent / "serviceguide"
 
 
 def with_settings(ctx: AppContext, **overrides: Any) -> AppContext:
@@ -120,16 +115,7 @@ async def place(
 
 
 async def command(database_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run ``serviceguide ARGS`` as a separate process against the test database; ``env`` adds
-    to or overrides its environment (a terminal 250 columns wide unless ``COLUMNS`` is given)."""
-    full = {k: v for k, v in os.environ.items() if not k.startswith("SERVICEGUIDE_")}
-    full.update({"SERVICEGUIDE_DATABASE_URL": database_url, "COLUMNS": "250", **env})
-    return await asyncio.to_thread(
-        subprocess.run,
-        [str(SERVICEGUIDE), *args],
-        env=full,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    """Run ``serviceguide ARGS`` against the test database, in the test process, with the
+    environment a separate process would have (``command_process`` runs one); ``env`` adds to
+    or overrides it (a terminal 250 columns wide unless ``COLUMNS`` is given)."""
+    return await command_in_process(database_url, *args, **env)

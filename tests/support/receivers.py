@@ -38,7 +38,7 @@ from typing import Any, Literal
 
 from aiosmtpd.controller import Controller
 
-from tests.support.servers import free_port
+from tests.support.servers import ReservedPort
 from tests.support.smtp import Received
 
 SmtpMode = Literal["up", "down", "tempfail", "tarpit", "slow-ack"]
@@ -73,8 +73,9 @@ class Copy:
 class SwitchableSmtp:
     """An SMTP server (aiosmtpd) on a fixed 127.0.0.1 port whose behaviour can be switched."""
 
-    def __init__(self, slow_seconds: float, port: int | None = None) -> None:
-        self.port = port or free_port()
+    def __init__(self, slow_seconds: float) -> None:
+        self._port = ReservedPort()
+        self.port = self._port.port
         self.slow_seconds = slow_seconds
         self.mode: SmtpMode = "down"
         self.copies: list[Copy] = []
@@ -92,6 +93,7 @@ class SwitchableSmtp:
             self._stop()
         elif self._controller is None:
             controller = Controller(_SmtpHandler(self), hostname="127.0.0.1", port=self.port)
+            self._port.release()
             controller.start()
             self._controller = controller
         self.mode = mode
@@ -100,6 +102,11 @@ class SwitchableSmtp:
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
+        self._port.hold()
+
+    def close(self) -> None:
+        self._stop()
+        self._port.release()
 
     def messages(self) -> list[Copy]:
         with self._lock:
@@ -160,7 +167,7 @@ def switchable_smtp(slow_seconds: float, mode: SmtpMode = "up") -> Iterator[Swit
     try:
         yield smtp
     finally:
-        smtp._stop()
+        smtp.close()
 
 
 # -- webhooks ----------------------------------------------------------------------------------
@@ -201,7 +208,7 @@ class WebhookReceiver:
     the secret registered for its path (``secrets[path]``)."""
 
     slow_seconds: float
-    port: int = field(default_factory=free_port)
+    _port: ReservedPort = field(default_factory=ReservedPort)
     secrets: dict[str, str] = field(default_factory=dict)
     mode: WebhookMode = "down"
     failing_statuses: tuple[int, ...] = (500, 503)
@@ -213,6 +220,10 @@ class WebhookReceiver:
     _thread: threading.Thread | None = None
     _failures: int = 0
 
+    @property
+    def port(self) -> int:
+        return self._port.port
+
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}/{path.lstrip('/')}"
 
@@ -220,6 +231,7 @@ class WebhookReceiver:
         if mode == "down":
             self._stop()
         elif self._server is None:
+            self._port.release()
             server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler_for(self))
             server.daemon_threads = True
             server.block_on_close = False  # type: ignore[attr-defined]
@@ -236,6 +248,11 @@ class WebhookReceiver:
             assert self._thread is not None
             self._thread.join(10)
             self._server = self._thread = None
+        self._port.hold()
+
+    def close(self) -> None:
+        self._stop()
+        self._port.release()
 
     def received(self) -> list[Delivery]:
         with self._lock:
@@ -315,4 +332,4 @@ def webhook_receiver(slow_seconds: float, mode: WebhookMode = "up") -> Iterator[
     try:
         yield receiver
     finally:
-        receiver._stop()
+        receiver.close()

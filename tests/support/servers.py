@@ -18,6 +18,42 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class ReservedPort:
+    """A loopback port for a server that a test switches off and on again.
+
+    While the server is off, a socket bound to the port (and not listening) keeps it: a
+    connection to it is refused, as to a closed port, but no other process — another test of a
+    parallel run asking for a free port, or a client's outgoing connection — can take the port
+    meanwhile and keep the server from coming back on it."""
+
+    def __init__(self) -> None:
+        self._sock: socket.socket | None = None
+        self.hold()
+        assert self._sock is not None
+        self.port = int(self._sock.getsockname()[1])
+
+    def hold(self) -> None:
+        """Keep the port (the server is off). SO_REUSEADDR lets it be bound while the stopped
+        server's last connections are in TIME_WAIT; a port asked for with bind(0) or taken by
+        an outgoing connection is never one that is bound."""
+        if self._sock is not None:
+            return
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", getattr(self, "port", 0)))
+        except OSError:
+            sock.close()  # taken meanwhile: the server's own bind will say so
+            return
+        self._sock = sock
+
+    def release(self) -> None:
+        """Let go of the port, for the server to bind it right away."""
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+
 @contextmanager
 def serve_in_thread(app: Any, *, lifespan: bool = False) -> Iterator[str]:
     """Serve an ASGI app on a free loopback port until the block ends; yields its base URL.
