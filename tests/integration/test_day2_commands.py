@@ -152,7 +152,7 @@ async def test_every_list_prints_one_json_array(world: World, cli: Any):
         (102, "KOA", 1002, 199.5),
         (103, "KOB", 1001, 349.0),
     }
-    mails = await json_of(cli, "outbox", "list")
+    mails = await json_of(cli, "outbox", "list", "--kind", "mail")
     assert sorted(m["order_id"] for m in mails) == sorted(world.orders.values())
     assert {m["state"] for m in mails} == {"pending"}
     assert all(m["created_at"].endswith("Z") for m in mails)

@@ -105,7 +105,7 @@ async def test_the_request_id_of_an_order_is_kept_with_its_deliveries_and_logged
                 select(outbox.c.kind, outbox.c.request_id).where(outbox.c.order_id.in_(placed))
             )
         ).all()
-    assert {k for k, _ in rows} == {"mail", "webhook"}
+    assert {k for k, _ in rows} == {"mail", "webhook", "receipt"}
     assert {rid for _, rid in rows} == {"order-req-1"}
     fast = ctx.settings.model_copy(update={"outbox_backoff_base_seconds": 0})
     with caplog.at_level(logging.INFO, logger="serviceguide.relay"):

@@ -52,7 +52,7 @@ def relay(
 @outbox_app.command("list")
 def outbox_list(
     state: Annotated[OutboxState | None, typer.Option(help="only messages in this state")] = None,
-    kind: Annotated[OutboxKind | None, typer.Option(help="mail or webhook")] = None,
+    kind: Annotated[OutboxKind | None, typer.Option(help="only messages of this kind")] = None,
     order: Annotated[int | None, typer.Option(help="only messages about this order")] = None,
     limit: Annotated[int, typer.Option(min=1, help="newest N messages")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON array")] = False,

@@ -219,8 +219,6 @@ async def place_order(
         if first := await _replay(ctx, idempotency_key, print_):
             return first
     plan = await _plan(ctx, req)
-    if not confirm_duplicate and (found := await _duplicates(ctx, plan, customer.serial)):
-        raise DuplicateOrder([o.id for o in found])
     limit = ctx.settings.guide_rate
     taken = None
     if client_ip and limit:
@@ -236,6 +234,15 @@ async def place_order(
             name="guide_orders",
             cost=len(plan.services),
         )
+    # After the count, and not given back: a refused duplicate costs what an order costs, so
+    # its answer (which names the person's open orders) cannot be asked for faster than orders.
+    if not confirm_duplicate and (found := await _duplicates(ctx, plan, customer.serial)):
+        # A repeat of a request that was placed meanwhile is its first answer, not a duplicate.
+        if idempotency_key and (first := await _replay(ctx, idempotency_key, print_)):
+            if taken is not None:
+                await taken.give_back()
+            return first
+        raise DuplicateOrder([o.id for o in found])
     try:
         placement, replayed = await _activate_and_store(
             ctx,
