@@ -335,3 +335,52 @@ async def test_the_guide_json_answer_carries_the_tls_answer_also_when_repeated(
     assert sp.orders()[0].body["customerDetails"]["phone"] == "08-123 456 78"
     async with ctx.db.read() as conn:
         assert (await conn.execute(select(func.count()).select_from(orders))).scalar_one() > 0
+
+
+async def thanks_page(ctx: AppContext, token: str, lang: str) -> str:
+    app = create_app(ctx.settings)
+    app.state.ctx = ctx
+    transport = httpx.ASGITransport(app=app, client=("198.51.100.8", 4000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        r = await client.get(f"/thanks/{token}", params={"lang": lang})
+    assert r.status_code == 200, r.text
+    return r.text
+
+
+@pytest.mark.parametrize(
+    ("mode", "lang", "words"),
+    [
+        ("confirm", "sv", "har bekräftat beställningen och skriver:"),
+        ("confirm", "en", "has confirmed the order and writes:"),
+        ("reject", "sv", "kan inte ta emot beställningen och skriver:"),
+        ("reject", "en", "cannot take the order and writes:"),
+        ("500", "sv", "Leverantören bekräftar beställningen med e-post."),
+        ("500", "en", "The provider will confirm the order by e-mail."),
+    ],
+)
+async def test_the_thank_you_page_shows_the_tls_message_or_says_it_will_confirm_by_mail(
+    ctx: AppContext, world: World, sp: RecordingSp, mode: str, lang: str, words: str
+):
+    sp.mode = mode  # type: ignore[assignment]
+    await push_to(ctx, sp.base(1001))
+    await sp_settings.set_onapi(ctx, 1002, sp.base(1002), delivery="mail")
+    placed = await place_one(ctx, [101, 102])
+    html = await thanks_page(ctx, placed.order_page_token, lang)
+    assert words in html
+    assert html.count('class="order__sp"') == 1  # only the pushed order has an answer
+    if mode in MESSAGES:
+        assert f'<blockquote class="order__sp-message">{MESSAGES[mode]}</blockquote>' in html
+
+
+async def test_the_tls_message_is_shown_as_text_never_as_markup(
+    ctx: AppContext, world: World, sp: RecordingSp
+):
+    MESSAGES["confirm"], kept = "<script>alert(1)</script> & välkommen", MESSAGES["confirm"]
+    try:
+        await push_to(ctx, sp.base(1001))
+        placed = await place_one(ctx)
+        html = await thanks_page(ctx, placed.order_page_token, "sv")
+    finally:
+        MESSAGES["confirm"] = kept
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; välkommen" in html
