@@ -44,6 +44,8 @@ demo: migrate
 	$(BIN)/serviceguide demo-data
 
 SIM_PORT ?= 8001
+# The demo data's ON-API TL (31420) pushes its orders to this port.
+SP_SIM_PORT ?= 8002
 
 run: demo
 	@echo
@@ -52,9 +54,11 @@ run: demo
 	@echo "Administration:    http://$(HOST):$(PORT)/staff/admin/  (the admin users above)"
 	@echo "XSP order API:     http://$(HOST):$(PORT)/plain/serviceguide_log  (reference: /docs)"
 	@echo "KO simulator:      http://127.0.0.1:$(SIM_PORT)/  (the demo networks' direct activation and ON-API)"
+	@echo "SP simulator:      http://127.0.0.1:$(SP_SIM_PORT)/31420/onapi/2.6/  (TL 31420 takes its orders over ON-API)"
 	@echo "The credentials above are the demo's; '$(BIN)/serviceguide demo-data' prints them again."
 	@$(BIN)/serviceguide ko-simulator --port $(SIM_PORT) & sim=$$!; \
-	trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/serviceguide sp-simulator --port $(SP_SIM_PORT) & spsim=$$!; \
+	trap 'kill $$sim $$spsim 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/serviceguide serve --host $(HOST) --port $(PORT)
 
 # axe-core for the browser tests' accessibility checks, pinned by its package-lock.json.
