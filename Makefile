@@ -106,7 +106,7 @@ clean:
 # The whole benchmark (docs/performance.md): the HTTP API on SQLite and PostgreSQL at 10 000 and
 # 1 000 000 orders with 1 000 000 accesses, the scale-out checks, then the market database.
 # Rewrites BENCHMARKS.md. Takes about 40 minutes on 2 cores.
-bench: install wrk bench-api bench-marketdb bench-upload bench-search
+bench: install wrk bench-api bench-marketdb bench-upload bench-search bench-sp
 
 wrk:
 	@command -v wrk >/dev/null || { sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
@@ -117,6 +117,13 @@ wrk:
 BENCH_ARGS ?=
 bench-api: install wrk
 	$(BIN)/python -m bench.api $(BENCH_ARGS)
+
+.PHONY: bench-sp
+# Placing guide orders for a TL that takes them over ON-API, the SP simulator answering in 0, 50,
+# 200 and 1000 ms, on PostgreSQL and SQLite; writes the "ON-API push" section of BENCHMARKS.md.
+SP_BENCH_ARGS ?=
+bench-sp: install wrk
+	$(BIN)/python -m bench.sp_push $(SP_BENCH_ARGS)
 
 .PHONY: bench-search
 # The staff order list's free-text search over 1 000 000 orders on SQLite and PostgreSQL; writes

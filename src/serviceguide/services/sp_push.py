@@ -80,18 +80,13 @@ async def with_answers(ctx: AppContext, placement: Placement, *, first: bool) ->
     ids = [o.id for o in placement.orders]
     answers: dict[int, SpAnswer] = {}
     if first:
-        async with ctx.db.read() as conn:
+        token = uuid.uuid4().hex
+        async with ctx.db.write() as conn:
             pushes = await repo.pushes_of(conn, ids)
-        if pushes:
-            token = uuid.uuid4().hex
-            async with ctx.db.write() as conn:
-                claims = await repo.claim_ids(
-                    conn,
-                    list(pushes.values()),
-                    now=utcnow(),
-                    lease=_lease(ctx),
-                    token=token,
-                )
+            claims = await repo.claim_ids(
+                conn, list(pushes.values()), now=utcnow(), lease=_lease(ctx), token=token
+            )
+        if claims:
             name = f"{socket.gethostname()}:{os.getpid()} (placing)"
             relay = Relay(ctx, name=name, http=_client())
             answers = await relay.push_claimed(claims, token)
