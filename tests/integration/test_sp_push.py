@@ -515,3 +515,36 @@ async def test_each_order_is_pushed_once_across_two_servers_and_two_relays(
         }
     finally:
         await other.db.dispose()
+
+
+async def test_a_given_up_push_mails_at_once_and_the_outbox_commands_retry_it(
+    ctx: AppContext, world: World, sp: RecordingSp, database_url: str
+):
+    from serviceguide.observability import metrics
+    from tests.support.notify import command
+
+    def pushes(outcome: str) -> float:
+        return metrics.get().sp_push.labels(outcome)._value.get()
+
+    pending_before, confirmed_before = pushes("pending"), pushes("confirmed")
+    once = with_settings(ctx, outbox_max_attempts=1)
+    sp.mode = "500"
+    await push_to(once, sp.base(1001))
+    [order] = (await place_one(once)).orders
+    [push] = await rows(ctx, kind=OutboxKind.SP_ORDER.value)
+    assert push.state == OutboxState.FAILED.value  # its only attempt failed: given up
+    assert len(await mails_for(ctx, order.id)) == 1  # the fallback mail does not wait for it
+
+    listed = await command(database_url, "outbox", "list", "--kind", "sp_order", "--json")
+    assert listed.returncode == 0, listed.stderr
+    [entry] = json.loads(listed.stdout)
+    assert (entry["id"], entry["target"], entry["state"]) == (push.id, sp.base(1001), "failed")
+    again = await command(database_url, "outbox", "retry", str(push.id))
+    assert again.returncode == 0, again.stderr
+    sp.mode = "confirm"
+    await drain(ctx)
+    [push] = await rows(ctx, kind=OutboxKind.SP_ORDER.value)
+    assert push.state == OutboxState.DELIVERED.value
+    assert await status(ctx, order.id) == "received"
+    assert len(await mails_for(ctx, order.id)) == 1  # still the one mail
+    assert (pushes("pending"), pushes("confirmed")) == (pending_before + 1, confirmed_before + 1)
