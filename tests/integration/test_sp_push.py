@@ -548,3 +548,20 @@ async def test_a_given_up_push_mails_at_once_and_the_outbox_commands_retry_it(
     assert await status(ctx, order.id) == "received"
     assert len(await mails_for(ctx, order.id)) == 1  # still the one mail
     assert (pushes("pending"), pushes("confirmed")) == (pending_before + 1, confirmed_before + 1)
+
+
+async def test_the_pushes_of_orders_placed_together_go_in_parallel(
+    ctx: AppContext, world: World, sp: RecordingSp
+):
+    from serviceguide.services import admin
+
+    await admin.create_service(
+        ctx, xsp=1001, coid="KOA", uid="S1TV", name="TV", price_monthly="99", price_once="0",
+        service_id=108,
+    )  # fmt: skip
+    await push_to(ctx, sp.base(1001))
+    sp.together = 2  # each push is answered only once both are under way
+    placed = await place_one(ctx, [101, 108])
+    assert sp.most_in_flight == 2
+    assert [o.sp.state for o in placed.orders if o.sp] == [SpState.CONFIRMED] * 2
+    assert sorted(c.order_id for c in sp.orders()) == sorted(o.id for o in placed.orders)
