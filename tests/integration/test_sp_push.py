@@ -106,6 +106,7 @@ async def test_a_confirmed_push_sends_the_spec_body_and_makes_the_order_received
         "state": "CONFIRMED",
         "externalMessage": MESSAGES["confirm"],
     }
+    assert placed.to_public()["orders"][0]["status"] == "received"
 
     [call] = sp.calls
     assert call.path == "/1001/onapi/2.6/order/"
@@ -163,6 +164,7 @@ async def test_a_rejected_push_cancels_the_order_with_the_tls_message(
     [order] = (await place_one(ctx)).orders
     assert order.sp is not None and order.sp.state == SpState.REJECTED
     assert order.sp.external_message == MESSAGES["reject"]
+    assert order.status == "cancelled"
     assert await status(ctx, order.id) == "cancelled"
     assert (await log_codes(ctx, order.id))[-1] == (
         "sp_rejected",
@@ -330,6 +332,7 @@ async def test_the_guide_json_answer_carries_the_tls_answer_also_when_repeated(
     got = {o["xsp"]: o for o in first.json()["orders"]}
     assert got[1001]["sp"] == {"state": "CONFIRMED", "externalMessage": MESSAGES["confirm"]}
     assert "sp" not in got[1002]
+    assert (got[1001]["status"], got[1002]["status"]) == ("received", "new")
     assert again.json()["orders"] == first.json()["orders"]
     assert len(sp.orders()) == 1
     assert sp.orders()[0].body["customerDetails"]["phone"] == "08-123 456 78"

@@ -22,13 +22,14 @@ import httpx
 
 from serviceguide.domain.clock import utcnow
 from serviceguide.domain.sp import SpAnswer
+from serviceguide.domain.status import OrderStatus
 from serviceguide.notify import sp as sp_notify
 from serviceguide.services import sp_answers
 from serviceguide.services.context import AppContext
 from serviceguide.storage import sp_push as repo
 
 if TYPE_CHECKING:
-    from serviceguide.services.placing import Placement
+    from serviceguide.services.placing import PlacedOrder, Placement
 
 #: Beyond the first attempt's timeout, before relays may take a push the placing server has not
 #: finished (its claim and its record of the outcome take a few round trips).
@@ -96,5 +97,13 @@ async def with_answers(ctx: AppContext, placement: Placement, *, first: bool) ->
             answers.update(await sp_answers.answers_of(conn, missing))
     if not answers:
         return placement
-    orders = [dataclasses.replace(o, sp=answers.get(o.id)) for o in placement.orders]
+    orders = [_answered(o, answers.get(o.id)) for o in placement.orders]
     return dataclasses.replace(placement, orders=orders)
+
+
+def _answered(order: PlacedOrder, answer: SpAnswer | None) -> PlacedOrder:
+    """The order with the TL's answer, and the status that answer gave a ``new`` order."""
+    status = order.status
+    if answer is not None and status == OrderStatus.NEW:
+        status = sp_answers.STATUS_OF.get(answer.state, status)
+    return dataclasses.replace(order, sp=answer, status=status)
