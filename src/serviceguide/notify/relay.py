@@ -218,11 +218,14 @@ class Relay:
             hooks = await repo.webhook_facts(conn, hook_ids) if hook_ids else {}
             receipts = await receipt_repo.receipt_facts(conn, receipt_ids) if receipt_ids else {}
             pushes = await push_repo.push_facts(conn, push_ids) if push_ids else {}
-            for tl_org_id in {f.tl_org_id for f in pushes.values()}:
-                try:
-                    targets[tl_org_id] = await sp_settings.target(conn, self.settings, tl_org_id)
-                except Unsealable as e:  # told on each push: the operator fixes it
-                    targets[tl_org_id] = e
+        for f in pushes.values():
+            if f.tl_org_id in targets:
+                continue
+            try:
+                found = f.onapi and sp_settings.open_target(self.settings, f.xsp, f.onapi)
+                targets[f.tl_org_id] = found or None
+            except Unsealable as e:  # told on each push: the operator fixes it
+                targets[f.tl_org_id] = e
         return _Facts(mails, hooks, receipts, pushes, targets)
 
     async def push_claimed(self, claims: list[repo.Claim], token: str) -> dict[int, SpAnswer]:
