@@ -515,7 +515,6 @@ class Relay:
         # Writing to the order's log and events: from here the transaction holds the streams
         # (taken only now, so that recording a plain attempt never waits for them).
         if o.answer is not None and o.answer.state != SpState.PENDING:
-            await self.ctx.db.hold_streams(conn)
             await sp_answers.apply_answer(conn, o.push, o.answer, now)
         elif o.error is not None:
             delivery = o.sp.delivery if o.sp else None

@@ -59,10 +59,23 @@ async def apply_answer(
     now: datetime,
 ) -> bool:
     """The order moves as the answer says if it is still ``new``; True if it moved. Inside a
-    write transaction that holds the streams (``write(ordered=True)``)."""
+    write transaction; this takes the streams' lock (on PostgreSQL in the one statement that
+    writes everything, as placing an order does; SQLite's write lock orders it already)."""
     new = STATUS_OF[answer.state]
     params = {"xsp": str(facts.xsp), "message": answer.external_message}
-    await _log(conn, facts.order_id, LogText(_CODE[answer.state], params), now, f"TL {facts.xsp}")
+    note = LogText(_CODE[answer.state], params)
+    if conn.dialect.name == "postgresql":
+        return await repo.apply_in_one_statement(
+            conn,
+            order_id=facts.order_id,
+            old=OrderStatus.NEW.value,
+            new=new.value,
+            note=(note.code.value, note.params_json(), note.text),
+            by=f"TL {facts.xsp}",
+            now=now,
+            request_id=request_id.current(),
+        )
+    await _log(conn, facts.order_id, note, now, f"TL {facts.xsp}")
     moved = await order_repo.update_status(conn, facts.order_id, OrderStatus.NEW, new, now)
     if moved:
         await changes.record_event(

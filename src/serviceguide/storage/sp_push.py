@@ -8,11 +8,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import and_, insert, select
+from sqlalchemy import and_, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from serviceguide.domain.outbox import OutboxKind, OutboxState
 from serviceguide.domain.sp import Delivery
+from serviceguide.domain.status import EventType, MessageType
+from serviceguide.storage.db import STREAM_LOCK_KEY
 from serviceguide.storage.outbox import Claim
 from serviceguide.storage.sp_settings import StoredSettings
 from serviceguide.storage.tables import (
@@ -218,3 +220,81 @@ async def claimed_by(conn: AsyncConnection, order_ids: Sequence[int], token: str
     return [
         Claim(r.id, OutboxKind(r.kind), r.order_id, r.attempts, None) for r in await conn.execute(q)
     ]
+
+
+# -- a TL's answer on PostgreSQL: one statement ----------------------------------------------
+#
+# The answer's log entry, the order's change from ``new``, its event and the event's webhook
+# deliveries, in one statement that first takes the stream lock (storage.db.STREAM_LOCK_KEY),
+# as placing an order does: the lock is then held for that statement and the COMMIT only, not
+# across a round trip per row. An order no longer ``new`` is not changed (and gets no event);
+# the answer is logged all the same.
+
+_APPLY = text(
+    """
+WITH lock AS (
+    SELECT pg_advisory_xact_lock(CAST(:lock_key AS bigint)) AS held
+), logged AS (
+    INSERT INTO order_log (order_id, created_at, type, message, user_name, org_name, org_id,
+                           code, params)
+    SELECT CAST(:order_id AS bigint), CAST(:now AS timestamptz), CAST(:log_type AS text),
+           CAST(:message AS text), CAST(:by AS text), CAST(:by AS text), NULL,
+           CAST(:code AS text), CAST(:params AS text)
+    FROM lock
+), upd AS (
+    UPDATE orders SET status = CAST(:new AS text), updated_at = CAST(:now AS timestamptz)
+    WHERE id = CAST(:order_id AS bigint) AND status = CAST(:old AS text)
+      AND EXISTS (SELECT 1 FROM lock)
+    RETURNING id, tl_org_id, ko_org_id
+), ev AS (
+    INSERT INTO events (order_id, created_at, type, status, message_type, tl_org_id, ko_org_id)
+    SELECT upd.id, CAST(:now AS timestamptz), CAST(:event_type AS text), CAST(:new AS text),
+           NULL, upd.tl_org_id, upd.ko_org_id
+    FROM upd
+    RETURNING id, order_id, tl_org_id, ko_org_id
+), hooks AS (
+    INSERT INTO outbox (kind, order_id, event_id, endpoint_id, state, attempts,
+                        next_attempt_at, created_at, request_id)
+    SELECT 'webhook', ev.order_id, ev.id, e.id, 'pending', 0, CAST(:now AS timestamptz),
+           CAST(:now AS timestamptz), CAST(:request_id AS text)
+    FROM ev JOIN webhook_endpoints e
+        ON e.active AND e.org_id IN (ev.tl_org_id, ev.ko_org_id)
+        AND position(',' || CAST(:event_type AS text) || ',' IN ',' || e.event_types || ',') > 0
+    ORDER BY ev.id, e.id
+)
+SELECT count(*) FROM upd
+"""
+)
+
+
+async def apply_in_one_statement(
+    conn: AsyncConnection,
+    *,
+    order_id: int,
+    old: str,
+    new: str,
+    note: tuple[str, str, str],  # code, params JSON, the API's text
+    by: str,
+    now: datetime,
+    request_id: str | None,
+) -> bool:
+    """The answer's writes on PostgreSQL (above); True if the order changed."""
+    code, params, message = note
+    result = await conn.execute(
+        _APPLY,
+        {
+            "lock_key": STREAM_LOCK_KEY,
+            "order_id": order_id,
+            "old": old,
+            "new": new,
+            "now": now,
+            "log_type": MessageType.SYSTEM.value,
+            "message": message,
+            "by": by,
+            "code": code,
+            "params": params,
+            "event_type": EventType.STATUS_CHANGED.value,
+            "request_id": request_id,
+        },
+    )
+    return int(result.scalar_one()) == 1
