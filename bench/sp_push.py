@@ -243,18 +243,20 @@ def report(results: dict[str, list[Run]], args: argparse.Namespace, load_avg: fl
         base = next((r for r in runs if r.delay_ms is None), None)
         if base is not None:
             c = conns[0]
-            grows = ", ".join(
-                f"{r.delay_ms} ms → p50 {r.loads[c].p50_ms:.0f} ms"
+            waits = ", ".join(
+                f"{r.delay_ms} ms → {r.loads[c].p50_ms:.0f} ms"
                 for r in runs
                 if r.delay_ms is not None
             )
             lines.append(
-                f"The customer's wait at {c} connections: without a push p50 "
-                f"{base.loads[c].p50_ms:.0f} ms; with the SP answering in {grows}. The answer "
-                "waits for the pushes, which run in parallel after the commit: the wait grows by "
-                "about the SP's answer time (never more than SERVICEGUIDE_SP_TIMEOUT_SECONDS), "
-                "while the throughput is bounded by connections ÷ latency until the server's "
-                "cores are the limit."
+                f"p50 of the customer's answer at {c} connections: without a push "
+                f"{base.loads[c].p50_ms:.0f} ms; with the SP answering in {waits}. The answer "
+                "waits for the pushes (in parallel, after the commit; never longer than "
+                "SERVICEGUIDE_SP_TIMEOUT_SECONDS), so each request takes at least the SP's "
+                "answer time on top of the placing itself, and with N connections at most "
+                "N ÷ latency requests complete per second; below that bound the server's cores "
+                "are the limit. A cell of 0 orders/s: no answer came within the measured "
+                "seconds (wrk counts only completed requests)."
             )
             lines.append("")
     return "\n".join(lines) + "\n"
