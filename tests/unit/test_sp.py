@@ -109,6 +109,7 @@ def facts(**changes: object) -> PushFacts:
     values: dict[str, object] = {
         "outbox_id": 1,
         "kind": OutboxKind.SP_ORDER,
+        "attempts": 1,
         "created_at": datetime(2026, 12, 3, 9, 0, tzinfo=UTC),
         "order_id": 7,
         "tl_org_id": 3,

@@ -212,12 +212,18 @@ class Relay:
             of(OutboxKind.RECEIPT),
         )
         push_ids = [c.id for c in claims if c.kind in SP_KINDS]
-        targets: dict[int, SpTarget | Exception | None] = {}
         async with self.ctx.db.read() as conn:
             mails = await repo.mail_facts(conn, mail_ids) if mail_ids else {}
             hooks = await repo.webhook_facts(conn, hook_ids) if hook_ids else {}
             receipts = await receipt_repo.receipt_facts(conn, receipt_ids) if receipt_ids else {}
             pushes = await push_repo.push_facts(conn, push_ids) if push_ids else {}
+        return _Facts(mails, hooks, receipts, pushes, self._targets(pushes))
+
+    def _targets(
+        self, pushes: dict[int, push_repo.PushFacts]
+    ) -> dict[int, SpTarget | Exception | None]:
+        """Each pushing TL's settings, password opened (None: it has none any more)."""
+        targets: dict[int, SpTarget | Exception | None] = {}
         for f in pushes.values():
             if f.tl_org_id in targets:
                 continue
@@ -226,16 +232,20 @@ class Relay:
                 targets[f.tl_org_id] = found or None
             except Unsealable as e:  # told on each push: the operator fixes it
                 targets[f.tl_org_id] = e
-        return _Facts(mails, hooks, receipts, pushes, targets)
+        return targets
 
-    async def push_claimed(self, claims: list[repo.Claim], token: str) -> dict[int, SpAnswer]:
-        """Attempt pushes this process has just claimed (the placing server's first attempt),
-        in parallel; each order's answer (PENDING: none usable) by order id. An outcome that
-        cannot be recorded is left to the claim's lease, after which a relay pushes again
-        (with the same ``X-Order-ID``)."""
-        if not claims:
+    async def push_claimed(self, order_ids: list[int], token: str) -> dict[int, SpAnswer]:
+        """Attempt the pushes of these orders that this process holds under ``token`` (the
+        placing server's first attempt: the placement wrote them claimed), in parallel; each
+        order's answer (PENDING: none usable) by order id. An outcome that cannot be recorded
+        is left to the claim's lease, after which a relay pushes again (with the same
+        ``X-Order-ID``)."""
+        async with self.ctx.db.read() as conn:
+            pushes = await push_repo.push_facts(conn, claimed=(order_ids, token))
+        if not pushes:
             return {}
-        facts = await self._facts(claims)
+        claims = [repo.Claim(f.outbox_id, f.kind, f.order_id, f.attempts) for f in pushes.values()]
+        facts = _Facts({}, {}, {}, pushes, self._targets(pushes))
         answers: dict[int, SpAnswer] = {}
         self._answers = answers
         failures = await asyncio.gather(*(self._attempt(c, token, facts) for c in claims))

@@ -26,7 +26,6 @@ from serviceguide.domain.status import OrderStatus
 from serviceguide.notify import sp as sp_notify
 from serviceguide.services import sp_answers
 from serviceguide.services.context import AppContext
-from serviceguide.storage import sp_push as repo
 
 if TYPE_CHECKING:
     from serviceguide.services.placing import PlacedOrder, Placement
@@ -83,12 +82,9 @@ async def with_answers(
     ids = [o.id for o in placement.orders]
     answers: dict[int, SpAnswer] = {}
     if claim is not None:
-        async with ctx.db.read() as conn:
-            claims = await repo.claimed_by(conn, ids, claim)
-        if claims:
-            name = f"{socket.gethostname()}:{os.getpid()} (placing)"
-            relay = Relay(ctx, name=name, http=_client())
-            answers = await relay.push_claimed(claims, claim)
+        name = f"{socket.gethostname()}:{os.getpid()} (placing)"
+        relay = Relay(ctx, name=name, http=_client())
+        answers = await relay.push_claimed(ids, claim)
     missing = [i for i in ids if i not in answers]
     if missing:
         async with ctx.db.read() as conn:

@@ -8,14 +8,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import and_, insert, select, text
+from sqlalchemy import ColumnElement, and_, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from serviceguide.domain.outbox import OutboxKind, OutboxState
 from serviceguide.domain.sp import Delivery
 from serviceguide.domain.status import EventType, MessageType
 from serviceguide.storage.db import STREAM_LOCK_KEY
-from serviceguide.storage.outbox import Claim
 from serviceguide.storage.sp_settings import StoredSettings
 from serviceguide.storage.tables import (
     accesses,
@@ -36,6 +35,7 @@ class PushFacts:
 
     outbox_id: int
     kind: OutboxKind
+    attempts: int  # the row's, when read
     created_at: datetime  # the outbox row's: when the push was first due
     order_id: int
     tl_org_id: int
@@ -60,11 +60,31 @@ class PushFacts:
     onapi: StoredSettings | None = None
 
 
-async def push_facts(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, PushFacts]:
+async def push_facts(
+    conn: AsyncConnection,
+    ids: Sequence[int] = (),
+    *,
+    claimed: tuple[Sequence[int], str] | None = None,
+) -> dict[int, PushFacts]:
+    """What the pushes say, by outbox id: of the rows ``ids``, or (``claimed``: order ids and a
+    claim's token) of those orders' ``order`` pushes still held by that claim, found by the
+    orders' index."""
+    which: ColumnElement[bool]
+    if claimed is None:
+        which = outbox.c.id.in_(list(ids))
+    else:
+        order_ids, token = claimed
+        which = and_(
+            outbox.c.order_id.in_(list(order_ids)),
+            outbox.c.kind == OutboxKind.SP_ORDER.value,
+            outbox.c.claim_token == token,
+            outbox.c.state == OutboxState.DELIVERING.value,
+        )
     q = (
         select(
             outbox.c.id,
             outbox.c.kind,
+            outbox.c.attempts,
             outbox.c.created_at,
             orders.c.id.label("order_id"),
             orders.c.tl_org_id,
@@ -97,12 +117,13 @@ async def push_facts(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, Pus
         .join(customers, customers.c.id == orders.c.customer_id)
         .join(organisations, organisations.c.id == orders.c.tl_org_id)
         .outerjoin(tl_onapi, tl_onapi.c.tl_org_id == orders.c.tl_org_id)
-        .where(outbox.c.id.in_(list(ids)))
+        .where(which)
     )
     return {
         r.id: PushFacts(
             outbox_id=r.id,
             kind=OutboxKind(r.kind),
+            attempts=r.attempts,
             created_at=r.created_at,
             order_id=r.order_id,
             tl_org_id=r.tl_org_id,
@@ -202,24 +223,6 @@ async def enqueue_pushes(
             for order_id, tl_org_id, kind in pushes
         ],
     )
-
-
-async def claimed_by(conn: AsyncConnection, order_ids: Sequence[int], token: str) -> list[Claim]:
-    """The pushes of these orders still claimed under ``token`` (as their placement wrote
-    them), found by the orders' index."""
-    q = (
-        select(outbox.c.id, outbox.c.kind, outbox.c.order_id, outbox.c.attempts)
-        .where(
-            outbox.c.order_id.in_(list(order_ids)),
-            outbox.c.kind == OutboxKind.SP_ORDER.value,
-            outbox.c.claim_token == token,
-            outbox.c.state == OutboxState.DELIVERING.value,
-        )
-        .order_by(outbox.c.id)
-    )
-    return [
-        Claim(r.id, OutboxKind(r.kind), r.order_id, r.attempts, None) for r in await conn.execute(q)
-    ]
 
 
 # -- a TL's answer on PostgreSQL: one statement ----------------------------------------------
