@@ -124,7 +124,9 @@ class AgentState:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock: IO[str] | None = None
-        self.db = sqlite3.connect(path, isolation_level=None)  # autocommit; explicit BEGINs
+        # Autocommit, explicit BEGINs. One thread at a time, not always the same one: a push's
+        # worker (push.py) runs in whichever thread the server gives it.
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(SCHEMA)
