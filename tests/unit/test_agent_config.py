@@ -199,3 +199,12 @@ def test_sp_mistakes_name_the_key(change, expected: str):
 def test_sp_that_is_not_a_table_is_refused():
     with pytest.raises(ConfigError, match=r"\[sp\] must be a table"):
         parse_config('sp = "x"\n' + EXAMPLE)
+
+
+def test_the_examples_of_docs_agent_md_parse(tmp_path: Path):
+    doc = (Path(__file__).parents[2] / "docs" / "agent.md").read_text(encoding="utf-8")
+    blocks = [b.split("```", 1)[0] for b in doc.split("```toml\n")[1:]]
+    assert len(blocks) == 2  # the configuration, and its [sp] table
+    cfg = parse_config("\n".join(blocks), tmp_path)
+    assert cfg.sp is not None and (cfg.sp.port, cfg.sp.host) == (8090, "0.0.0.0")
+    assert cfg.sp.password_hash.startswith("$argon2id$")
