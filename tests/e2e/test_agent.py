@@ -408,7 +408,7 @@ def test_a_bad_configuration_exits_2_and_bad_credentials_exit_1(
     assert proc.returncode == 1, (proc.stdout, proc.stderr)
 
 
-def test_the_running_agent_answers_the_portals_push_and_keeps_polling(
+def test_the_running_agent_answers_the_portals_push_and_the_poll_takes_the_rest(
     deployment: Deployment, env: dict[str, Any]
 ):
     server, good = env["server"], env["good"]
@@ -418,43 +418,46 @@ def test_the_running_agent_answers_the_portals_push_and_keeps_polling(
     port = free_port()
     sp = f'[sp]\nport = {port}\nusername = "portal"\npassword = "portal-secret"\n'
     agent.write(server, {"SNFDMO": (good, {"AB100100": "AB100100"})}, sp)
-    access = next(env["accesses"])
-    pushed, polled = place(server, access, 2440, 40), place(server, next(env["accesses"]), 2440, 41)
-    body = {
-        "coAccessId": access,
-        "operation": "ACTIVATE",
-        "orderDateTime": "2026-12-03T08:00:00Z",
-        "requestedDateTime": "2026-12-03T08:00:00Z",
-        "products": [{"productId": "bredband", "offeringId": "AB100100"}],
-        "customerDetails": {"firstName": "Agnes40", "lastName": "Agent"},
-    }
     log_path = deployment.workdir / "agent-sp.log"
     with log_path.open("wb") as log:
+        # A long interval: after its first pass the agent polls no more during the test, so
+        # the push, not the poll, is what finds the order.
         proc = subprocess.Popen(
-            agent.args("run", "--interval", "0.3", "--log-json", "--quiet"),
+            agent.args("run", "--interval", "600", "--log-json", "--quiet"),
             cwd=deployment.workdir, env=deployment.env, stdout=subprocess.DEVNULL, stderr=log,
         )  # fmt: skip
         try:
-            deadline = time.monotonic() + 30
-            while "serving ON-API 2.6" not in log_path.read_text(encoding="utf-8"):
+            deadline = time.monotonic() + 60
+            while '"pass": 1' not in log_path.read_text(encoding="utf-8"):
                 assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()
                 time.sleep(0.05)
+            assert "serving ON-API 2.6" in log_path.read_text(encoding="utf-8")
+            access = next(env["accesses"])
+            pushed = place(server, access, 2440, 40)
+            polled = place(server, next(env["accesses"]), 2440, 41)  # never pushed
             answer = httpx.post(
                 f"http://{HOST}:{port}/onapi/2.6/order/",
-                json=body,
+                json={
+                    "coAccessId": access,
+                    "operation": "ACTIVATE",
+                    "orderDateTime": "2026-12-03T08:00:00Z",
+                    "requestedDateTime": "2026-12-03T08:00:00Z",
+                    "products": [{"productId": "bredband", "offeringId": "AB100100"}],
+                    "customerDetails": {"firstName": "Agnes40", "lastName": "Agent"},
+                },
                 headers={"X-Order-ID": str(pushed)},
                 auth=("portal", "portal-secret"),
                 timeout=30,
             )
-            while not all(agent.steps().get(o) == "delivered" for o in (pushed, polled)):
-                assert proc.poll() is None and time.monotonic() < deadline, agent.steps()
-                time.sleep(0.1)
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(20) == 0
         finally:
             _stop(proc)
     assert answer.status_code == 200, answer.text
     assert answer.json()["state"] == "CONFIRMED"  # the simulator finishes in 0.3 s
+    assert agent.steps()[pushed] == "onapi_placed" and polled not in agent.steps()
+    steps = agent.settle(pushed, polled)  # the poll: the rest of both, each imported once
+    assert steps[pushed] == steps[polled] == "delivered"
     sink = assert_sink_once(agent)
     assert sink[pushed]["pushed"]["offeringId"] == "AB100100" and "pushed" not in sink[polled]
     refs = assert_onapi_once(good)
