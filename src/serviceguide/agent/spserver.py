@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from serviceguide.agent.client import XspError
 from serviceguide.agent.config import SpConfig
 from serviceguide.agent.push import Desk, PushError
 from serviceguide.agent.spbody import BadBody, check_notice, check_order, order_id
@@ -98,6 +99,20 @@ class Desks:
         self._all: list[Desk] = []
         self._lock = threading.Lock()
         self.limiter = anyio.CapacityLimiter(size)
+
+    def prefill(self, size: int) -> None:
+        """Make ``size`` desks now and log each in to the XSP API, so that the first pushes do
+        not wait for a login (argon2 on the guide's side: slow by design). A guide that cannot
+        be reached now is no reason not to start: those desks log in when first used."""
+        for _ in range(size):
+            desk = self._make()
+            with self._lock:
+                self._all.append(desk)
+            try:
+                desk.agent.xsp.login()
+            except XspError as e:
+                log.warning("logging in to the XSP API ahead of the pushes: %s", e)
+            self._free.put(desk)
 
     def run(self, work: Callable[[Desk], Any]) -> Any:
         try:
@@ -265,6 +280,8 @@ def start_sp(agent: Any) -> SpServer:
         )
         return Desk(worker, sp)
 
-    server = SpServer(sp, Desks(make, sp.workers))
+    desks = Desks(make, sp.workers)
+    desks.prefill(sp.workers)
+    server = SpServer(sp, desks)
     server.start()
     return server
