@@ -245,11 +245,15 @@ def markdown(results: list[Result], orders: int, within: float, command: str) ->
         f"`serviceguide serve --workers 1` on SQLite as the guide; the KO simulator and the "
         f"agent (`[sp] answer_within = {within:g}`, `workers = 4`) in the benchmark's process; "
         f"{orders} orders per KO case, each pushed once, half one at a time and half four at "
-        "once. A push costs the agent two reads of the XSP API (the order and its customer), "
-        "the sink line, the ON-API ACTIVATE and then one read of the KO's order every 0.25 s "
-        "until it is finished or the wait is over: the answer takes the KO's time to finish "
-        "plus about the first row's time, and never much more than `answer_within` "
-        "(CONFIRMED, activation under way) when the KO is slower than that.",
+        "once; the machine shared with other work (see the load). A push costs the agent two "
+        "reads of the XSP API (the order and its customer), the sink line, the ON-API ACTIVATE "
+        "and a few writes of its state file, and then one read of the KO's order every 0.25 s "
+        "until the KO has finished or the wait is over. So the portal waits for the KO's time "
+        "to finish plus the agent's own work (the first row); a KO slower than "
+        "`answer_within` is answered CONFIRMED, activation under way, after about "
+        "`answer_within`, whatever the KO's time. With such a KO the agent answers at most "
+        "`workers` / `answer_within` pushes per second (4 / 2 s here); further pushes wait for "
+        "a free worker.",
         "",
     ]
     return lines

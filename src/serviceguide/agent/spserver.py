@@ -101,13 +101,16 @@ class Desks:
         self.limiter = anyio.CapacityLimiter(size)
 
     def prefill(self, size: int) -> None:
-        """Make ``size`` desks now and log each in to the XSP API, so that the first pushes do
-        not wait for a login (argon2 on the guide's side: slow by design). A guide that cannot
-        be reached now is no reason not to start: those desks log in when first used."""
+        """Make ``size`` desks now, with their KO clients, and log each in to the XSP API, so
+        that the first pushes wait neither for a login (argon2 on the guide's side: slow by
+        design) nor for setting up HTTP clients. A guide that cannot be reached now is no
+        reason not to start: those desks log in when first used."""
         for _ in range(size):
             desk = self._make()
             with self._lock:
                 self._all.append(desk)
+            for coid in desk.agent.config.networks:
+                desk.agent.onapi(coid)
             try:
                 desk.agent.xsp.login()
             except XspError as e:
