@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from serviceguide.agent.client import NotFound, XspError, XspUnavailable
+from serviceguide.agent.client import BadRequest, NotFound, XspError, XspUnavailable
 from serviceguide.agent.config import SpConfig
 from serviceguide.agent.onapi import OnApiError, OnApiNotFound, OnApiUnavailable
 from serviceguide.agent.runner import Agent
@@ -108,7 +108,7 @@ class Desk:
         if row is None or row.step == Step.SEEN:
             try:
                 info = self.agent.xsp.order_info(order_id)
-            except NotFound:
+            except (NotFound, BadRequest):
                 raise PushError(
                     400, f"X-Order-ID: no order {order_id} of this service provider"
                 ) from None
