@@ -456,6 +456,8 @@ def test_the_running_agent_answers_the_portals_push_and_the_poll_takes_the_rest(
     assert answer.status_code == 200, answer.text
     assert answer.json()["state"] == "CONFIRMED"  # the simulator finishes in 0.3 s
     assert agent.steps()[pushed] == "onapi_placed" and polled not in agent.steps()
+    with xsp_client(server, agent.tl) as xsp:
+        xsp.set_status(pushed, "received")  # what the portal does on CONFIRMED
     deadline = time.monotonic() + SETTLE_DEADLINE
     while {agent.steps().get(o) for o in (pushed, polled)} != {"delivered"}:
         agent.once()  # the poll: the rest of both, each imported once

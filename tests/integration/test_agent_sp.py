@@ -212,16 +212,19 @@ async def test_a_pushed_order_is_activated_at_the_ko_and_confirmed(
 ):
     o4 = world.orders["o4"]  # TL1, S1 on KOA's access A3
 
-    def test(rig: Rig) -> tuple[httpx.Response, list[Any], Step | None, list[Any], Step | None]:
+    def test(rig: Rig) -> tuple[httpx.Response, list[Any], list[Step | None], list[Any]]:
         answer = rig.push(o4, order_body("A3"))
-        after_push = rig.step(o4), rig.onapi_orders()
+        steps = [rig.step(o4)]
+        onapi = rig.onapi_orders()
+        rig.agent.run_pass()  # the portal has not yet recorded the answer: the loop waits
+        steps.append(rig.step(o4))
+        rig.agent.xsp.set_status(o4, "received")  # what the portal does on CONFIRMED
         rig.agent.run_pass()  # the loop carries on: active, then delivered
-        return answer, after_push[1], after_push[0], rig.sink(), rig.step(o4)
+        steps.append(rig.step(o4))
+        return answer, onapi, steps, rig.sink()
 
     with serve_in_thread(ko(delay=0.0)) as sim:
-        answer, onapi, pushed_step, sink, final_step = await run_rig(
-            world, guide, sim, tmp_path, test
-        )
+        answer, onapi, steps, sink = await run_rig(world, guide, sim, tmp_path, test)
     assert answer.status_code == 200
     assert answer.json() == {
         "state": "CONFIRMED",
@@ -231,8 +234,7 @@ async def test_a_pushed_order_is_activated_at_the_ko_and_confirmed(
     assert [(o["accessId"], o["service"], o["spReference"]) for o in onapi] == [
         ("A3", "S1UID", str(o4))
     ]
-    assert pushed_step == Step.ONAPI_PLACED
-    assert final_step == Step.DELIVERED
+    assert steps == [Step.ONAPI_PLACED, Step.ONAPI_PLACED, Step.DELIVERED]
     lines = [x for x in sink if x["order_id"] == o4]
     assert len(lines) == 1  # the push imported it; the poll after it did not again
     assert lines[0]["pushed"] == {
@@ -245,8 +247,27 @@ async def test_a_pushed_order_is_activated_at_the_ko_and_confirmed(
     assert lines[0]["customer"]["firstname"] == "Förnamn4"  # the guide's customer record
     assert await status_of(xsp, world, o4) == "delivered"
     statuses = [e["message"] for e in await log_of(xsp, world, o4) if e["type"] == "system"]
-    # The agent never set "received": the portal does, on CONFIRMED.
-    assert not any("to received" in m for m in statuses)
+    assert [m.split(" to ")[1].split()[0] for m in statuses if " to " in m] == [
+        "received",  # the portal's, once; then the agent's
+        "active",
+        "delivered",
+    ], statuses
+
+
+async def test_a_portal_that_does_not_record_its_answer_holds_the_order_up_only_a_while(
+    world: World, xsp: XspClient, guide: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    o4 = world.orders["o4"]
+    monkeypatch.setattr("serviceguide.agent.runner.PORTAL_GRACE", 0.0)  # the wait is over
+
+    def test(rig: Rig) -> Step | None:
+        assert rig.push(o4, order_body("A3")).json()["state"] == "CONFIRMED"
+        rig.agent.run_pass()
+        return rig.step(o4)
+
+    with serve_in_thread(ko(delay=0.0)) as sim:
+        assert await run_rig(world, guide, sim, tmp_path, test) == Step.DELIVERED
+    assert await status_of(xsp, world, o4) == "delivered"
 
 
 async def test_the_agent_leaves_received_to_the_portal_while_it_answers(
@@ -306,6 +327,7 @@ async def test_a_ko_slower_than_the_answer_is_confirmed_as_under_way(
 
     def test(rig: Rig) -> tuple[httpx.Response, Step | None]:
         answer = rig.push(o4, order_body("A3"))
+        rig.agent.xsp.set_status(o4, "received")  # the portal's, on CONFIRMED
         rig.agent.run_pass()
         return answer, rig.step(o4)
 
@@ -458,6 +480,7 @@ async def test_pushed_then_polled_and_polled_then_pushed_are_each_imported_once(
 
     def test(rig: Rig) -> tuple[list[int], list[str], dict[int, Step | None], httpx.Response]:
         assert rig.push(pushed_first, order_body("A3")).json()["state"] == "CONFIRMED"
+        rig.agent.xsp.set_status(pushed_first, "received")  # the portal's, on CONFIRMED
         rig.agent.run_pass()  # polls both; imports only the one it has not seen
         late = rig.push(polled_first, order_body("A4"))  # the poll had it: answered from there
         rig.agent.run_pass()

@@ -20,7 +20,8 @@ The answer, from what the KO says within ``[sp] answer_within`` seconds:
 - the XSP API or the KO cannot be reached in time → 503: the portal keeps the order pending and
   pushes again later, and the loop carries on meanwhile (a later push is answered from there).
 
-The agent does not set ``received`` itself for a pushed order: the portal does, on CONFIRMED.
+The agent does not set ``received`` itself for a pushed order: the portal does, on CONFIRMED,
+and the loop sets ``active`` only once it has (or ``runner.PORTAL_GRACE`` seconds later).
 """
 
 from __future__ import annotations

@@ -47,6 +47,11 @@ from serviceguide.agent.state import FINAL, AgentState, OrderRow, Sink, Step
 log = logging.getLogger("serviceguide.agent")
 
 
+#: Seconds the loop leaves a pushed and confirmed order ``new`` for the portal to move it to
+#: ``received`` itself, before it sets ``active`` anyway.
+PORTAL_GRACE = 30.0
+
+
 class Fatal(Exception):
     """The agent cannot go on (bad credentials, unusable state): exit code 1."""
 
@@ -359,6 +364,15 @@ class Agent:
         ) + f" ON-API order {placed.order_id}"
 
     def _activate(self, row: OrderRow) -> str:
+        if (
+            row.pushed
+            and row.answer == "CONFIRMED"
+            and _age(row.step_since) < PORTAL_GRACE
+            and self.xsp.order_info(row.id).status == "new"
+        ):
+            # The portal moves the order to ``received`` when it gets our CONFIRMED; setting
+            # ``active`` first would leave it no way there (nothing returns to ``received``).
+            return "waiting for the portal to record its answer"
         self._set_status(row, "active")
         self.state.update(row.id, Step.ACTIVE)
         return ""

@@ -138,6 +138,9 @@ class Desks:
 
 def create_sp_app(sp: SpConfig, desks: Desks) -> Starlette:
     auth = BasicAuth(sp)
+    # One check at a time: an argon2 check holds 64 MiB and a core for tens of milliseconds,
+    # and wrong passwords (never remembered) must not pile them up.
+    auth_limiter = anyio.CapacityLimiter(1)
     base = sp.base_path
 
     async def dispatch(request: Request) -> Response:
@@ -145,7 +148,7 @@ def create_sp_app(sp: SpConfig, desks: Desks) -> Starlette:
         if path != base and not path.startswith(base + "/"):
             return _cause(404, f"not found: the ON-API is under {base}/")
         header = request.headers.get("authorization", "")
-        if not await anyio.to_thread.run_sync(auth.check, header):
+        if not await anyio.to_thread.run_sync(auth.check, header, limiter=auth_limiter):
             log.warning(
                 "refused credentials from %s", request.client.host if request.client else "?"
             )
