@@ -102,7 +102,7 @@ clean:
 # The whole benchmark (docs/performance.md): the HTTP API on SQLite and PostgreSQL at 10 000 and
 # 1 000 000 orders with 1 000 000 accesses, the scale-out checks, then the market database.
 # Rewrites BENCHMARKS.md. Takes about 40 minutes on 2 cores.
-bench: install wrk bench-api bench-marketdb bench-upload bench-search
+bench: install wrk bench-api bench-marketdb bench-upload bench-search bench-agentsp
 
 wrk:
 	@command -v wrk >/dev/null || { sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
@@ -129,6 +129,13 @@ MDB_ROWS    ?= 1000000
 MDB_BACKEND ?= both
 bench-marketdb: install
 	$(BIN)/python -m bench.marketdb --rows $(MDB_ROWS) --backend $(MDB_BACKEND)
+
+.PHONY: bench-agentsp
+# The agent's answer to the portal's push ([sp]): the portal's wait and pushes/s as the KO's time
+# to finish grows. Writes "Agent: answering the portal's push" of BENCHMARKS.md. About 2 minutes.
+AGENTSP_ORDERS ?= 40
+bench-agentsp: install
+	$(BIN)/python -m bench.agentsp --orders $(AGENTSP_ORDERS)
 
 .PHONY: bench-upload
 # A KO admin uploads a 1 000 000-row market-database file over real HTTP to `serve --workers 2`;
