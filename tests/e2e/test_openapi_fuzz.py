@@ -48,6 +48,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.e2e.browser_support import chromium
 from tests.e2e.conftest import Deployment, Server
 
 pytestmark = pytest.mark.e2e
@@ -197,3 +198,30 @@ def test_the_api_is_exactly_what_its_openapi_description_says(
         ("GET /api/guide/accesses/{coid}/{access_id}/services", "200"),
     ]:
         assert calls[(operation, status)] > 0, (operation, status, calls)
+
+
+async def test_the_docs_page_sends_an_xsp_form_as_plain_query_parameters(
+    deployment: Deployment, fuzz_server: Server
+) -> None:
+    """/docs (Swagger UI) shows the XSP forms, and "Try it out" on the GET operation sends the
+    chosen form's fields as query parameters, as the server reads them."""
+    if deployment.backend != "sqlite":
+        pytest.skip("the page does not depend on the database")
+    tl = deployment.demo["tls"][0]
+    async with chromium() as browser:
+        page = await browser.new_page(viewport={"width": 1280, "height": 1600})
+        await page.goto(f"{fuzz_server.base_url}/docs")
+        await page.locator(".swagger-ui .info .title").wait_for(state="visible")
+        op = page.locator("#operations-XSP_order_API-serviceguide_log_get")
+        await op.locator(".opblock-summary").click()
+        await op.locator("button.try-out__btn").click()
+        form = {"method": "api_login", "api_user": tl["api_user"], "api_key": tl["api_key"]}
+        await op.locator("textarea").first.fill(json.dumps({**form, "output_format": "json"}))
+        await op.locator("button.execute").click()
+        url = op.locator(".request-url")
+        await url.wait_for(state="visible")
+        assert f"?method=api_login&api_user={tl['api_user']}&api_key=" in await url.inner_text()
+        answer = op.locator(".live-responses-table .response-col_description pre").first
+        await answer.wait_for(state="visible")
+        assert '"hash_key"' in await answer.inner_text()
+        assert await page.locator(".swagger-ui .errors-wrapper").count() == 0

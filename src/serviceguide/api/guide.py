@@ -183,7 +183,7 @@ _ORDER_BODY: dict[str, Any] = {
         "delivery": {
             "anyOf": [
                 {"const": "asap"},
-                {"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
+                {"type": "string", "format": "date", "pattern": textrules.DATE},
             ],
             "description": '`"asap"` or a date `YYYY-MM-DD`, today up to one year ahead',
         },

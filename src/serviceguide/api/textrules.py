@@ -14,6 +14,10 @@ WS = "\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u
 CTRL = "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f"
 
 
+#: A day ``YYYY-MM-DD`` as Python reads one: the year 0000 is valid to RFC 3339, not to Python.
+DATE = "^(?:[1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])-[0-9]{2}-[0-9]{2}$"
+
+
 def not_blank() -> str:
     """Something other than whitespace somewhere (the server's "Empty parameter")."""
     return f"[^{WS}]"

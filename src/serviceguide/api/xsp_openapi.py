@@ -67,7 +67,7 @@ _ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 _DATE = {
     "type": "string",
     "format": "date",
-    "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+    "pattern": textrules.DATE,
     "description": "created on or after this day (local time), `YYYY-MM-DD`",
 }
 _SINCE_ID = {
@@ -185,7 +185,8 @@ def components(message_max_length: int) -> dict[str, dict[str, Any]]:
 
 
 _REF = "#/components/schemas/"
-_ONE_OF = {
+#: The form of any method: the one its ``method`` names.
+ONE_OF: dict[str, Any] = {
     "oneOf": [{"$ref": _REF + component_name(m)} for m in METHODS],
     "discriminator": {
         "propertyName": "method",
@@ -376,7 +377,7 @@ GET_EXTRA = {
             "required": True,
             "style": "form",
             "explode": True,
-            "schema": _ONE_OF,
+            "schema": ONE_OF,
             "description": "the method's form, as query parameters (`?method=orders&date=…`); "
             "`call` itself does not appear in the URL",
         }
@@ -389,8 +390,8 @@ POST_EXTRA = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/x-www-form-urlencoded": {"schema": _ONE_OF},
-            "multipart/form-data": {"schema": _ONE_OF},
+            "application/x-www-form-urlencoded": {"schema": ONE_OF},
+            "multipart/form-data": {"schema": ONE_OF},
         },
     },
     "responses": {**_OPENAPI_RESPONSES, "413": _TOO_LARGE},
