@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from serviceguide import __version__, web
-from serviceguide.api import guide, onapi, operations, xsp
+from serviceguide.api import guide, onapi, openapi, operations, xsp
 from serviceguide.middleware import RequestLimits, SecurityHeaders, install_error_handlers
 from serviceguide.notify.relay import relay_in_background
 from serviceguide.observability import metrics
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(onapi.router)
     app.include_router(operations.router)  # /healthz, /readyz, /metrics
 
+    openapi.install(app, settings)  # the XSP API's forms and the auth schemes in /openapi.json
     web.install_api_docs(app)  # /docs, with Swagger UI's files from a package, not a CDN
     install_error_handlers(app)
     web.install_error_pages(app)  # unknown URLs and server errors: pages for browsers

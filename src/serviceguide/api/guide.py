@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from serviceguide.api import textrules
 from serviceguide.domain.clock import today_local
 from serviceguide.domain.errors import (
     Conflict,
@@ -20,9 +21,11 @@ from serviceguide.domain.errors import (
     NotFound,
     Throttled,
 )
+from serviceguide.domain.mailaddress import MAX_LENGTH as MAX_EMAIL
 from serviceguide.domain.ordering import (
     MESSAGE_MAX,
     NAME_MAX,
+    PHONE,
     CustomerInput,
     OrderRequest,
     ValidationFailed,
@@ -117,29 +120,79 @@ _DETAIL = {
 
 _RETRY_AFTER = {"schema": {"type": "integer", "minimum": 0}, "required": True}
 
+# What parse_order and the domain's checks take, as patterns (serviceguide.api.textrules); what
+# no pattern can say is in the descriptions: a 422 names the field.
+_SOMETHING = "^[^\\x00]*[^\\x00" + textrules.WS + "][^\\x00]*$"
+_SERIAL = "[0-9](?: *[0-9]){5}(?:(?: *[0-9]){2})?(?: *[-+])?(?: *[0-9]){4}"
 _ORDER_BODY: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "coid": {"type": "string"},
-        "accessId": {"type": "string"},
-        "services": {"type": "array", "items": {"type": "integer"}},
+        "coid": {
+            "type": "string",
+            "pattern": _SOMETHING,
+            "description": "the network (KO) of the access; 422 if it has no such access",
+        },
+        "accessId": {"type": "string", "pattern": _SOMETHING},
+        "services": {
+            "type": "array",
+            "items": {"type": "integer"},
+            "minItems": 1,
+            "uniqueItems": True,
+            "description": "service ids offered on the access (see `…/services`); 422 names "
+            "any that is not",
+        },
         "customer": {
             "type": "object",
             "properties": {
-                "firstname": {"type": "string", "maxLength": NAME_MAX},
-                "surname": {"type": "string", "maxLength": NAME_MAX},
-                "serial": {"type": "string", "description": "personnummer, 10 or 12 digits"},
-                "email": {"type": "string"},
-                "phone": {"type": "string"},
-                "premise": {"type": "string"},
+                "firstname": {
+                    "type": "string",
+                    "pattern": textrules.trimmed(NAME_MAX, required=True),
+                    "description": f"at most {NAME_MAX} characters once leading and trailing "
+                    "whitespace is removed, no control characters",
+                },
+                "surname": {
+                    "type": "string",
+                    "pattern": textrules.trimmed(NAME_MAX, required=True),
+                    "description": f"as `firstname`, at most {NAME_MAX} characters",
+                },
+                "serial": {
+                    "type": "string",
+                    "pattern": textrules.stripped(_SERIAL),
+                    "description": "personnummer, 10 or 12 digits, `-` or `+` before the last "
+                    "four, spaces anywhere; it must also hold a date of birth that is not in "
+                    "the future and a right check digit",
+                },
+                "email": {
+                    "type": "string",
+                    "format": "email",
+                    "pattern": textrules.EMAIL,
+                    "not": {"pattern": textrules.EMAIL_RESERVED},
+                    "maxLength": MAX_EMAIL,
+                    "description": "an address mail can be sent to: ASCII before the `@`, a "
+                    "domain name with a dot that is not reserved (`localhost`, `.test`, …)",
+                },
+                "phone": {"type": "string", "pattern": textrules.stripped(PHONE.pattern[1:-1])},
+                "premise": {
+                    "type": "string",
+                    "pattern": textrules.stripped("[0-9A-Za-z\\- ]{0,20}"),
+                    "description": "apartment number or premise id",
+                },
             },
             "required": list(REQUIRED_CUSTOMER),
         },
         "delivery": {
-            "type": "string",
+            "anyOf": [
+                {"const": "asap"},
+                {"type": "string", "format": "date", "pattern": textrules.DATE},
+            ],
             "description": '`"asap"` or a date `YYYY-MM-DD`, today up to one year ahead',
         },
-        "message": {"type": "string", "maxLength": MESSAGE_MAX},
+        "message": {
+            "type": "string",
+            "pattern": textrules.trimmed(MESSAGE_MAX, required=False),
+            "description": f"at most {MESSAGE_MAX} characters once leading and trailing "
+            "whitespace is removed, no control characters other than tab and line breaks",
+        },
         "confirm_duplicate": {
             "type": "boolean",
             "description": "order even if the same person has open orders for the same "
@@ -172,9 +225,22 @@ def _ctx(request: Request) -> AppContext:
         200: {"model": list[AddressOut]},
         422: _error_doc(f"`q` longer than {MAX_QUERY} characters"),
     },
+    # Read from the query, not declared as an argument: the 422 is the handler's own.
+    openapi_extra={
+        "parameters": [
+            {
+                "name": "q",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "maxLength": MAX_QUERY, "default": ""},
+                "description": "street and number, postal code or city, or part of them",
+            }
+        ]
+    },
 )
-async def find_addresses(request: Request, q: str = "") -> Response:
+async def find_addresses(request: Request) -> Response:
     """Up to 20 accesses matching the text: street and number, postal code or city."""
+    q = request.query_params.get("q", "")
     if len(q) > MAX_QUERY:
         return _errors(422, [InvalidInput("q", f"At most {MAX_QUERY} characters")])
     found = await addresses.search_addresses(_ctx(request), q, limit=20)
