@@ -1,5 +1,11 @@
 """Reads behind ON-API `accesses`: one network's accesses in use (not retired), optionally
-changed since a time."""
+changed since a time.
+
+The network check, one access and the listing run as SQL text on the driver (storage.direct),
+as the XSP API's polls do: an integration asks for one access after another, and SQLAlchemy's
+statement building, its transaction round trips and a connection per call cost more than the
+database's work. Rows come back in :data:`ACCESS_COLUMNS` order, read by position.
+"""
 
 from __future__ import annotations
 
@@ -7,46 +13,15 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from serviceguide.storage.admissions import offered
+from serviceguide.domain.model import Caller, OrgKind
 from serviceguide.storage.catalogue import holds_nul
-from serviceguide.storage.tables import accesses, services
+from serviceguide.storage.direct import Reader, Sql
+from serviceguide.storage.tables import accesses
 
 BATCH = 2000
-
-_cols = (
-    accesses.c.id,
-    accesses.c.access_id,
-    accesses.c.street_name,
-    accesses.c.street_number,
-    accesses.c.street_littera,
-    accesses.c.postal_code,
-    accesses.c.city,
-    accesses.c.country_code,
-    accesses.c.premises_type,
-    accesses.c.mdu_apartment_number,
-    accesses.c.mdu_distinguisher,
-    accesses.c.updated_at,
-)
-
-
-async def tl_sells_on(conn: AsyncConnection, tl_org_id: int, network_id: int) -> bool:
-    q = select(
-        exists().where(services.c.tl_org_id == tl_org_id, services.c.network_id == network_id)
-    )
-    return bool((await conn.execute(q)).scalar_one())
-
-
-async def service_uids(conn: AsyncConnection, network_id: int) -> list[str]:
-    q = (
-        select(services.c.uid)
-        .where(services.c.network_id == network_id, offered())
-        .distinct()
-        .order_by(services.c.uid)
-    )
-    return list((await conn.execute(q)).scalars())
 
 
 async def last_modified(
@@ -62,37 +37,88 @@ async def last_modified(
     return value
 
 
-async def iter_accesses(
-    conn: AsyncConnection, network_id: int, since: datetime | None
-) -> AsyncIterator[list[Any]]:
-    """The network's accesses in batches, by id (keyset paging: no growing OFFSET)."""
-    after = 0
-    while True:
-        q = (
-            select(*_cols)
-            .where(
-                accesses.c.network_id == network_id,
-                accesses.c.id > after,
-                accesses.c.retired_at.is_(None),
-            )
-            .order_by(accesses.c.id)
-            .limit(BATCH)
-        )
-        if since is not None:
-            q = q.where(accesses.c.updated_at >= since)
-        rows = list(await conn.execute(q))
-        if not rows:
-            return
-        yield rows
-        after = rows[-1].id
+# -- on the direct driver path ----------------------------------------------------------------
 
+#: The columns of an access as ON-API shows it, in this order (services.onapi writes them).
+ACCESS_COLUMNS = (
+    "a.access_id, a.street_name, a.street_number, a.street_littera, a.postal_code, a.city, "
+    "a.country_code, a.premises_type, a.mdu_apartment_number, a.mdu_distinguisher, a.updated_at"
+)
 
-async def one_access(conn: AsyncConnection, network_id: int, access_id: str) -> Any | None:
-    if holds_nul(access_id):
-        return None
-    q = select(*_cols).where(
-        accesses.c.network_id == network_id,
-        accesses.c.access_id == access_id,
-        accesses.c.retired_at.is_(None),
+_ALLOWED = {
+    OrgKind.KO: "n.ko_org_id = $2",
+    OrgKind.TL: "EXISTS (SELECT 1 FROM services s WHERE s.tl_org_id = $2 AND s.network_id = n.id)",
+}
+
+# The network by its coid, whether the caller may read it, and (when asked for) one access in
+# use: one statement. No row: no such network; a row without access_id: no such access.
+_NETWORK = {
+    kind: Sql.of(f"SELECT n.id, {allowed} AS allowed FROM networks n WHERE n.coid = $1")
+    for kind, allowed in _ALLOWED.items()
+}
+_NETWORK_AND_ACCESS = {
+    kind: Sql.of(
+        f"SELECT n.id, {allowed} AS allowed, {ACCESS_COLUMNS} FROM networks n "
+        "LEFT JOIN accesses a ON a.network_id = n.id AND a.access_id = $3 "
+        "AND a.retired_at IS NULL WHERE n.coid = $1"
     )
-    return (await conn.execute(q)).first()
+    for kind, allowed in _ALLOWED.items()
+}
+
+# The same condition as storage.admissions.offered(): active, admitted to the network, its TL
+# and the network's KO active.
+_SERVICE_UIDS = Sql.of(
+    "SELECT DISTINCT s.uid FROM services s WHERE s.network_id = $1 AND s.active "
+    "AND EXISTS (SELECT 1 FROM network_admissions na "
+    "WHERE na.network_id = s.network_id AND na.tl_org_id = s.tl_org_id) "
+    "AND EXISTS (SELECT 1 FROM organisations tl WHERE tl.id = s.tl_org_id AND tl.active) "
+    "AND EXISTS (SELECT 1 FROM networks n JOIN organisations ko ON ko.id = n.ko_org_id "
+    "WHERE n.id = s.network_id AND ko.active) ORDER BY s.uid"
+)
+
+
+async def readable_network(reader: Reader, caller: Caller, coid: str) -> tuple[int, bool] | None:
+    """The network's id and whether ``caller`` may read it; None when there is none."""
+    if holds_nul(coid):
+        return None
+    r = await reader.fetchrow(_NETWORK[caller.org_kind], coid, caller.org_id)
+    return None if r is None else (r["id"], bool(r["allowed"]))
+
+
+async def network_and_access(
+    reader: Reader, caller: Caller, coid: str, access_id: str
+) -> tuple[int, bool, Any | None] | None:
+    """As :func:`readable_network`, with the access (a row whose columns from the third on are
+    :data:`ACCESS_COLUMNS`), or None for the access when the network has no such one in use."""
+    if holds_nul(coid):
+        return None
+    if holds_nul(access_id):
+        found = await readable_network(reader, caller, coid)
+        return None if found is None else (*found, None)
+    r = await reader.fetchrow(_NETWORK_AND_ACCESS[caller.org_kind], coid, caller.org_id, access_id)
+    if r is None:
+        return None
+    return r["id"], bool(r["allowed"]), (r if r["access_id"] is not None else None)
+
+
+async def offered_uids(reader: Reader, network_id: int) -> list[str]:
+    """The uids of the services offered on the network, each once, in order."""
+    return [r["uid"] for r in await reader.fetch(_SERVICE_UIDS, network_id)]
+
+
+_LISTING = {
+    since: Sql.of(
+        f"SELECT {ACCESS_COLUMNS} FROM accesses a WHERE a.network_id = $1 "
+        f"AND a.retired_at IS NULL{' AND a.updated_at >= $2' if since else ''} ORDER BY a.id"
+    )
+    for since in (False, True)
+}
+
+
+def access_batches(
+    reader: Reader, network_id: int, since: datetime | None, size: int = BATCH
+) -> AsyncIterator[Any]:
+    """The network's accesses in use (changed at or after ``since``), ``size`` rows at a time
+    from one cursor: one snapshot for the whole listing, one batch in memory."""
+    args = (network_id,) if since is None else (network_id, since)
+    return reader.batches(_LISTING[since is not None], *args, size=size)
