@@ -163,16 +163,14 @@ async def get_access(
 ) -> tuple[datetime, dict[str, Any] | None]:
     """One access with its services and (empty) subscriptions; body None when not modified."""
     found = await onapi.network_and_access(ctx.db.reader, caller, coid, access_id)
-    if found is None or not found[1]:
+    if found is None or not found.allowed:
         raise Forbidden(f"No access to network {coid}")
-    network_id, _, row = found
-    if row is None:
+    if found.access is None:
         raise NoAccesses(f"No access {access_id} in network {coid}")
-    values = tuple(row)[2:]
-    updated_at = ts(values[10])
+    updated_at = ts(found.access[10])
     last_modified = stamp(updated_at, datetime.now(UTC))
     if if_modified_since is not None and updated_at < if_modified_since:
         return last_modified, None
-    doc = access_doc(values, _services(await onapi.offered_uids(ctx.db.reader, network_id)))
+    doc = access_doc(found.access, _services(found.uids))
     doc["subscriptions"] = []
     return last_modified, doc

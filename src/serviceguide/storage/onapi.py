@@ -9,7 +9,10 @@ database's work. Rows come back in :data:`ACCESS_COLUMNS` order, read by positio
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -50,31 +53,40 @@ _ALLOWED = {
     OrgKind.TL: "EXISTS (SELECT 1 FROM services s WHERE s.tl_org_id = $2 AND s.network_id = n.id)",
 }
 
-# The network by its coid, whether the caller may read it, and (when asked for) one access in
-# use: one statement. No row: no such network; a row without access_id: no such access.
-_NETWORK = {
-    kind: Sql.of(f"SELECT n.id, {allowed} AS allowed FROM networks n WHERE n.coid = $1")
-    for kind, allowed in _ALLOWED.items()
-}
-_NETWORK_AND_ACCESS = {
-    kind: Sql.of(
-        f"SELECT n.id, {allowed} AS allowed, {ACCESS_COLUMNS} FROM networks n "
-        "LEFT JOIN accesses a ON a.network_id = n.id AND a.access_id = $3 "
-        "AND a.retired_at IS NULL WHERE n.coid = $1"
-    )
-    for kind, allowed in _ALLOWED.items()
-}
-
 # The same condition as storage.admissions.offered(): active, admitted to the network, its TL
 # and the network's KO active.
-_SERVICE_UIDS = Sql.of(
-    "SELECT DISTINCT s.uid FROM services s WHERE s.network_id = $1 AND s.active "
+_OFFERED = (
+    "SELECT DISTINCT s.uid FROM services s WHERE s.network_id = {network} AND s.active "
     "AND EXISTS (SELECT 1 FROM network_admissions na "
     "WHERE na.network_id = s.network_id AND na.tl_org_id = s.tl_org_id) "
     "AND EXISTS (SELECT 1 FROM organisations tl WHERE tl.id = s.tl_org_id AND tl.active) "
     "AND EXISTS (SELECT 1 FROM networks n JOIN organisations ko ON ko.id = n.ko_org_id "
     "WHERE n.id = s.network_id AND ko.active) ORDER BY s.uid"
 )
+_SERVICE_UIDS = Sql.of(_OFFERED.format(network="$1"))
+
+# The network by its coid and whether the caller may read it: no row, no such network.
+_NETWORK = {
+    kind: Sql.of(f"SELECT n.id, {allowed} AS allowed FROM networks n WHERE n.coid = $1")
+    for kind, allowed in _ALLOWED.items()
+}
+# The same, with one access in use (access_id NULL: none) and the uids of the services offered
+# on the network (an array on PostgreSQL, a JSON array on SQLite): one round trip.
+_UIDS = _OFFERED.format(network="n.id")
+_NETWORK_AND_ACCESS = {
+    kind: Sql(
+        text.replace("{uids}", f"ARRAY({_UIDS})"),
+        re.sub(r"\$(\d+)", r"?\1", text).replace(
+            "{uids}", f"(SELECT json_group_array(uid) FROM ({_UIDS}))"
+        ),
+    )
+    for kind, allowed in _ALLOWED.items()
+    for text in [
+        f"SELECT n.id, {allowed} AS allowed, {{uids}} AS uids, {ACCESS_COLUMNS} "
+        "FROM networks n LEFT JOIN accesses a ON a.network_id = n.id AND a.access_id = $3 "
+        "AND a.retired_at IS NULL WHERE n.coid = $1"
+    ]
+}
 
 
 async def readable_network(reader: Reader, caller: Caller, coid: str) -> tuple[int, bool] | None:
@@ -85,20 +97,32 @@ async def readable_network(reader: Reader, caller: Caller, coid: str) -> tuple[i
     return None if r is None else (r["id"], bool(r["allowed"]))
 
 
+@dataclass(frozen=True, slots=True)
+class OneAccess:
+    network_id: int
+    allowed: bool
+    access: tuple[Any, ...] | None  # ACCESS_COLUMNS; None: no such access in use
+    uids: list[str]  # of the services offered on the network
+
+
 async def network_and_access(
     reader: Reader, caller: Caller, coid: str, access_id: str
-) -> tuple[int, bool, Any | None] | None:
-    """As :func:`readable_network`, with the access (a row whose columns from the third on are
-    :data:`ACCESS_COLUMNS`), or None for the access when the network has no such one in use."""
+) -> OneAccess | None:
+    """The network (None when there is none), whether ``caller`` may read it, the access and
+    the services offered on the network."""
     if holds_nul(coid):
         return None
-    if holds_nul(access_id):
+    if holds_nul(access_id):  # no access holds one; the network is still checked
         found = await readable_network(reader, caller, coid)
-        return None if found is None else (*found, None)
+        return None if found is None else OneAccess(*found, None, [])
     r = await reader.fetchrow(_NETWORK_AND_ACCESS[caller.org_kind], coid, caller.org_id, access_id)
     if r is None:
         return None
-    return r["id"], bool(r["allowed"]), (r if r["access_id"] is not None else None)
+    uids = r["uids"]
+    access = tuple(r)[3:] if r["access_id"] is not None else None
+    return OneAccess(
+        r["id"], bool(r["allowed"]), access, json.loads(uids) if isinstance(uids, str) else uids
+    )
 
 
 async def offered_uids(reader: Reader, network_id: int) -> list[str]:
