@@ -42,7 +42,7 @@ ARGON2_CONCURRENCY = 1
 #: The niceness of the threads that run argon2 (Linux: per thread; the lanes libargon2 starts
 #: from one inherit it): under a storm of logins the cores go to the event loop's requests
 #: first, and the checks take what is left.
-ARGON2_NICENESS = 10
+ARGON2_NICENESS = 5
 _executor: ThreadPoolExecutor | None = None
 
 
