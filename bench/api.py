@@ -470,7 +470,7 @@ def run_phase(
             server.settle()  # requests wrk gave up on may still be queued in the workers
         phase.reads = reads.run(url, server, fx, scs, work, seconds)
         server.memory.label = "ON-API full listing"
-        phase.listing = full_listing(server, base.world)
+        phase.listing = reads.full_listing(server, base.world, fx, phase.reads, full_listing)
         phase.worker_mb = dict(server.memory.by_label)
         phase.worker_mb["peak"] = max(server.memory.peak.values())
         phase.placed = query(url, "SELECT count(*) FROM orders")[0][0] - orders_before

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from bench import harness
+from bench import dataset, harness
 from bench.harness import Load, Server, rss_mb, write_requests
 
 if TYPE_CHECKING:
@@ -88,9 +89,14 @@ class _Peaks:
             time.sleep(0.02)
 
     def growth(self) -> float:
+        return self.serving()[1]
+
+    def serving(self) -> tuple[float, float]:
+        """Peak and growth of the worker that grew most: the one that served."""
         self._on.clear()
         self._thread.join()
-        return max(self.peak[p] - self.before[p] for p in self.pids)
+        pid = max(self.pids, key=lambda p: self.peak[p] - self.before[p])
+        return self.peak[pid], self.peak[pid] - self.before[pid]
 
 
 def date_listing(url: str, server: Server, fx: Fixture) -> DateListing | None:
@@ -162,6 +168,29 @@ def login_storm(
 class Extra:
     listing: DateListing | None = None
     storm: tuple[Load, Load] | None = None
+    full_listing_mb: tuple[float, float] | None = None  # the serving worker's peak and growth
+
+
+def full_listing(
+    server: Server,
+    world: Any,
+    fx: Fixture,
+    extra: Extra,
+    listing: Callable[[Server, Any], tuple[float, int, int]],
+) -> tuple[float, int, int]:
+    """bench.api's ON-API full listing, with the serving worker's memory: its credentials
+    checked beforehand on every worker (argon2's 64 MiB are not the listing's), then sampled
+    every 20 ms while it runs."""
+    auth = (str(world.api_user), dataset.API_KEY)
+    for a in fx.access_ids[:24]:
+        httpx.get(
+            f"{server.url}/plain/onapi/{dataset.COID}/accesses/{a}", auth=auth, timeout=60
+        ).raise_for_status()
+    server.settle()
+    peaks = _Peaks(server)
+    result = listing(server, world)
+    extra.full_listing_mb = peaks.serving()
+    return result
 
 
 def run(
@@ -182,6 +211,12 @@ def lines(p: Phase) -> list[str]:
     if e is None:
         return []
     out = []
+    if e.full_listing_mb:
+        mb, grew = e.full_listing_mb
+        out.append(
+            f"ON-API full listing: the serving worker's resident memory at most {mb:.0f} MB "
+            f"(it grew by {grew:.0f} MB while it wrote the listing)."
+        )
     if e.listing:
         d = e.listing
         out.append(
@@ -223,18 +258,18 @@ def targets(big: Phase, c: int) -> list[tuple[str, str, str, bool]]:
     for name in ("order_info", "customer_info", "order_log"):
         ratio_row(name, 0.45, 25)
     ratio_row("ON-API access", 0.3, 25)
-    if big.listing:
+    e: Extra | None = big.reads
+    if big.listing and e and e.full_listing_mb:
         secs, _, n = big.listing
-        mb = big.worker_mb.get("ON-API full listing", 0.0)
+        mb, grew = e.full_listing_mb
         rows.append(
             (
                 "ON-API full listing streamed in ≤ 25 s, worker RSS ≤ 150 MB",
                 f"{n:,} accesses",
-                f"{secs:.1f} s, {mb:.0f} MB",
+                f"{secs:.1f} s, serving worker {mb:.0f} MB (grew {grew:.0f} MB)",
                 secs <= 25 and mb <= 150,
             )
         )
-    e: Extra | None = big.reads
     if e and e.listing:
         d = e.listing
         rows.append(
