@@ -46,11 +46,6 @@ def _order_scope(caller: Caller) -> ColumnElement[bool]:
     return col == caller.org_id
 
 
-def _event_scope(caller: Caller) -> ColumnElement[bool]:
-    col = events.c.tl_org_id if caller.org_kind == OrgKind.TL else events.c.ko_org_id
-    return col == caller.org_id
-
-
 # -- reads on the direct driver path (storage.direct): one order, one customer, an order's log
 # (the XSP API's lists are in storage.polling) ----------------------------------------------
 
