@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from bench import dataset, harness
-from bench.harness import Load, Server, rss_mb, write_requests
+from bench.harness import Load, Server, cpu_seconds, rss_mb, write_requests
 
 if TYPE_CHECKING:
     from bench.api import Fixture, Phase, Scenario
@@ -169,6 +169,7 @@ class Extra:
     listing: DateListing | None = None
     storm: tuple[Load, Load] | None = None
     full_listing_mb: tuple[float, float] | None = None  # the serving worker's peak and growth
+    full_listing_cpu: float | None = None  # CPU seconds the workers spent on it
 
 
 def full_listing(
@@ -188,7 +189,9 @@ def full_listing(
         ).raise_for_status()
     server.settle()
     peaks = _Peaks(server)
+    cpu = sum(cpu_seconds(p) for p in peaks.pids)
     result = listing(server, world)
+    extra.full_listing_cpu = sum(cpu_seconds(p) for p in peaks.pids) - cpu
     extra.full_listing_mb = peaks.serving()
     return result
 
@@ -215,7 +218,9 @@ def lines(p: Phase) -> list[str]:
         mb, grew = e.full_listing_mb
         out.append(
             f"ON-API full listing: the serving worker's resident memory at most {mb:.0f} MB "
-            f"(it grew by {grew:.0f} MB while it wrote the listing)."
+            f"(it grew by {grew:.0f} MB while it wrote the listing); the workers spent "
+            f"{e.full_listing_cpu or 0:.1f} s of CPU on it (a figure other work on the machine "
+            "does not inflate as it does the time)."
         )
     if e.listing:
         d = e.listing
