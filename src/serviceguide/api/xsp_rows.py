@@ -147,8 +147,13 @@ class RowList:
     async def chunks(self, root: str, as_json: bool) -> AsyncIterator[bytes]:
         """The answer a batch at a time: the first at once, then each as it is read."""
         head, sep, tail, write = self._parts(root, as_json)
-        yield (head + sep.join([write(r) for r in self.rows.first])).encode()
-        if self.rows.rest is not None:
-            async for batch in self.rows.rest:
-                yield (sep + sep.join([write(r) for r in batch])).encode()
-        yield tail.encode()
+        rest = self.rows.rest
+        try:
+            yield (head + sep.join([write(r) for r in self.rows.first])).encode()
+            if rest is not None:
+                async for batch in rest:
+                    yield (sep + sep.join([write(r) for r in batch])).encode()
+            yield tail.encode()
+        finally:  # the client went away: give the cursor's connection back now
+            if rest is not None:
+                await rest.aclose()  # type: ignore[attr-defined]
