@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from datetime import date
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 
 from serviceguide.api import params as p
 from serviceguide.api import xsp_openapi as doc
 from serviceguide.api.envelope import Node, render_json, render_xml
-from serviceguide.domain.clock import fmt_minutes, fmt_seconds
+from serviceguide.api.xsp_rows import RowList
+from serviceguide.domain.clock import fmt_seconds
 from serviceguide.domain.errors import (
     AuthenticationFailed,
     DomainError,
@@ -48,7 +49,7 @@ class Call:
     caller: Caller | None = None
 
 
-Handler = Callable[[Call], Awaitable[list[Node]]]
+Handler = Callable[[Call], Awaitable[list[Node] | RowList]]
 
 
 def _client_ip(request: Request) -> str | None:
@@ -88,14 +89,14 @@ def _window(params: dict[str, str]) -> tuple[date | None, int | None, int | None
     return day, since_id, (limit if since_id is not None else None)
 
 
-async def _orders(call: Call) -> list[Node]:
+async def _orders(call: Call) -> RowList:
     assert call.caller
     day, since_id, limit = _window(call.params)
     rows = await svc.list_orders(call.ctx, call.caller, day=day, since_id=since_id, limit=limit)
-    return [("order", _order_fields(o)) for o in rows]
+    return RowList.of("order", rows)
 
 
-async def _customers(call: Call) -> list[Node]:
+async def _customers(call: Call) -> RowList:
     assert call.caller
     day, since_id, limit = _window(call.params)
     rows = await svc.list_customers(
@@ -106,20 +107,7 @@ async def _customers(call: Call) -> list[Node]:
         limit=limit,
         client=_client_ip(call.request),
     )
-    return [
-        (
-            "customer",
-            [
-                ("id", c.id),
-                ("socket", c.socket),
-                ("serial", c.serial),
-                ("firstname", c.firstname),
-                ("surname", c.surname),
-                ("date", fmt_minutes(c.created_at)),
-            ],
-        )
-        for c in rows
-    ]
+    return RowList.of("customer", rows)
 
 
 async def _order_info(call: Call) -> list[Node]:
@@ -169,23 +157,10 @@ async def _customer_info(call: Call) -> list[Node]:
     ]
 
 
-async def _order_log(call: Call) -> list[Node]:
+async def _order_log(call: Call) -> RowList:
     assert call.caller
     entries = await svc.order_log(call.ctx, call.caller, p.positive_int(call.params, "id"))
-    return [
-        (
-            "entry",
-            [
-                ("id", e.id),
-                ("date", fmt_seconds(e.created_at)),
-                ("type", e.type.value),
-                ("message", e.message),
-                ("user", e.user),
-                ("org", e.org),
-            ],
-        )
-        for e in entries
-    ]
+    return RowList.of("entry", entries)
 
 
 async def _set_status(call: Call) -> list[Node]:
@@ -207,27 +182,14 @@ async def _add_message(call: Call) -> list[Node]:
     return [("message", f"Message added to order {order_id}")]
 
 
-async def _events(call: Call) -> list[Node]:
+async def _events(call: Call) -> RowList:
     assert call.caller
     since_id = p.optional_since_id(call.params)
     if since_id is None:
         raise InvalidInput("since_id", "Missing parameter: since_id")
     limit = p.optional_limit(call.params)
     rows = await svc.events(call.ctx, call.caller, since_id=since_id, limit=limit)
-    return [
-        (
-            "event",
-            [
-                ("id", e.id),
-                ("date", fmt_seconds(e.created_at)),
-                ("type", e.type.value),
-                ("order", e.order_id),
-                ("status", e.status.value),
-                ("message_type", e.message_type.value if e.message_type else None),
-            ],
-        )
-        for e in rows
-    ]
+    return RowList.of("event", rows)
 
 
 HANDLERS: dict[str, Handler] = {
@@ -276,23 +238,23 @@ async def _authenticate(call: Call, method: str) -> Caller:
 
 def _respond(
     root: str,
-    nodes: list[Node],
+    nodes: list[Node] | RowList,
     status: str,
     code: int,
     as_json: bool,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    arrays = (LIST_ELEMENT[root],) if root in LIST_ELEMENT and status == "success" else ()
-    if as_json:
-        body = render_json(root, nodes, status, arrays)
-        media = "application/json"
-    else:
-        body = render_xml(root, nodes, status)
-        media = "application/xml; charset=utf-8"
+    media = "application/json" if as_json else "application/xml; charset=utf-8"
     h = {"Cache-Control": "no-store"}
     if headers:
         h.update(headers)
     metrics.xsp_call(root, code)
+    if isinstance(nodes, RowList):  # a list method's rows, written as they come
+        if nodes.streamed:
+            return StreamingResponse(nodes.chunks(root, as_json), media_type=media, headers=h)
+        return Response(nodes.body(root, as_json), status_code=code, media_type=media, headers=h)
+    arrays = (LIST_ELEMENT[root],) if root in LIST_ELEMENT and status == "success" else ()
+    body = render_json(root, nodes, status, arrays) if as_json else render_xml(root, nodes, status)
     return Response(body, status_code=code, media_type=media, headers=h)
 
 

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from functools import cache
 
 from sqlalchemy import ColumnElement, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -21,7 +20,6 @@ from serviceguide.domain.model import (
     Caller,
     CustomerDetail,
     CustomerSummary,
-    Event,
     LogEntry,
     OrderDetail,
     OrderSummary,
@@ -48,12 +46,8 @@ def _order_scope(caller: Caller) -> ColumnElement[bool]:
     return col == caller.org_id
 
 
-def _event_scope(caller: Caller) -> ColumnElement[bool]:
-    col = events.c.tl_org_id if caller.org_kind == OrgKind.TL else events.c.ko_org_id
-    return col == caller.org_id
-
-
-# -- reads on the direct driver path (storage.direct): what the XSP API polls ----------------
+# -- reads on the direct driver path (storage.direct): one order, one customer, an order's log
+# (the XSP API's lists are in storage.polling) ----------------------------------------------
 
 _SCOPE = {OrgKind.TL: "tl_org_id", OrgKind.KO: "ko_org_id"}
 
@@ -70,60 +64,6 @@ def _summary(r: Row) -> OrderSummary:
         delivery=day(r["delivery"]),
         customer_id=r["customer_id"],
     )
-
-
-@cache
-def _window_sql(
-    base: str, alias: str, kind: OrgKind, created: bool, since: bool, limit: bool
-) -> Sql:
-    """``base`` (scoped by ``$1``) with the optional date, since_id and limit of a list."""
-    where, n = [], 1
-    for on, col, op in ((created, "created_at", ">="), (since, "id", ">")):
-        if on:
-            n += 1
-            where.append(f"{alias}.{col} {op} ${n}")
-    sql = base.format(scope=_SCOPE[kind], where="".join(f" AND {w}" for w in where))
-    return Sql.of(sql + (f" LIMIT ${n + 1}" if limit else ""))
-
-
-async def _window_rows(
-    reader: Reader,
-    base: str,
-    alias: str,
-    caller: Caller,
-    created_from: datetime | None,
-    since_id: int | None,
-    limit: int | None,
-) -> Sequence[Row]:
-    """The rows of a list method: ``base`` scoped to the caller, within the window."""
-    q = _window_sql(
-        base,
-        alias,
-        caller.org_kind,
-        created_from is not None,
-        since_id is not None,
-        limit is not None,
-    )
-    window = [a for a in (created_from, since_id, limit) if a is not None]
-    return await reader.fetch(q, caller.org_id, *window)
-
-
-_LIST_ORDERS = (
-    f"SELECT {_SUMMARY} FROM orders o JOIN organisations t ON t.id = o.tl_org_id "
-    "WHERE o.{scope} = $1{where} ORDER BY o.id"
-)
-
-
-async def list_orders(
-    reader: Reader,
-    caller: Caller,
-    *,
-    created_from: datetime | None,
-    since_id: int | None,
-    limit: int | None,
-) -> list[OrderSummary]:
-    rows = await _window_rows(reader, _LIST_ORDERS, "o", caller, created_from, since_id, limit)
-    return [_summary(r) for r in rows]
 
 
 _GET_ORDER = {
@@ -189,30 +129,6 @@ async def list_log(reader: Reader, caller: Caller, order_id: int) -> list[LogEnt
     ]
 
 
-_EVENTS = {
-    kind: Sql.of(
-        "SELECT id, created_at, type, order_id, status, message_type FROM events "
-        f"WHERE {col} = $1 AND id > $2 ORDER BY id LIMIT $3"
-    )
-    for kind, col in _SCOPE.items()
-}
-
-
-async def list_events(reader: Reader, caller: Caller, *, since_id: int, limit: int) -> list[Event]:
-    rows = await reader.fetch(_EVENTS[caller.org_kind], caller.org_id, since_id, limit)
-    return [
-        Event(
-            id=r["id"],
-            created_at=ts(r["created_at"]),
-            type=EventType(r["type"]),
-            order_id=r["order_id"],
-            status=OrderStatus(r["status"]),
-            message_type=MessageType(r["message_type"]) if r["message_type"] else None,
-        )
-        for r in rows
-    ]
-
-
 # A customer is visible to the organisations of its orders.
 _CUSTOMER = "c.id, a.access_id, c.serial, c.firstname, c.surname, c.created_at"
 _VISIBLE = "EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.id AND o.{scope} = $1)"
@@ -227,24 +143,6 @@ def _customer_summary(r: Row) -> CustomerSummary:
         surname=r["surname"],
         created_at=ts(r["created_at"]),
     )
-
-
-_LIST_CUSTOMERS = (
-    f"SELECT {_CUSTOMER} FROM customers c JOIN accesses a ON a.id = c.access_pk "
-    f"WHERE {_VISIBLE}{{where}} ORDER BY c.id"
-)
-
-
-async def list_customers(
-    reader: Reader,
-    caller: Caller,
-    *,
-    created_from: datetime | None,
-    since_id: int | None,
-    limit: int | None,
-) -> list[CustomerSummary]:
-    rows = await _window_rows(reader, _LIST_CUSTOMERS, "c", caller, created_from, since_id, limit)
-    return [_customer_summary(r) for r in rows]
 
 
 _GET_CUSTOMER = {
