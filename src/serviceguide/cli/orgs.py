@@ -4,6 +4,7 @@ networks' direct-activation address."""
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -12,7 +13,7 @@ from rich.text import Text
 
 from serviceguide.cli import output
 from serviceguide.cli.common import console, run, when
-from serviceguide.services import admin, organisations
+from serviceguide.services import admin, organisations, sp_settings
 
 ko_app = typer.Typer(help="Network operators (KO) and their networks.", no_args_is_help=True)
 tl_app = typer.Typer(help="Service providers (TL).", no_args_is_help=True)
@@ -59,7 +60,16 @@ def tl_list(
         output.json_list(found)
         return
     t = Table(title="Service providers (TL)")
-    for col in ("xsp", "name", "order e-mail", "services", "contact details", "created"):
+    for col in (
+        "xsp",
+        "name",
+        "order e-mail",
+        "ON-API",
+        "delivery",
+        "services",
+        "contact details",
+        "created",
+    ):
         t.add_column(col, overflow="fold")
     for tl in found:
         contact = "\n".join(
@@ -69,6 +79,8 @@ def tl_list(
             str(tl.xsp),
             Text(tl.name),
             Text(tl.email or ""),
+            Text(tl.onapi_url or ""),
+            tl.delivery,
             str(tl.services),
             Text(contact),
             when(tl.created_at),
@@ -110,6 +122,47 @@ def tl_update(
         ("opening hours", tl.opening_hours),
     ):
         console.print(f"  {label}: {value or '-'}", markup=False, highlight=False)
+
+
+@tl_app.command("set-onapi")
+def tl_set_onapi(
+    xsp: int,
+    url: Annotated[
+        str,
+        typer.Argument(
+            help="the TL's ON-API base, e.g. https://sp.example/onapi/2.6; 'none' removes it"
+        ),
+    ],
+    username: Annotated[
+        str | None, typer.Option(help="Basic auth user; '' removes the credentials")
+    ] = None,
+    password: Annotated[
+        str | None, typer.Option(help="Basic auth password ('-': read from standard input)")
+    ] = None,
+    delivery: Annotated[
+        str | None,
+        typer.Option(help="mail | onapi | both (default: as before; mail for a new TL)"),
+    ] = None,
+) -> None:
+    """Push a TL's orders to its ON-API 2.6 endpoints (order, activationnotice, products)."""
+    if password == "-":  # noqa: S105 - not a password: the sign to read it from stdin
+        password = sys.stdin.readline().rstrip("\r\n")
+    found = run(
+        lambda ctx: sp_settings.set_onapi(
+            ctx, xsp, url, username=username, password=password, delivery=delivery
+        )
+    )
+    if found.url is None:
+        console.print(f"TL {xsp}: no ON-API; orders go by e-mail.", highlight=False)
+        return
+    console.print(f"TL {xsp}: ON-API settings stored.", highlight=False)
+    for label, value in (
+        ("url", found.url),
+        ("username", found.username or "-"),
+        ("password", "stored" if found.password_set else "-"),
+        ("delivery", found.delivery.value),
+    ):
+        console.print(f"  {label}: {value}", markup=False, highlight=False)
 
 
 @tl_app.command("create")

@@ -55,6 +55,21 @@ organisations = Table(
     CheckConstraint("kind IN ('ko', 'tl', 'platform')", name="kind"),
 )
 
+# A TL's ON-API 2.6 settings (the TL as a service provider taking pushed orders); no row: its
+# orders go by e-mail only. ``password_enc``: the Basic password, encrypted (services.sealing),
+# so that it can be sent but is never shown.
+tl_onapi = Table(
+    "tl_onapi",
+    metadata,
+    Column("tl_org_id", ForeignKey("organisations.id"), primary_key=True, autoincrement=False),
+    Column("base_url", String(500), nullable=False),
+    Column("username", String(200)),
+    Column("password_enc", Text),
+    Column("delivery", String(5), nullable=False),  # domain.sp.Delivery
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint("delivery IN ('mail', 'onapi', 'both')", name="delivery"),
+)
+
 networks = Table(
     "networks",
     metadata,
@@ -316,7 +331,7 @@ outbox = Table(
     "outbox",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
-    Column("kind", String(8), nullable=False),  # OutboxKind
+    Column("kind", String(16), nullable=False),  # OutboxKind
     Column("order_id", ForeignKey("orders.id"), nullable=False, index=True),
     Column("event_id", ForeignKey("events.id")),  # webhook: the event it delivers
     Column("org_id", ForeignKey("organisations.id")),  # mail: the TL it goes to
@@ -332,7 +347,7 @@ outbox = Table(
     Column("request_id", String(64)),  # X-Request-ID of the request that wrote the row
     # receipt: what its mail needs and nothing keeps (the order page's link), until delivered.
     Column("payload", Text),
-    CheckConstraint("kind IN ('mail', 'webhook', 'receipt')", name="kind"),
+    CheckConstraint("kind IN ('mail', 'webhook', 'receipt', 'sp_order', 'sp_notice')", name="kind"),
     CheckConstraint("state IN ('pending', 'delivering', 'delivered', 'failed')", name="state"),
     sqlite_autoincrement=True,  # a retried or replayed id is never another message's id
 )
