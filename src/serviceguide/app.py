@@ -17,6 +17,7 @@ from serviceguide.observability import metrics
 from serviceguide.observability.http import Observe
 from serviceguide.services.context import AppContext
 from serviceguide.services.imports import imports_in_background
+from serviceguide.services.products import sync_in_background
 from serviceguide.settings import Settings, get_settings
 from serviceguide.storage.db import Database
 from serviceguide.web.admin.accesses import UPLOAD_PATHS
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             async with (
                 relay_in_background(ctx, enabled=settings.relay_in_serve),
                 imports_in_background(ctx),
+                sync_in_background(ctx),
             ):
                 yield
         finally:

@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     outbox_batch_size: int = Field(default=20, gt=0)
     smtp_timeout_seconds: float = Field(default=30.0, gt=0)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: How often a TL's ON-API products are read again (services.products), by whichever server
+    #: worker comes first.
+    products_sync_seconds: float = Field(default=3600.0, gt=0)
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -129,7 +129,9 @@ async def list_orders(
 _GET_ORDER = {
     kind: Sql.of(
         f"SELECT {_SUMMARY}, t.name AS xsp_name, o.service_uid, o.service_name, "
-        "o.price_monthly, o.price_once, n.coid, a.access_id, o.message, o.updated_at "
+        "o.price_monthly, o.price_once, n.coid, a.access_id, o.message, o.updated_at, "
+        "o.service_id, o.product_id, o.offering_id, o.price_period, o.agreement_length, "
+        "o.notice_period "
         "FROM orders o JOIN organisations t ON t.id = o.tl_org_id "
         "JOIN accesses a ON a.id = o.access_pk "
         f"JOIN networks n ON n.id = a.network_id WHERE o.id = $1 AND o.{col} = $2"
@@ -153,6 +155,11 @@ async def get_order(reader: Reader, caller: Caller, order_id: int) -> OrderDetai
         price_once=money(r["price_once"]),
         message=r["message"],
         updated_at=ts(r["updated_at"]),
+        product_id=r["product_id"] or str(r["service_id"]),
+        offering_id=r["offering_id"] or str(r["service_id"]),
+        price_period=r["price_period"],
+        agreement_length=r["agreement_length"],
+        notice_period=r["notice_period"],
     )
 
 
@@ -398,6 +405,12 @@ class Offer:
     name: str
     price_monthly: Decimal
     price_once: Decimal
+    # The TL's productId and offeringId, the price's period, the binding time and the notice.
+    product_id: str | None = None
+    offering_id: str | None = None
+    price_period: str | None = None
+    agreement_length: str | None = None
+    notice_period: str | None = None
 
     def as_columns(self) -> dict[str, object]:
         return {
@@ -405,6 +418,11 @@ class Offer:
             "service_name": self.name,
             "price_monthly": self.price_monthly,
             "price_once": self.price_once,
+            "product_id": self.product_id,
+            "offering_id": self.offering_id,
+            "price_period": self.price_period,
+            "agreement_length": self.agreement_length,
+            "notice_period": self.notice_period,
         }
 
 
@@ -447,16 +465,21 @@ WITH lock AS (
     SELECT * FROM unnest(CAST(:service_ids AS int[]), CAST(:tl_org_ids AS int[]),
                          CAST(:xsps AS int[]), CAST(:statuses AS text[]),
                          CAST(:uids AS text[]), CAST(:names AS text[]),
-                         CAST(:monthly AS numeric[]), CAST(:once AS numeric[]))
-        WITH ORDINALITY AS s(service_id, tl_org_id, xsp, status, uid, name, monthly, once, n)
+                         CAST(:monthly AS numeric[]), CAST(:once AS numeric[]),
+                         CAST(:product_ids AS text[]), CAST(:offering_ids AS text[]),
+                         CAST(:periods AS text[]), CAST(:bindings AS text[]),
+                         CAST(:notices AS text[]))
+        WITH ORDINALITY AS s(service_id, tl_org_id, xsp, status, uid, name, monthly, once,
+                             product_id, offering_id, period, binding, notice, n)
 ), ord AS (
     INSERT INTO orders (customer_id, service_id, access_pk, tl_org_id, ko_org_id, status,
                         delivery, message, created_at, updated_at, service_uid, service_name,
-                        price_monthly, price_once)
+                        price_monthly, price_once, product_id, offering_id, price_period,
+                        agreement_length, notice_period)
     SELECT cust.id, svc.service_id, CAST(:access_pk AS bigint), svc.tl_org_id,
            CAST(:ko_org_id AS int), svc.status, CAST(:delivery AS date), CAST(:message AS text),
            CAST(:now AS timestamptz), CAST(:now AS timestamptz), svc.uid, svc.name, svc.monthly,
-           svc.once
+           svc.once, svc.product_id, svc.offering_id, svc.period, svc.binding, svc.notice
     FROM cust CROSS JOIN svc
     ORDER BY svc.n
     RETURNING id, service_id, tl_org_id, status
@@ -558,6 +581,11 @@ async def place_in_one_statement(
         "names": [s.offer.name for s in services],
         "monthly": [s.offer.price_monthly for s in services],
         "once": [s.offer.price_once for s in services],
+        "product_ids": [s.offer.product_id for s in services],
+        "offering_ids": [s.offer.offering_id for s in services],
+        "periods": [s.offer.price_period for s in services],
+        "bindings": [s.offer.agreement_length for s in services],
+        "notices": [s.offer.notice_period for s in services],
         "note_services": [n[0] for n in notes],
         "notes": [n[1].text for n in notes],
         "note_codes": [n[1].code.value for n in notes],

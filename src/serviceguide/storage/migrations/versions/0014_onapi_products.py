@@ -24,6 +24,7 @@ is reading them now, so that one process at a time reads a TL's products.
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -33,7 +34,7 @@ down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_SERVICE_COLUMNS = (
+_SERVICE_COLUMNS: tuple[tuple[str, Any], ...] = (
     ("product_id", sa.String(length=36)),
     ("offering_id", sa.String(length=36)),
     ("offering_name", sa.String(length=255)),
@@ -48,7 +49,7 @@ _SERVICE_COLUMNS = (
     ("onapi_extra", sa.Text()),
     ("updated_at", sa.DateTime(timezone=True)),
 )
-_ORDER_COLUMNS = (
+_ORDER_COLUMNS: tuple[tuple[str, Any], ...] = (
     ("product_id", sa.String(length=36)),
     ("offering_id", sa.String(length=36)),
     ("price_period", sa.String(length=20)),
