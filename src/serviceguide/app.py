@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from serviceguide import __version__, web
-from serviceguide.api import guide, onapi, operations, xsp
+from serviceguide.api import guide, onapi, onapi_products, operations, xsp
 from serviceguide.middleware import RequestLimits, SecurityHeaders, install_error_handlers
 from serviceguide.notify.relay import relay_in_background
 from serviceguide.observability import metrics
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     web.install_staff(app)  # the staff pages at /staff (manual handling of orders)
     app.include_router(guide.router)
     app.include_router(onapi.router)
+    app.include_router(onapi_products.router)
     app.include_router(operations.router)  # /healthz, /readyz, /metrics
 
     web.install_api_docs(app)  # /docs, with Swagger UI's files from a package, not a CDN

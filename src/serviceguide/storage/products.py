@@ -192,3 +192,11 @@ async def networks_with_access(
         accesses.c.retired_at.is_(None),
     )
     return sorted(set((await conn.execute(q)).scalars()))
+
+
+async def extras(conn: AsyncConnection, service_ids: Sequence[int]) -> dict[int, str | None]:
+    """The rest of what the TL's document said of these services (JSON), by service id."""
+    if not service_ids:
+        return {}
+    q = select(services.c.id, services.c.onapi_extra).where(services.c.id.in_(list(service_ids)))
+    return {r.id: r.onapi_extra for r in await conn.execute(q)}
