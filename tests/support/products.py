@@ -90,7 +90,10 @@ SPEC_EXAMPLE: dict[str, Any] = {
                     "marketingInformation": {
                         "name": "Inklusive wifi-router",
                         "consumerTypes": ["residential"],
-                        "description": "Få en exklusiv router med abonnemanget för endast 25 kr mer i månaden, 3 månaders bindningstid",
+                        "description": (
+                            "Få en exklusiv router med abonnemanget för endast 25 kr mer "
+                            "i månaden, 3 månaders bindningstid"
+                        ),
                         "startPrice": "0",
                         "price": "275",
                         "pricePeriod": "P1M",

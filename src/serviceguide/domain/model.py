@@ -66,7 +66,7 @@ class OrderDetail:
     price_once: Decimal
     message: str
     updated_at: datetime
-    # The TL's productId and offeringId the order was placed for (the service's id for both
+    # The TL's productId and offeringId the order was placed for (the service's uid for both
     # when the service was not read from the TL's products, or the order is older than that).
     product_id: str = ""
     offering_id: str = ""

@@ -8,8 +8,9 @@ entered by hand — grouped by product:
 
 - an offering read from the TL's products keeps its productId, offeringId and what the document
   said (the serviceProvider part is the last good sync's);
-- a service entered by hand is a product and offering of its own, both with the service's id
-  (``"1001"``), its uid as the coProduct, the price per month, consumer type ``residential``
+- a service entered by hand is a product and offering of its own, both with the service's uid
+  (its product code, ``"AB100100"``; the same ids the order push sends), its uid as the
+  coProduct, the price per month, consumer type ``residential``
   (the guide takes orders from private persons) and no notice period (none is known).
 
 ``Last-Modified`` is the newest change among the TL's services in those networks (a retirement

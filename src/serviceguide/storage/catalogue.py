@@ -82,10 +82,10 @@ class ServiceRecord:
     @property
     def onapi_ids(self) -> tuple[str, str]:
         """The productId and offeringId the TL knows the service by: those of its products for
-        an offering read from them, the service's id for both otherwise."""
+        an offering read from them, the service's uid (its product code) for both otherwise."""
         if self.product_id and self.offering_id:
             return self.product_id, self.offering_id
-        return str(self.id), str(self.id)
+        return self.uid, self.uid
 
 
 def _org(r: Any) -> Organisation:

@@ -130,7 +130,7 @@ _GET_ORDER = {
     kind: Sql.of(
         f"SELECT {_SUMMARY}, t.name AS xsp_name, o.service_uid, o.service_name, "
         "o.price_monthly, o.price_once, n.coid, a.access_id, o.message, o.updated_at, "
-        "o.service_id, o.product_id, o.offering_id, o.price_period, o.agreement_length, "
+        "o.product_id, o.offering_id, o.price_period, o.agreement_length, "
         "o.notice_period "
         "FROM orders o JOIN organisations t ON t.id = o.tl_org_id "
         "JOIN accesses a ON a.id = o.access_pk "
@@ -155,8 +155,8 @@ async def get_order(reader: Reader, caller: Caller, order_id: int) -> OrderDetai
         price_once=money(r["price_once"]),
         message=r["message"],
         updated_at=ts(r["updated_at"]),
-        product_id=r["product_id"] or str(r["service_id"]),
-        offering_id=r["offering_id"] or str(r["service_id"]),
+        product_id=r["product_id"] or r["service_uid"],
+        offering_id=r["offering_id"] or r["service_uid"],
         price_period=r["price_period"],
         agreement_length=r["agreement_length"],
         notice_period=r["notice_period"],

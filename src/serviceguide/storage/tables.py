@@ -248,7 +248,7 @@ orders = Table(
     Column("price_monthly", Numeric(10, 2), nullable=False),
     Column("price_once", Numeric(10, 2), nullable=False),
     # ...and, for the TL's ON-API, the product and offering (None before they were kept: the
-    # service's id stands for both), the price's period, the binding time and the notice period.
+    # service's uid stands for both), the price's period, the binding time and the notice period.
     Column("product_id", String(36)),
     Column("offering_id", String(36)),
     Column("price_period", String(20)),

@@ -16,7 +16,7 @@ network: at most one per TL, network, product and offering.
 
 ``orders``: the product and offering ids the order was placed for, the price period, binding time
 and notice period, kept as the other prices are. Orders placed before this have none (their
-service's id stands for both ids).
+service's uid stands for both ids).
 
 ``product_syncs``: one row per TL whose products are read: the last good read (its
 ``serviceProvider`` as JSON), the last attempt and its error, and the claim of the process that
