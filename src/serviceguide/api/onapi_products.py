@@ -42,7 +42,6 @@ _OFFERING = _obj(
                 "valueAdded": _PRICE,
             },
             "deliveryInformation",
-            "periodOfNotice",
             "agreementLength",
             "campaignLength",
             "basePrice",

@@ -11,7 +11,8 @@ entered by hand — grouped by product:
 - a service entered by hand is a product and offering of its own, both with the service's uid
   (its product code, ``"AB100100"``; the same ids the order push sends), its uid as the
   coProduct, the price per month, consumer type ``residential``
-  (the guide takes orders from private persons) and no notice period (none is known).
+  (the guide takes orders from private persons) and a notice period of one month (the spec
+  requires one; a month is the longest a consumer may be held to in Sweden).
 
 ``Last-Modified`` is the newest change among the TL's services in those networks (a retirement
 is a change); ``If-Modified-Since`` at or after it answers "not modified".
@@ -32,6 +33,10 @@ from serviceguide.services.onapi import Forbidden, NoAccesses, stamp
 from serviceguide.storage import catalogue
 from serviceguide.storage import products as repo
 from serviceguide.storage.catalogue import ServiceRecord
+
+
+#: The notice period served for a service entered by hand (which states none).
+MANUAL_NOTICE = "P1M"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +86,8 @@ def _offering(s: ServiceRecord, extra: dict[str, Any]) -> dict[str, Any]:
     mi["startPrice"] = price_text(s.price_once)
     mi["price"] = price_text(s.price_monthly)
     mi["pricePeriod"] = s.price_period or "P1M"
-    if s.notice_period:
-        mi["periodOfNotice"] = s.notice_period
+    # The spec requires a notice period; a service entered by hand states none: a month.
+    mi["periodOfNotice"] = s.notice_period or MANUAL_NOTICE
     if s.agreement_length:
         mi["agreementLength"] = s.agreement_length
     if s.campaign_length:
