@@ -34,7 +34,6 @@ from serviceguide.storage import catalogue
 from serviceguide.storage import products as repo
 from serviceguide.storage.catalogue import ServiceRecord
 
-
 #: The notice period served for a service entered by hand (which states none).
 MANUAL_NOTICE = "P1M"
 
