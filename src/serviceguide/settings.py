@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     #: How often a TL's ON-API products are read again (services.products), by whichever server
     #: worker comes first.
     products_sync_seconds: float = Field(default=3600.0, gt=0)
+    #: Longest an ON-API push to a TL waits for its answer (docs/onapi-sp.md): the guide's
+    #: answer to the customer waits at most this long for the first attempt.
+    sp_timeout_seconds: float = Field(default=10.0, gt=0)
 
     @field_validator("trusted_proxies")
     @classmethod

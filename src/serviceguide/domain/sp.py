@@ -1,8 +1,9 @@
-"""A TL as an ON-API 2.6 service provider: how its orders reach it (the delivery), and which
-base URLs and credentials the guide may use to push them."""
+"""A TL as an ON-API 2.6 service provider: how its orders reach it (the delivery), which
+base URLs and credentials the guide may use to push them, and its answer to a pushed order."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import urlsplit
 
@@ -83,3 +84,21 @@ def check_password(value: str) -> str:
             "characters",
         )
     return value
+
+
+class SpState(StrEnum):
+    CONFIRMED = "CONFIRMED"
+    REJECTED = "REJECTED"
+    PENDING = "PENDING"  # no usable answer yet: the push is retried
+
+
+@dataclass(frozen=True, slots=True)
+class SpAnswer:
+    state: SpState
+    external_message: str = ""
+
+    def to_public(self) -> dict[str, str]:
+        return {"state": self.state.value, "externalMessage": self.external_message}
+
+
+PENDING = SpAnswer(SpState.PENDING)

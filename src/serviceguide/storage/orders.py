@@ -436,17 +436,19 @@ class PlacedService:
     xsp: int
     status: OrderStatus
     offer: Offer
+    mail: bool = True  # the order e-mail goes now
+    push: str | None = None  # the ON-API push (an outbox kind), if the TL takes one
 
 
 # -- placing an order on PostgreSQL: one statement ------------------------------------------
 #
 # Everything a placement writes — the customer, one order per service, their log entries, their
-# events, the events' webhook deliveries, the order mails, the customer's order page and receipt
-# and the Idempotency-Key's answer — in one statement that first takes the stream lock
-# (storage.db.STREAM_LOCK_KEY). The lock is then held for that statement and the COMMIT only, not
-# across a dozen round trips, each waiting for a busy event loop: placing stops being serialised
-# on the workers' latency. (SQLite has a single writer anyway and uses the step-by-step path in
-# services.placing.)
+# events, the events' webhook deliveries, the order mails and ON-API pushes, the customer's order
+# page and receipt and the Idempotency-Key's answer — in one statement that first takes the
+# stream lock (storage.db.STREAM_LOCK_KEY). The lock is then held for that statement and the
+# COMMIT only, not across a dozen round trips, each waiting for a busy event loop: placing stops
+# being serialised on the workers' latency. (SQLite has a single writer anyway and uses the
+# step-by-step path in services.placing.)
 
 _PLACE = text(
     """
@@ -468,9 +470,10 @@ WITH lock AS (
                          CAST(:monthly AS numeric[]), CAST(:once AS numeric[]),
                          CAST(:product_ids AS text[]), CAST(:offering_ids AS text[]),
                          CAST(:periods AS text[]), CAST(:bindings AS text[]),
-                         CAST(:notices AS text[]))
+                         CAST(:notices AS text[]),
+                         CAST(:mails AS boolean[]), CAST(:pushes AS text[]))
         WITH ORDINALITY AS s(service_id, tl_org_id, xsp, status, uid, name, monthly, once,
-                             product_id, offering_id, period, binding, notice, n)
+                             product_id, offering_id, period, binding, notice, mail, push, n)
 ), ord AS (
     INSERT INTO orders (customer_id, service_id, access_pk, tl_org_id, ko_org_id, status,
                         delivery, message, created_at, updated_at, service_uid, service_name,
@@ -514,8 +517,18 @@ WITH lock AS (
                         request_id)
     SELECT 'mail', ord.id, ord.tl_org_id, 'pending', 0, CAST(:now AS timestamptz),
            CAST(:now AS timestamptz), CAST(:request_id AS text)
-    FROM ord
-    WHERE CAST(:notify AS boolean)
+    FROM ord JOIN svc ON svc.service_id = ord.service_id
+    WHERE CAST(:notify AS boolean) AND svc.mail
+    ORDER BY ord.id
+), pushes AS (
+    INSERT INTO outbox (kind, order_id, org_id, state, attempts, next_attempt_at, created_at,
+                        request_id)
+    SELECT svc.push, ord.id, ord.tl_org_id, 'pending', 0,
+           CASE WHEN svc.push = 'sp_order' THEN CAST(:push_at AS timestamptz)
+                ELSE CAST(:now AS timestamptz) END,
+           CAST(:now AS timestamptz), CAST(:request_id AS text)
+    FROM ord JOIN svc ON svc.service_id = ord.service_id
+    WHERE CAST(:notify AS boolean) AND svc.push IS NOT NULL
     ORDER BY ord.id
 ), page AS (
     INSERT INTO order_pages (token_sha256, customer_id, lang, created_at)
@@ -565,6 +578,7 @@ async def place_in_one_statement(
     lang: str,
     receipt: str | None,
     request_id: str | None = None,
+    push_at: datetime | None = None,
 ) -> str:
     """Place an order on PostgreSQL (see above). ``services``: one per order, in order;
     ``notes``: (service id, log entry) in order; ``page_sha256``, ``lang``: the customer's order
@@ -586,6 +600,9 @@ async def place_in_one_statement(
         "periods": [s.offer.price_period for s in services],
         "bindings": [s.offer.agreement_length for s in services],
         "notices": [s.offer.notice_period for s in services],
+        "mails": [s.mail for s in services],
+        "pushes": [s.push for s in services],
+        "push_at": push_at or now,
         "note_services": [n[0] for n in notes],
         "notes": [n[1].text for n in notes],
         "note_codes": [n[1].code.value for n in notes],

@@ -150,6 +150,10 @@ SV: dict[str, str] = {
     "thanks.status.direct": "Tjänsten är redo att användas.",
     "thanks.status.new": "Skickad till leverantören, som kontaktar dig om leveransen.",
     "thanks.status.other": "Status: {status}",
+    "thanks.sp.confirmed": "{provider} har bekräftat beställningen och skriver:",
+    "thanks.sp.rejected": "{provider} kan inte ta emot beställningen och skriver:",
+    "thanks.sp.pending": "{provider} har inte svarat ännu. Leverantören bekräftar beställningen "
+    "med e-post.",
     "thanks.direct.note": "{n} av {total} tjänster aktiverades direkt i nätet.",
     "review.direct.later": "Aktiveras på önskat datum",
     "review.table": "Tjänster och priser",
@@ -371,6 +375,10 @@ EN: dict[str, str] = {
     "thanks.status.direct": "The service is ready to use.",
     "thanks.status.new": "Sent to the provider, who will contact you about delivery.",
     "thanks.status.other": "Status: {status}",
+    "thanks.sp.confirmed": "{provider} has confirmed the order and writes:",
+    "thanks.sp.rejected": "{provider} cannot take the order and writes:",
+    "thanks.sp.pending": "{provider} has not answered yet. The provider will confirm the order "
+    "by e-mail.",
     "thanks.direct.note": "{n} of the {total} services were activated immediately on the network.",
     "review.direct.later": "Activated on the date you chose",
     "review.table": "Services and prices",
