@@ -8,12 +8,14 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import Iterator
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from sqlalchemy import select, update
 
+from serviceguide.domain.clock import utcnow
 from serviceguide.domain.ordering import OrderRequest
 from serviceguide.domain.products import ProductsRefused
 from serviceguide.services import auth, placing, products, sp_settings
@@ -322,8 +324,6 @@ async def test_one_process_syncs_a_tl_at_a_time(ctx: AppContext, tl1: ProductsSe
     async with ctx.db.read() as conn:
         org = await catalogue.org_by_xsp(conn, TL1)
     assert org is not None
-    from serviceguide.domain.clock import utcnow
-
     now = utcnow()
     async with ctx.db.write() as conn:
         await repo.ensure_row(conn, org.id)
@@ -372,6 +372,25 @@ async def test_the_periodic_sync_keeps_going_past_a_bad_document(
         state = (await conn.execute(select(product_syncs))).one()
     assert state.error == "serviceProvider: missing" and state.synced_at is None
     assert await onapi_rows(ctx) == []
+    # A failed read is tried again after a few minutes, not an hour.
+    tl1.serve(document())
+    assert await products.sync_due(ctx) == 0
+    async with ctx.db.write() as conn:
+        await conn.execute(
+            update(product_syncs).values(
+                attempted_at=utcnow() - products.RETRY - timedelta(seconds=1)
+            )
+        )
+    assert await products.sync_due(ctx) == 1
+    assert len(await onapi_rows(ctx)) == 3
+    # A good read waits the whole interval.
+    async with ctx.db.write() as conn:
+        await conn.execute(
+            update(product_syncs).values(
+                attempted_at=utcnow() - products.RETRY - timedelta(seconds=1)
+            )
+        )
+    assert await products.sync_due(ctx) == 0
 
 
 async def test_a_network_that_withdraws_the_tl_loses_its_offerings_at_the_next_sync(

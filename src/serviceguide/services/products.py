@@ -19,8 +19,8 @@ whoever ran the command). A good document is applied in one transaction:
 Services the TL entered by hand are never touched. One process syncs a TL at a time: a claim on
 the TL's ``product_syncs`` row, taken in the database, so it holds across servers; a process
 that dies leaves it to expire (:data:`CLAIM`). The periodic sync (:func:`sync_in_background`,
-every ``SERVICEGUIDE_PRODUCTS_SYNC_SECONDS``) runs in every server worker; each TL is claimed by
-whichever worker comes first once it is due.
+every ``SERVICEGUIDE_PRODUCTS_SYNC_SECONDS``; a failed read again after :data:`RETRY`) runs in
+every server worker; each TL is claimed by whichever worker comes first once it is due.
 """
 
 from __future__ import annotations
@@ -65,8 +65,13 @@ CLAIM = timedelta(minutes=10)
 #: The longest the TL may take to answer, and the largest document read.
 TIMEOUT = httpx.Timeout(30.0)
 MAX_BYTES = 5 * 1024 * 1024
-#: How often a server worker looks for TLs whose sync is due (at most).
+#: How often a server worker looks for TLs whose sync is due (at most), and how long after
+#: starting it looks first.
 LOOK_SECONDS = 60.0
+FIRST_LOOK_SECONDS = 5.0
+#: A failed read is tried again after this (or the interval, if shorter), not a whole interval
+#: later: a TL that was down for a minute is not left out of the guide for an hour.
+RETRY = timedelta(minutes=5)
 #: The longest a product code (a service uid) may be.
 UID_MAX = 40
 
@@ -243,12 +248,16 @@ def _provider_json(doc: ProductsDocument) -> str:
     )
 
 
-async def _claim(ctx: AppContext, tl_org_id: int, due_before: Any = None) -> str | None:
+async def _claim(
+    ctx: AppContext, tl_org_id: int, due_before: Any = None, failed_before: Any = None
+) -> str | None:
     token = secrets.token_hex(16)
     now = utcnow()
     async with ctx.db.write() as conn:
         await repo.ensure_row(conn, tl_org_id)
-        if not await repo.claim(conn, tl_org_id, token, now, now + CLAIM, due_before):
+        if not await repo.claim(
+            conn, tl_org_id, token, now, now + CLAIM, due_before, failed_before
+        ):
             return None
     return token
 
@@ -299,11 +308,13 @@ async def sync_due(ctx: AppContext) -> int:
     """Sync every TL with an ON-API URL whose last attempt is older than the interval and that
     no other process is syncing; returns how many this process synced (or tried)."""
     every = timedelta(seconds=ctx.settings.products_sync_seconds)
+    again = min(every, RETRY)
     async with ctx.db.read() as conn:
         tl_ids = sorted(await settings_repo.all_settings(conn))
     done = 0
     for tl_org_id in tl_ids:
-        token = await _claim(ctx, tl_org_id, utcnow() - every)
+        now = utcnow()
+        token = await _claim(ctx, tl_org_id, now - every, now - again)
         if token is None:
             continue
         async with ctx.db.read() as conn:
@@ -336,6 +347,7 @@ async def sync_in_background(ctx: AppContext) -> AsyncIterator[None]:
 
     async def loop() -> None:
         errors = 0
+        await asyncio.sleep(min(FIRST_LOOK_SECONDS, look))
         while True:
             try:
                 await sync_due(ctx)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -88,17 +88,25 @@ async def claim(
     now: datetime,
     until: datetime,
     due_before: datetime | None = None,
+    failed_before: datetime | None = None,
 ) -> bool:
     """Claim the TL's sync until ``until`` unless another process holds it; with
-    ``due_before``, only when the last attempt was before it (or there was none)."""
+    ``due_before``, only when the last attempt was before it (or there was none), or, with
+    ``failed_before``, failed before that."""
     cond = [
         product_syncs.c.tl_org_id == tl_org_id,
         or_(product_syncs.c.claimed_until.is_(None), product_syncs.c.claimed_until < now),
     ]
     if due_before is not None:
-        cond.append(
-            or_(product_syncs.c.attempted_at.is_(None), product_syncs.c.attempted_at < due_before)
-        )
+        due = [product_syncs.c.attempted_at.is_(None), product_syncs.c.attempted_at < due_before]
+        if failed_before is not None:
+            due.append(
+                and_(
+                    product_syncs.c.error.is_not(None),
+                    product_syncs.c.attempted_at < failed_before,
+                )
+            )
+        cond.append(or_(*due))
     result = await conn.execute(
         update(product_syncs).where(*cond).values(claimed_until=until, claim_token=token)
     )
