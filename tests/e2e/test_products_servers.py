@@ -34,7 +34,10 @@ def test_two_servers_read_a_tls_products_once_and_both_serve_them(deployment: De
         deployment.run(
             "tl", "set-onapi", str(XSP), sp.url, "--username", "sim", "--password", "sim"
         )
-        with deployment.serving(2, 2) as (first, second):
+        with deployment.serving(2, 2, SERVICEGUIDE_PRODUCTS_SYNC_SECONDS="3600") as (
+            first,
+            second,
+        ):
             deadline = time.monotonic() + WAIT
             while not _offerings(second.base_url):
                 assert time.monotonic() < deadline, "the products were never read"

@@ -384,3 +384,134 @@ async def test_the_tls_message_is_shown_as_text_never_as_markup(
         MESSAGES["confirm"] = kept
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; välkommen" in html
+
+
+async def test_a_direct_activation_is_announced_with_an_activationnotice(
+    ctx: AppContext, world: World, sp: RecordingSp
+):
+    from serviceguide.services import admin
+    from serviceguide.simulator.activation import Network
+    from serviceguide.simulator.app import create_simulator
+    from tests.support.servers import serve_in_thread
+
+    await push_to(ctx, sp.base(1001))
+    await admin.create_service(
+        ctx,
+        xsp=1001,
+        coid="KOA",
+        uid="TVDIRECT",
+        name="TV direkt",
+        price_monthly="99",
+        price_once="0",
+        direct_activation=True,
+        service_id=109,
+    )
+    net = Network("KOA", {"A4"})
+    with serve_in_thread(create_simulator({"KOA": net})) as ko:
+        await admin.set_activation_url(ctx, "KOA", f"{ko}/KOA/activation")
+        [order] = (await place_one(ctx, [109])).orders
+    assert order.status == "delivered" and order.sp is None  # a notice has no answer to show
+    assert sp.calls == []  # not waited for: a relay sends it at once
+    [notice_row] = await rows(ctx, kind=OutboxKind.SP_NOTICE.value)
+    assert notice_row.next_attempt_at <= notice_row.created_at
+    await drain(ctx)
+    [call] = sp.notices()
+    assert call.path == "/1001/onapi/2.6/activationnotice/"
+    assert call.basic == ("guide", "hemligt-42") and call.order_id == order.id
+    assert call.body["operation"] == "ACTIVATE" and call.body["coAccessId"] == "A4"
+    assert call.body["products"] == [
+        {"productId": "TVDIRECT", "offeringId": "TVDIRECT", "coProduct": ["TVDIRECT"]}
+    ]
+    assert call.body["customerDetails"]["lastName"] == "Efternamn1"
+    [notice_row] = await rows(ctx, kind=OutboxKind.SP_NOTICE.value)
+    assert notice_row.state == "delivered"
+    assert await status(ctx, order.id) == "delivered"
+    assert sp.orders() == [] and await mails_for(ctx, order.id) == []
+
+
+async def test_the_sp_simulator_confirms_and_rejects_as_asked(ctx: AppContext, world: World):
+    from serviceguide.simulator.app import create_sp_simulator
+    from serviceguide.simulator.sp import SpSimConfig
+    from tests.support.servers import serve_in_thread
+
+    config = SpSimConfig(reject_rate=0.0)
+    app = create_sp_simulator(config)
+    with serve_in_thread(app) as url:
+        await drain(ctx)
+        await sp_settings.set_onapi(
+            ctx, 1001, f"{url}/1001/onapi/2.6", username="sim", password="sim", delivery="onapi"
+        )
+        [confirmed] = (await place_one(ctx, i=1)).orders
+        config.reject_rate = 1.0
+        [rejected] = (await place_one(ctx, i=2)).orders
+        await sp_settings.set_onapi(ctx, 1001, f"{url}/1001/onapi/2.6", password="wrong")
+        [refused] = (await place_one(ctx, i=3)).orders
+    assert confirmed.sp is not None and confirmed.sp.state == SpState.CONFIRMED
+    assert confirmed.sp.external_message.startswith("Tack för din beställning")
+    assert rejected.sp is not None and rejected.sp.state == SpState.REJECTED
+    assert refused.sp is not None and refused.sp.state == SpState.PENDING
+    got = app.state.sp_received
+    assert set(got.orders) == {str(confirmed.id), str(rejected.id)}  # the simulator's checks
+    [push] = [r for r in await rows(ctx, kind="sp_order") if r.order_id == refused.id]
+    assert push.last_error.startswith("HTTP 401")
+
+
+async def test_each_order_is_pushed_once_across_two_servers_and_two_relays(
+    ctx: AppContext, world: World, sp: RecordingSp
+):
+    """PostgreSQL: two servers place orders at once while two relays (whose clocks make every
+    push due at once) retry the pushes an outage left; each order gets one answered push and
+    one status change."""
+    import asyncio
+
+    from serviceguide.notify.relay import Relay
+    from serviceguide.storage.db import Database
+
+    if not ctx.db.is_postgres:
+        pytest.skip("several processes share one database on PostgreSQL")
+    other = AppContext(db=Database(ctx.settings.database_url, pool_size=5), settings=ctx.settings)
+    try:
+        await push_to(ctx, sp.base(1001))
+        sp.mode = "500"  # an outage first: every push is left pending
+        servers = [ctx, other]
+        first = await asyncio.gather(*(place_one(servers[i % 2], i=i) for i in range(12)))
+        sp.mode, sp.delay = "confirm", 0.02
+
+        async def relay(c: AppContext, name: str) -> None:
+            # Two minutes ahead: the outage's retries and the pushes just placed are due, the
+            # placing servers' five-minute claims are not expired.
+            async with Relay(c, clock=later(minutes=2), name=name) as r:
+                for _ in range(6):
+                    await r.drain()
+
+        second, *_ = await asyncio.gather(
+            asyncio.gather(*(place_one(servers[i % 2], i=i) for i in range(12, 24))),
+            relay(ctx, "relay-a"),
+            relay(other, "relay-b"),
+        )
+        await drain(ctx, clock=later(minutes=3))
+        placed = [o for p in (*first, *second) for o in p.orders]
+        assert len(placed) == 24
+        for o in placed:
+            assert await status(ctx, o.id) == "received", o.id
+            assert await status_events(ctx, o.id) == ["received"], o.id
+        async with ctx.db.read() as conn:
+            q = (
+                select(order_log.c.order_id, func.count())
+                .where(order_log.c.code == "sp_confirmed")
+                .group_by(order_log.c.order_id)
+            )
+            logged = dict((await conn.execute(q)).all())
+        assert logged == {o.id: 1 for o in placed}
+        # One answered push per order: the 12 of the outage were posted once more each, the
+        # 12 placed meanwhile once; never twice by two claimants.
+        late = {o.id for p in second for o in p.orders}
+        posts: dict[int, int] = {}
+        for call in sp.orders():
+            posts[call.order_id] = posts.get(call.order_id, 0) + 1
+        assert {i: n for i, n in posts.items() if i in late} == {i: 1 for i in late}
+        assert {i: n for i, n in posts.items() if i not in late} == {
+            o.id: 2 for p in first for o in p.orders
+        }
+    finally:
+        await other.db.dispose()

@@ -89,9 +89,9 @@ class RecordingSp:
 
 
 @contextmanager
-def recording_sp(mode: Mode = "confirm") -> Iterator[RecordingSp]:
+def recording_sp(mode: Mode = "confirm", port: int | None = None) -> Iterator[RecordingSp]:
     sp = RecordingSp(mode=mode)
     app = Starlette(routes=[Route("/{path:path}", sp.handle, methods=["POST"])])
-    with serve_in_thread(app) as url:
+    with serve_in_thread(app, port=port) as url:
         sp.url = url
         yield sp

@@ -342,7 +342,11 @@ async def sync_due(ctx: AppContext) -> int:
 
 @contextlib.asynccontextmanager
 async def sync_in_background(ctx: AppContext) -> AsyncIterator[None]:
-    """Sync the TLs' products as they fall due, for as long as the server runs."""
+    """Sync the TLs' products as they fall due, for as long as the server runs (not at all with
+    ``SERVICEGUIDE_PRODUCTS_SYNC_SECONDS=0``)."""
+    if ctx.settings.products_sync_seconds == 0:
+        yield
+        return
     look = min(LOOK_SECONDS, max(1.0, ctx.settings.products_sync_seconds / 4))
 
     async def loop() -> None:

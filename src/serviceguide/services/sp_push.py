@@ -42,6 +42,13 @@ def first_attempt_due(ctx: AppContext, now: datetime) -> datetime:
     return now + timedelta(seconds=ctx.settings.sp_timeout_seconds + RESERVE_SECONDS)
 
 
+def _lease(ctx: AppContext) -> timedelta:
+    """The placing server's claim: past the push's own timeout, so that no relay takes the push
+    over while the first attempt may still be under way."""
+    s = ctx.settings
+    return timedelta(seconds=max(s.outbox_lease_seconds, s.sp_timeout_seconds + RESERVE_SECONDS))
+
+
 def _client() -> httpx.AsyncClient:
     """This process's client for first attempts (one per event loop: tests run many)."""
     import asyncio
@@ -73,18 +80,13 @@ async def with_answers(ctx: AppContext, placement: Placement, *, first: bool) ->
     ids = [o.id for o in placement.orders]
     answers: dict[int, SpAnswer] = {}
     if first:
-        async with ctx.db.read() as conn:
+        token = uuid.uuid4().hex
+        async with ctx.db.write() as conn:
             pushes = await repo.pushes_of(conn, ids)
-        if pushes:
-            token = uuid.uuid4().hex
-            async with ctx.db.write() as conn:
-                claims = await repo.claim_ids(
-                    conn,
-                    list(pushes.values()),
-                    now=utcnow(),
-                    lease=timedelta(seconds=ctx.settings.outbox_lease_seconds),
-                    token=token,
-                )
+            claims = await repo.claim_ids(
+                conn, list(pushes.values()), now=utcnow(), lease=_lease(ctx), token=token
+            )
+        if claims:
             name = f"{socket.gethostname()}:{os.getpid()} (placing)"
             relay = Relay(ctx, name=name, http=_client())
             answers = await relay.push_claimed(claims, token)

@@ -141,6 +141,8 @@ async def claim_ids(
     """Claim these rows, due or not, if they are still pending (inside a write transaction): the
     placing server's first attempt at the pushes it has just committed. A row a relay has taken
     meanwhile is left to it."""
+    if not ids:
+        return []
     q = (
         select(outbox.c.id, outbox.c.kind, outbox.c.order_id, outbox.c.attempts)
         .where(outbox.c.id.in_(list(ids)), outbox.c.state == OutboxState.PENDING.value)

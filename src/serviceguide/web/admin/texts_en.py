@@ -172,6 +172,28 @@ EN: dict[str, str] = {
     "delivery.empty_hint": "Leave empty not to show it.",
     "delivery.submit": "Save",
     "delivery.done": "The details have been saved.",
+    "delivery.onapi.done": "The ON-API settings have been saved.",
+    "delivery.onapi.title": "Orders over ON-API",
+    "delivery.onapi.intro": (
+        "The guide can send every new order straight to your system over ON-API 2.6 (order and "
+        "activationnotice). Your answer is shown to the customer."
+    ),
+    "delivery.onapi.url": "ON-API address",
+    "delivery.onapi.url.hint": (
+        "E.g. https://sp.example/onapi/2.6. Leave empty to take orders by e-mail only."
+    ),
+    "delivery.onapi.username": "Username (Basic)",
+    "delivery.onapi.username.hint": "Leave empty for calls without credentials.",
+    "delivery.onapi.password": "Password (Basic)",
+    "delivery.onapi.password.stored": (
+        "A password is stored and never shown. Leave empty to keep it."
+    ),
+    "delivery.onapi.password.none": "No password is stored.",
+    "delivery.onapi.delivery": "How orders reach you",
+    "delivery.onapi.delivery.mail": "E-mail only",
+    "delivery.onapi.delivery.onapi": "ON-API only (e-mail if you have not answered in 15 minutes)",
+    "delivery.onapi.delivery.both": "ON-API and e-mail",
+    "delivery.onapi.submit": "Save ON-API settings",
     "network.title": "The network",
     "network.intro": "The settings of {name} ({coid}).",
     "network.settings": "Settings",
