@@ -215,15 +215,15 @@ async def _tl_admin(ctx: AppContext) -> Any:
 async def test_services_from_the_products_are_changed_there_not_by_hand(
     ctx: AppContext, synced: ProductsServer
 ):
-    from serviceguide.domain.errors import InvalidInput
+    from serviceguide.domain.errors import Forbidden
     from serviceguide.storage.products import onapi_services
 
     admin = await _tl_admin(ctx)
     async with ctx.db.read() as conn:
         synced_ids = [s.id for s in await onapi_services(conn, admin.org_id)]
-    with pytest.raises(InvalidInput, match="ON-API products"):
+    with pytest.raises(Forbidden, match="ON-API products"):
         await offering.retire(ctx, admin, synced_ids[0])
-    with pytest.raises(InvalidInput, match="ON-API products"):
+    with pytest.raises(Forbidden, match="ON-API products"):
         await offering.update(
             ctx,
             admin,
@@ -252,3 +252,26 @@ async def test_a_tl_that_never_synced_serves_its_services_and_contact_details(
     s2 = doc["products"][0]["offerings"][0]["marketingInformation"]
     assert (s2["price"], s2["startPrice"]) == ("199,50", "495")
     assert s2["periodOfNotice"] == "P1M"  # not stated for a service entered by hand: a month
+
+
+async def test_the_admin_page_lists_offerings_from_the_products_without_an_edit_form(
+    ctx: AppContext, synced: ProductsServer
+):
+    from serviceguide.storage.products import onapi_services
+    from tests.support.admin import add_admin_users, admin_browser
+
+    await add_admin_users(ctx)
+    admin = await _tl_admin(ctx)
+    async with ctx.db.read() as conn:
+        synced_ids = [s.id for s in await onapi_services(conn, admin.org_id)]
+    async with admin_browser(ctx, "tl1.admin") as b:
+        page = await b.get("/staff/admin/services")
+        assert page.status == 200
+        assert "Bredband 100/100 – Halva priset" in page.html
+        assert page.html.count("Från era ON-API-produkter: ändras där") == len(synced_ids)
+        assert f'action="/staff/admin/services/{synced_ids[0]}"' not in page.html
+        assert 'action="/staff/admin/services/101"' in page.html  # entered by hand
+        r = await b.post(f"/staff/admin/services/{synced_ids[0]}/retire", {})
+        assert r.status_code == 403  # refused: nothing retired
+    async with ctx.db.read() as conn:
+        assert all(s.active for s in await onapi_services(conn, admin.org_id))

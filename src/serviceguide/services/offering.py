@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from serviceguide.domain.catalogue import service_fields
 from serviceguide.domain.clock import utcnow
-from serviceguide.domain.errors import InvalidInput
+from serviceguide.domain.errors import Forbidden, InvalidInput
 from serviceguide.domain.model import OrgKind
 from serviceguide.domain.roles import Actor, require_admin, require_own
 from serviceguide.services import audit
@@ -155,9 +155,7 @@ async def _mine(conn: AsyncConnection, actor: Actor, service_id: int) -> Service
     require_own(actor, found.tl_org_id if found else None, "service", service_id)
     assert found is not None
     if found.source != "manual":
-        raise InvalidInput(
-            "uid", "this service comes from your ON-API products: change it there, it is read again"
-        )
+        raise Forbidden("This service comes from your ON-API products: change it there")
     return found
 
 
