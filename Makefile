@@ -106,7 +106,7 @@ clean:
 # The whole benchmark (docs/performance.md): the HTTP API on SQLite and PostgreSQL at 10 000 and
 # 1 000 000 orders with 1 000 000 accesses, the scale-out checks, then the market database.
 # Rewrites BENCHMARKS.md. Takes about 40 minutes on 2 cores.
-bench: install wrk bench-api bench-marketdb bench-upload bench-search bench-sp
+bench: install wrk bench-api bench-marketdb bench-upload bench-search bench-sp bench-products
 
 wrk:
 	@command -v wrk >/dev/null || { sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
@@ -132,6 +132,13 @@ SEARCH_ORDERS  ?= 1000000
 SEARCH_BACKEND ?= both
 bench-search: install
 	$(BIN)/python -m bench.search --orders $(SEARCH_ORDERS) --backend $(SEARCH_BACKEND)
+
+.PHONY: bench-products
+# A TL's products document of 250 products × 4 offerings read into 4 networks, changed and half
+# retired, and the served products read back, on SQLite and PostgreSQL; writes the "ON-API
+# products" section of BENCHMARKS.md.
+bench-products: install
+	$(BIN)/python -m bench.products --products 250 --networks 4 --backend both
 
 .PHONY: bench-marketdb
 # Import 1 000 000 MdB2 accesses into SQLite and PostgreSQL and time address searches in them;

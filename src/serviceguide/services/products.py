@@ -207,30 +207,39 @@ async def _apply(
         (r["network_id"], r["product_id"], r["offering_id"]): r
         for r in await repo.raw_onapi_rows(conn, tl_org_id)
     }
+    added: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
     for key, values in wanted.items():
         row = existing.get(key)
         if row is None:
-            await catalogue.insert_service(
-                conn,
-                id=await catalogue.next_service_id(conn),
-                tl_org_id=tl_org_id,
-                network_id=key[0],
-                source="onapi",
-                direct_activation=False,
-                active=True,
-                created_at=now,
-                **values,
-            )
-            report.added += 1
+            added.append({"network_id": key[0], **values})
         elif row["active"] and all(_same(row[k], v) for k, v in values.items()):
             report.unchanged += 1
         else:
-            await catalogue.update_service(conn, row["id"], active=True, updated_at=now, **values)
-            report.updated += 1
-    for key, row in existing.items():
-        if key not in wanted and row["active"]:
-            await catalogue.update_service(conn, row["id"], active=False, updated_at=now)
-            report.retired += 1
+            changed.append({"id": row["id"], **values})
+    gone = [row["id"] for key, row in existing.items() if key not in wanted and row["active"]]
+    # In batches: a document of a thousand offerings is a few statements, not thousands.
+    if added:
+        first = await catalogue.next_service_id(conn)
+        await repo.insert_services(
+            conn,
+            [
+                {
+                    "id": first + i,
+                    "tl_org_id": tl_org_id,
+                    "source": "onapi",
+                    "direct_activation": False,
+                    "active": True,
+                    "created_at": now,
+                    "updated_at": now,
+                    **values,
+                }
+                for i, values in enumerate(added)
+            ],
+        )
+    await repo.update_services(conn, changed, now)
+    await repo.retire_services(conn, gone, now)
+    report.added, report.updated, report.retired = len(added), len(changed), len(gone)
 
 
 def _provider_json(doc: ProductsDocument) -> str:

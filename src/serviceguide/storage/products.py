@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -67,6 +67,47 @@ async def raw_onapi_rows(conn: AsyncConnection, tl_org_id: int) -> list[dict[str
     """The same services as column values (to compare what a new sync would write)."""
     q = select(services).where(services.c.tl_org_id == tl_org_id, services.c.source == "onapi")
     return [dict(r._mapping) for r in await conn.execute(q.order_by(services.c.id))]
+
+
+async def insert_services(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """New services, every row with the same columns (one statement per batch)."""
+    for i in range(0, len(rows), BATCH):
+        await conn.execute(insert(services), list(rows[i : i + BATCH]))
+
+
+async def update_services(
+    conn: AsyncConnection, rows: Sequence[dict[str, Any]], now: datetime
+) -> None:
+    """Services changed (and brought back): each row's ``id`` and its new values, every row
+    with the same columns."""
+    if not rows:
+        return
+    columns = [k for k in rows[0] if k != "id"]
+    stmt = (
+        update(services)
+        .where(services.c.id == bindparam("service_id"))
+        .values(
+            active=True,
+            updated_at=now,
+            **{c: bindparam(f"v_{c}", type_=services.c[c].type) for c in columns},
+        )
+    )
+    params = [{"service_id": r["id"], **{f"v_{c}": r[c] for c in columns}} for r in rows]
+    for i in range(0, len(params), BATCH):
+        await conn.execute(stmt, params[i : i + BATCH])
+
+
+async def retire_services(conn: AsyncConnection, ids: Sequence[int], now: datetime) -> None:
+    for i in range(0, len(ids), BATCH):
+        await conn.execute(
+            update(services)
+            .where(services.c.id.in_(list(ids[i : i + BATCH])))
+            .values(active=False, updated_at=now)
+        )
+
+
+#: Rows per statement when writing services in bulk.
+BATCH = 500
 
 
 # --- the claim on a TL's sync -----------------------------------------------------------------
