@@ -152,6 +152,7 @@ class Demo:
     accesses: list[tuple[str, str]]
     services: dict[str, list[int]]  # coid -> service ids sold there
     words: list[str]
+    xsps: list[int] = field(default_factory=list)
 
 
 def _login(base_url: str, api_user: int, api_key: str) -> str:
@@ -186,6 +187,7 @@ def _demo(deployment: Deployment, server: Server) -> Demo:
         accesses=[(a["coid"], a["accessId"]) for a in d["accesses"]],
         services=services,
         words=words,
+        xsps=[t["xsp"] for t in d["tls"]],
     )
 
 
@@ -336,7 +338,10 @@ def _onapi(demo: Demo) -> Prepare:
             case.headers["Authorization"] = f"Basic {token}"
         if _half(data, "known network"):
             coid, access_id = data.draw(st.sampled_from(demo.accesses), label="access")
-            case.path_parameters["coid"] = coid
+            if "xsp" in case.path_parameters:  # a TL's products
+                case.path_parameters["xsp"] = str(data.draw(st.sampled_from(demo.xsps)))
+            else:
+                case.path_parameters["coid"] = coid
             if "access_id" in case.path_parameters:
                 case.path_parameters["access_id"] = access_id
         if not _often(data, "no If-Modified-Since"):
@@ -468,9 +473,12 @@ def test_the_api_conforms_to_its_openapi_description_under_fuzzing(
             print(f"  FAIL {where}: {title}\n    {detail.replace(chr(10), chr(10) + '    ')}")
 
     # Every documented API was fuzzed, every XSP method over GET and POST.
-    assert {"/api/guide/addresses", "/api/guide/orders", "/plain/onapi/{coid}/accesses"} <= {
-        c.split(" ")[1] for c in covered
-    }
+    assert {
+        "/api/guide/addresses",
+        "/api/guide/orders",
+        "/plain/onapi/{coid}/accesses",
+        "/plain/onapi/{xsp}/products",
+    } <= {c.split(" ")[1] for c in covered}
     assert len([c for c in covered if c.startswith(("GET", "POST")) and "method=" in c]) == 18
     # The credentials worked: the fuzzer saw successes, not only refusals.
     assert stats.statuses["200"] > 0 and stats.statuses["201"] > 0, stats.summary()

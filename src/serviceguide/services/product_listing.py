@@ -68,11 +68,6 @@ def _provider(tl: Organisation, stored: str | None) -> dict[str, Any]:
     return out
 
 
-def _extra(s: ServiceRecord, raw: dict[int, str | None]) -> dict[str, Any]:
-    text = raw.get(s.id)
-    return json.loads(text) if text else {}
-
-
 def _offering(s: ServiceRecord, extra: dict[str, Any]) -> dict[str, Any]:
     _, offering_id = s.onapi_ids
     mi: dict[str, Any] = {
@@ -99,18 +94,25 @@ def _offering(s: ServiceRecord, extra: dict[str, Any]) -> dict[str, Any]:
     return {"offeringId": offering_id, "marketingInformation": mi}
 
 
-def _products(found: list[ServiceRecord], raw: dict[int, str | None]) -> list[dict[str, Any]]:
+def _products(found: list[tuple[ServiceRecord, str | None]]) -> list[dict[str, Any]]:
+    """The services grouped into products and offerings (one offering in several networks is
+    served once); what the document said is parsed once per product and offering."""
     products: dict[str, dict[str, Any]] = {}
-    offerings: dict[str, dict[str, dict[str, Any]]] = {}
-    for s in found:
-        extra = _extra(s, raw)
+    offerings: dict[str, set[str]] = {}
+    for s, raw in found:
         product_id, offering_id = s.onapi_ids
-        if product_id not in products:
+        product = products.get(product_id)
+        if product is not None and offering_id in offerings[product_id]:
+            if s.uid not in product["coProducts"]:  # entered by hand in another network
+                product["coProducts"].append(s.uid)
+            continue
+        extra: dict[str, Any] = json.loads(raw) if raw else {}
+        if product is None:
             categories = extra.get("categories") or (
                 [s.category] if s.category in CATEGORIES else []
             )
-            products[product_id] = {
-                "coProducts": [],
+            product = products[product_id] = {
+                "coProducts": list(extra.get("coProducts") or [s.uid]),
                 "productId": product_id,
                 "marketingInformation": {
                     "productName": s.name,
@@ -120,14 +122,11 @@ def _products(found: list[ServiceRecord], raw: dict[int, str | None]) -> list[di
                 "files": extra.get("files") or [],
                 "offerings": [],
             }
-            offerings[product_id] = {}
-        co = products[product_id]["coProducts"]
-        for code in extra.get("coProducts") or [s.uid]:
-            if code not in co:
-                co.append(code)
-        if offering_id not in offerings[product_id]:
-            offerings[product_id][offering_id] = _offering(s, extra)
-            products[product_id]["offerings"].append(offerings[product_id][offering_id])
+            offerings[product_id] = set()
+        elif s.uid not in product["coProducts"]:
+            product["coProducts"].append(s.uid)
+        offerings[product_id].add(offering_id)
+        product["offerings"].append(_offering(s, extra))
     return list(products.values())
 
 
@@ -171,11 +170,10 @@ async def list_products(
         if newest is not None and if_modified_since is not None and newest < if_modified_since:
             return ProductsAnswer(stamp(newest, datetime.now(UTC)), None)
         found = await repo.offered_of_tl(conn, tl.id, network_ids)
-        raw = await repo.extras(conn, [s.id for s in found])
         state = await repo.sync_state(conn, tl.id)
     document = {
         "serviceProvider": _provider(tl, state.service_provider if state else None),
-        "products": _products(found, raw),
+        "products": _products(found),
     }
     last = stamp(newest, datetime.now(UTC)) if newest is not None else None
     return ProductsAnswer(last, document)

@@ -210,12 +210,13 @@ async def sync_state(conn: AsyncConnection, tl_org_id: int) -> SyncState | None:
 
 async def offered_of_tl(
     conn: AsyncConnection, tl_org_id: int, network_ids: Sequence[int] | None
-) -> list[ServiceRecord]:
-    """The TL's services the guide offers now, in the given networks (None: all)."""
+) -> list[tuple[ServiceRecord, str | None]]:
+    """The TL's services the guide offers now, in the given networks (None: all), each with the
+    rest of what its products document said (JSON; None for a service entered by hand)."""
     q = select(services).where(services.c.tl_org_id == tl_org_id, offered())
     if network_ids is not None:
         q = q.where(services.c.network_id.in_(list(network_ids)))
-    return [_service(r) for r in await conn.execute(q.order_by(services.c.id))]
+    return [(_service(r), r.onapi_extra) for r in await conn.execute(q.order_by(services.c.id))]
 
 
 async def newest_change(
@@ -241,11 +242,3 @@ async def networks_with_access(
         accesses.c.retired_at.is_(None),
     )
     return sorted(set((await conn.execute(q)).scalars()))
-
-
-async def extras(conn: AsyncConnection, service_ids: Sequence[int]) -> dict[int, str | None]:
-    """The rest of what the TL's document said of these services (JSON), by service id."""
-    if not service_ids:
-        return {}
-    q = select(services.c.id, services.c.onapi_extra).where(services.c.id.in_(list(service_ids)))
-    return {r.id: r.onapi_extra for r in await conn.execute(q)}
