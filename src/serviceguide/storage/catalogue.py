@@ -325,7 +325,7 @@ def _service(r: Any) -> ServiceRecord:
         price_once=Decimal(r.price_once),
         direct_activation=r.direct_activation,
         active=r.active,
-        offered=bool(getattr(r, "offered", False)),
+        offered=bool(r.offered) if "offered" in r._fields else False,
         category=r.category,
         description=r.description,
         source=r.source,

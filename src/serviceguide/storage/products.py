@@ -211,12 +211,21 @@ async def sync_state(conn: AsyncConnection, tl_org_id: int) -> SyncState | None:
 async def offered_of_tl(
     conn: AsyncConnection, tl_org_id: int, network_ids: Sequence[int] | None
 ) -> list[tuple[ServiceRecord, str | None]]:
-    """The TL's services the guide offers now, in the given networks (None: all), each with the
-    rest of what its products document said (JSON; None for a service entered by hand)."""
-    q = select(services).where(services.c.tl_org_id == tl_org_id, offered())
+    """The TL's offerings the guide offers now, in the given networks (None: all): one service
+    per product and offering (the same offering in another network says the same), each with
+    the rest of what its products document said (JSON; None for a service entered by hand)."""
+    cols = [c for c in services.c if c.name not in ("created_at", "updated_at")]
+    q = select(*cols).where(services.c.tl_org_id == tl_org_id, offered())
     if network_ids is not None:
         q = q.where(services.c.network_id.in_(list(network_ids)))
-    return [(_service(r), r.onapi_extra) for r in await conn.execute(q.order_by(services.c.id))]
+    seen: set[tuple[str, str]] = set()
+    found = []
+    for r in await conn.execute(q.order_by(services.c.id)):
+        key = (r.product_id or r.uid, r.offering_id or r.uid)
+        if key not in seen:
+            seen.add(key)
+            found.append((_service(r), r.onapi_extra))
+    return found
 
 
 async def newest_change(
