@@ -2,7 +2,8 @@
 push still happens, once.
 
 The TL's ON-API endpoint is first a port that listens but never accepts: the server commits
-the order, claims its push and sends it into a connection nobody reads. The server (its whole
+the order with its push (claimed by the server for its first attempt) and sends the push into a
+connection nobody reads. The server (its whole
 process group) is then killed with SIGKILL, the TL's real endpoint (a recording server) comes
 up on the same port, and the server is started again. Its relay takes the push over once the
 dead claim's lease has run out and the TL gets the order — exactly one request for it — and

@@ -106,6 +106,7 @@ async def test_a_confirmed_push_sends_the_spec_body_and_makes_the_order_received
         "state": "CONFIRMED",
         "externalMessage": MESSAGES["confirm"],
     }
+    assert placed.to_public()["orders"][0]["status"] == "received"
 
     [call] = sp.calls
     assert call.path == "/1001/onapi/2.6/order/"
@@ -163,6 +164,7 @@ async def test_a_rejected_push_cancels_the_order_with_the_tls_message(
     [order] = (await place_one(ctx)).orders
     assert order.sp is not None and order.sp.state == SpState.REJECTED
     assert order.sp.external_message == MESSAGES["reject"]
+    assert order.status == "cancelled"
     assert await status(ctx, order.id) == "cancelled"
     assert (await log_codes(ctx, order.id))[-1] == (
         "sp_rejected",
@@ -330,6 +332,7 @@ async def test_the_guide_json_answer_carries_the_tls_answer_also_when_repeated(
     got = {o["xsp"]: o for o in first.json()["orders"]}
     assert got[1001]["sp"] == {"state": "CONFIRMED", "externalMessage": MESSAGES["confirm"]}
     assert "sp" not in got[1002]
+    assert (got[1001]["status"], got[1002]["status"]) == ("received", "new")
     assert again.json()["orders"] == first.json()["orders"]
     assert len(sp.orders()) == 1
     assert sp.orders()[0].body["customerDetails"]["phone"] == "08-123 456 78"
@@ -459,9 +462,9 @@ async def test_the_sp_simulator_confirms_and_rejects_as_asked(ctx: AppContext, w
 async def test_each_order_is_pushed_once_across_two_servers_and_two_relays(
     ctx: AppContext, world: World, sp: RecordingSp
 ):
-    """PostgreSQL: two servers place orders at once while two relays (whose clocks make every
-    push due at once) retry the pushes an outage left; each order gets one answered push and
-    one status change."""
+    """PostgreSQL: two servers place orders at once while two relays retry the pushes an outage
+    left (retried at once: no back-off here); each order gets one answered push and one status
+    change."""
     import asyncio
 
     from serviceguide.notify.relay import Relay
@@ -469,27 +472,28 @@ async def test_each_order_is_pushed_once_across_two_servers_and_two_relays(
 
     if not ctx.db.is_postgres:
         pytest.skip("several processes share one database on PostgreSQL")
-    other = AppContext(db=Database(ctx.settings.database_url, pool_size=5), settings=ctx.settings)
+    now_again = {"outbox_backoff_base_seconds": 0.0, "outbox_backoff_cap_seconds": 0.0}
+    one = with_settings(ctx, **now_again)
+    other_db = Database(ctx.settings.database_url, pool_size=5)
+    other = AppContext(db=other_db, settings=one.settings)
     try:
         await push_to(ctx, sp.base(1001))
         sp.mode = "500"  # an outage first: every push is left pending
-        servers = [ctx, other]
+        servers = [one, other]
         first = await asyncio.gather(*(place_one(servers[i % 2], i=i) for i in range(12)))
         sp.mode, sp.delay = "confirm", 0.02
 
         async def relay(c: AppContext, name: str) -> None:
-            # Two minutes ahead: the outage's retries and the pushes just placed are due, the
-            # placing servers' five-minute claims are not expired.
-            async with Relay(c, clock=later(minutes=2), name=name) as r:
+            async with Relay(c, name=name) as r:
                 for _ in range(6):
                     await r.drain()
 
         second, *_ = await asyncio.gather(
             asyncio.gather(*(place_one(servers[i % 2], i=i) for i in range(12, 24))),
-            relay(ctx, "relay-a"),
+            relay(one, "relay-a"),
             relay(other, "relay-b"),
         )
-        await drain(ctx, clock=later(minutes=3))
+        await drain(one)
         placed = [o for p in (*first, *second) for o in p.orders]
         assert len(placed) == 24
         for o in placed:
@@ -514,4 +518,54 @@ async def test_each_order_is_pushed_once_across_two_servers_and_two_relays(
             o.id: 2 for p in first for o in p.orders
         }
     finally:
-        await other.db.dispose()
+        await other_db.dispose()
+
+
+async def test_a_given_up_push_mails_at_once_and_the_outbox_commands_retry_it(
+    ctx: AppContext, world: World, sp: RecordingSp, database_url: str
+):
+    from serviceguide.observability import metrics
+    from tests.support.notify import command
+
+    def pushes(outcome: str) -> float:
+        return metrics.get().sp_push.labels(outcome)._value.get()
+
+    pending_before, confirmed_before = pushes("pending"), pushes("confirmed")
+    once = with_settings(ctx, outbox_max_attempts=1)
+    sp.mode = "500"
+    await push_to(once, sp.base(1001))
+    [order] = (await place_one(once)).orders
+    [push] = await rows(ctx, kind=OutboxKind.SP_ORDER.value)
+    assert push.state == OutboxState.FAILED.value  # its only attempt failed: given up
+    assert len(await mails_for(ctx, order.id)) == 1  # the fallback mail does not wait for it
+
+    listed = await command(database_url, "outbox", "list", "--kind", "sp_order", "--json")
+    assert listed.returncode == 0, listed.stderr
+    [entry] = json.loads(listed.stdout)
+    assert (entry["id"], entry["target"], entry["state"]) == (push.id, sp.base(1001), "failed")
+    again = await command(database_url, "outbox", "retry", str(push.id))
+    assert again.returncode == 0, again.stderr
+    sp.mode = "confirm"
+    await drain(ctx)
+    [push] = await rows(ctx, kind=OutboxKind.SP_ORDER.value)
+    assert push.state == OutboxState.DELIVERED.value
+    assert await status(ctx, order.id) == "received"
+    assert len(await mails_for(ctx, order.id)) == 1  # still the one mail
+    assert (pushes("pending"), pushes("confirmed")) == (pending_before + 1, confirmed_before + 1)
+
+
+async def test_the_pushes_of_orders_placed_together_go_in_parallel(
+    ctx: AppContext, world: World, sp: RecordingSp
+):
+    from serviceguide.services import admin
+
+    await admin.create_service(
+        ctx, xsp=1001, coid="KOA", uid="S1TV", name="TV", price_monthly="99", price_once="0",
+        service_id=108,
+    )  # fmt: skip
+    await push_to(ctx, sp.base(1001))
+    sp.together = 2  # each push is answered only once both are under way
+    placed = await place_one(ctx, [101, 108])
+    assert sp.most_in_flight == 2
+    assert [o.sp.state for o in placed.orders if o.sp] == [SpState.CONFIRMED] * 2
+    assert sorted(c.order_id for c in sp.orders()) == sorted(o.id for o in placed.orders)

@@ -55,6 +55,11 @@ class RecordingSp:
     mode: Mode = "confirm"
     delay: float = 0.0
     calls: list[Call] = field(default_factory=list)
+    #: Hold each request until this many are in flight at once (at most 5 s): with 2, two
+    #: pushes sent one after the other cannot both be answered before the first gives up.
+    together: int = 0
+    in_flight: int = 0
+    most_in_flight: int = 0
 
     def base(self, xsp: int) -> str:
         return f"{self.url}/{xsp}/onapi/2.6"
@@ -73,8 +78,17 @@ class RecordingSp:
             body = raw
         self.calls.append(Call(request.url.path, dict(request.headers), body))
         mode, delay = self.mode, self.delay
-        if delay:
-            await asyncio.sleep(delay)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            for _ in range(500):
+                if self.in_flight >= self.together:
+                    break
+                await asyncio.sleep(0.01)
+            if delay:
+                await asyncio.sleep(delay)
+        finally:
+            self.in_flight -= 1
         if request.url.path.endswith("/activationnotice/"):
             return Response(status_code=500 if mode == "500" else 200)
         if mode == "500":

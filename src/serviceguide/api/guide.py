@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -95,11 +95,28 @@ class ServiceOut(_Doc):
     privacy_url: str | None = Field(description="extension: the TL's privacy policy")
 
 
+class SpAnswerOut(_Doc):
+    state: Literal["CONFIRMED", "REJECTED", "PENDING"] = Field(
+        description="the TL's answer to the pushed order; PENDING: none yet (the provider will "
+        "confirm by e-mail)"
+    )
+    externalMessage: str = Field(  # the spec's name
+        description="the TL's words for the customer, to be shown as text; empty when PENDING"
+    )
+
+
 class PlacedOrderOut(_Doc):
     id: int
     service: int
     xsp: int
-    status: OrderStatus = Field(description="`new`, or `delivered` when directly activated")
+    status: OrderStatus = Field(
+        description="`new`; `delivered` when directly activated; for an order pushed to its TL "
+        "over ON-API, `received` or `cancelled` as the TL answered"
+    )
+    sp: SpAnswerOut | None = Field(
+        default=None,
+        description="only for an order pushed to its TL over ON-API (docs/onapi-sp.md)",
+    )
 
 
 class PlacementOut(_Doc):

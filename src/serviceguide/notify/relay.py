@@ -218,11 +218,14 @@ class Relay:
             hooks = await repo.webhook_facts(conn, hook_ids) if hook_ids else {}
             receipts = await receipt_repo.receipt_facts(conn, receipt_ids) if receipt_ids else {}
             pushes = await push_repo.push_facts(conn, push_ids) if push_ids else {}
-            for tl_org_id in {f.tl_org_id for f in pushes.values()}:
-                try:
-                    targets[tl_org_id] = await sp_settings.target(conn, self.settings, tl_org_id)
-                except Unsealable as e:  # told on each push: the operator fixes it
-                    targets[tl_org_id] = e
+        for f in pushes.values():
+            if f.tl_org_id in targets:
+                continue
+            try:
+                found = f.onapi and sp_settings.open_target(self.settings, f.xsp, f.onapi)
+                targets[f.tl_org_id] = found or None
+            except Unsealable as e:  # told on each push: the operator fixes it
+                targets[f.tl_org_id] = e
         return _Facts(mails, hooks, receipts, pushes, targets)
 
     async def push_claimed(self, claims: list[repo.Claim], token: str) -> dict[int, SpAnswer]:
@@ -449,8 +452,7 @@ class Relay:
         the answer to its commit; then it may already be recorded, and is not recorded twice."""
         claim = o.claim
         pushing = claim.kind in SP_KINDS
-        # A push may change its order and write to its log: such a write holds the streams.
-        async with self.ctx.db.write(ordered=pushing) as conn:
+        async with self.ctx.db.write() as conn:
             held = await repo.record_attempt(
                 conn,
                 outbox_id=claim.id,
@@ -510,12 +512,16 @@ class Relay:
         mail when it is due."""
         assert o.push is not None
         now = self.clock()
+        # Writing to the order's log and events: from here the transaction holds the streams
+        # (taken only now, so that recording a plain attempt never waits for them).
         if o.answer is not None and o.answer.state != SpState.PENDING:
+            await self.ctx.db.hold_streams(conn)
             await sp_answers.apply_answer(conn, o.push, o.answer, now)
         elif o.error is not None:
             delivery = o.sp.delivery if o.sp else None
             gave_up = o.state == OutboxState.FAILED
             if sp_answers.fallback_due(o.push, delivery, now, gave_up):
+                await self.ctx.db.hold_streams(conn)
                 await sp_answers.enqueue_fallback(conn, o.push, now)
 
 

@@ -253,7 +253,7 @@ async def place_order(
     if idempotency_key:
         idempotency_key = scoped_key(idempotency_key, client_ip)
         if first := await _replay(ctx, idempotency_key, print_):
-            return await sp_push.with_answers(ctx, first, first=False)
+            return await sp_push.with_answers(ctx, first)
     plan = await _plan(ctx, req)
     limit = ctx.settings.guide_rate
     taken = None
@@ -277,8 +277,11 @@ async def place_order(
         if idempotency_key and (first := await _replay(ctx, idempotency_key, print_)):
             if taken is not None:
                 await taken.give_back()
-            return await sp_push.with_answers(ctx, first, first=False)
+            return await sp_push.with_answers(ctx, first)
         raise DuplicateOrder([o.id for o in found])
+    # The pushes of new orders are written claimed by this process, for its first attempt.
+    pushing = notify and any(plan.push(svc, OrderStatus.NEW) for svc, _xsp in plan.services)
+    claim = sp_push.new_claim() if pushing else None
     try:
         placement, replayed = await _activate_and_store(
             ctx,
@@ -290,6 +293,7 @@ async def place_order(
             print_,
             notify,
             _Page(token, hashlib.sha256(token.encode()).hexdigest(), lang),
+            claim,
         )
     except BaseException:
         if taken is not None:
@@ -299,8 +303,8 @@ async def place_order(
         await taken.give_back()  # the first request placed these orders, and counted them
     if not replayed:
         metrics.orders_placed(len(placement.orders))
-    if notify and any(plan.push(svc, OrderStatus.NEW) for svc, _xsp in plan.services):
-        placement = await sp_push.with_answers(ctx, placement, first=not replayed)
+    if pushing:
+        placement = await sp_push.with_answers(ctx, placement, claim=None if replayed else claim)
     return placement
 
 
@@ -321,6 +325,7 @@ async def _activate_and_store(
     print_: str,
     notify: bool,
     page: _Page,
+    claim: str | None = None,
 ) -> tuple[Placement, bool]:
     """The placement, and whether it is a concurrent request's (same Idempotency-Key)."""
     activations: dict[int, ActivationResult] = {}
@@ -354,6 +359,7 @@ async def _activate_and_store(
             print_,
             notify,
             page,
+            claim,
         )
     except IntegrityError:
         # Most likely the same Idempotency-Key committed by a concurrent request.
@@ -374,6 +380,7 @@ async def _store(
     print_: str,
     notify: bool,
     page: _Page,
+    claim: str | None = None,
 ) -> Placement:
     c = customer
     access, network = plan.access, plan.network
@@ -427,7 +434,8 @@ async def _store(
                 page_sha256=page.sha256,
                 lang=page.lang,
                 receipt=page.token if notify else None,
-                push_at=sp_push.first_attempt_due(ctx, utcnow()),
+                push_token=claim,
+                push_until=sp_push.claim_until(ctx, utcnow()) if claim else None,
             )
         answered = Placement.from_public(json.loads(answer))
         return Placement(answered.customer_id, answered.orders, page.token)
@@ -531,7 +539,12 @@ async def _store(
         if notify:
             await changes.enqueue_order_mails(conn, mails, now)
             await push_repo.enqueue_pushes(
-                conn, pushes, now, sp_push.first_attempt_due(ctx, now), request_id.current()
+                conn,
+                pushes,
+                now,
+                request_id.current(),
+                token=claim,
+                until=sp_push.claim_until(ctx, now) if claim else None,
             )
             await receipts.enqueue_receipt(
                 conn,

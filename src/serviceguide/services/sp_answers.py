@@ -32,7 +32,8 @@ from serviceguide.storage.sp_push import PushFacts
 FALLBACK_AFTER = timedelta(minutes=15)
 BY = "ON-API"
 
-_STATUS = {SpState.CONFIRMED: OrderStatus.RECEIVED, SpState.REJECTED: OrderStatus.CANCELLED}
+#: What each answer makes of a ``new`` order.
+STATUS_OF = {SpState.CONFIRMED: OrderStatus.RECEIVED, SpState.REJECTED: OrderStatus.CANCELLED}
 _CODE = {SpState.CONFIRMED: LogCode.SP_CONFIRMED, SpState.REJECTED: LogCode.SP_REJECTED}
 
 
@@ -59,7 +60,7 @@ async def apply_answer(
 ) -> bool:
     """The order moves as the answer says if it is still ``new``; True if it moved. Inside a
     write transaction that holds the streams (``write(ordered=True)``)."""
-    new = _STATUS[answer.state]
+    new = STATUS_OF[answer.state]
     params = {"xsp": str(facts.xsp), "message": answer.external_message}
     await _log(conn, facts.order_id, LogText(_CODE[answer.state], params), now, f"TL {facts.xsp}")
     moved = await order_repo.update_status(conn, facts.order_id, OrderStatus.NEW, new, now)

@@ -3,10 +3,11 @@ attempts their ``order`` pushes itself, in parallel, and the guide's answer wait
 most SERVICEGUIDE_SP_TIMEOUT_SECONDS; what gets no usable answer is PENDING, and a relay tries
 it again from the outbox.
 
-The push rows are written with the orders, due only after the first attempt's time
-(:func:`first_attempt_due`), so relays leave them to the placing server; it claims them by id.
-Should it stop between the commit and the push (a crash, kill -9), a relay pushes them once
-they fall due. Notices (direct activations) are not waited for: relays send them at once.
+The push rows are written with the orders, already claimed by the placing server
+(:func:`claim_until`) for the first attempt's time and a few seconds more, so relays leave them to
+it. Should it stop between the commit and the push (a crash, kill -9), the claim runs out and a
+relay pushes them (the lost attempt is in the attempt log). Notices (direct activations) are not
+waited for: relays send them at once.
 """
 
 from __future__ import annotations
@@ -20,15 +21,15 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from serviceguide.domain.clock import utcnow
 from serviceguide.domain.sp import SpAnswer
+from serviceguide.domain.status import OrderStatus
 from serviceguide.notify import sp as sp_notify
 from serviceguide.services import sp_answers
 from serviceguide.services.context import AppContext
 from serviceguide.storage import sp_push as repo
 
 if TYPE_CHECKING:
-    from serviceguide.services.placing import Placement
+    from serviceguide.services.placing import PlacedOrder, Placement
 
 #: Beyond the first attempt's timeout, before relays may take a push the placing server has not
 #: finished (its claim and its record of the outcome take a few round trips).
@@ -37,16 +38,16 @@ RESERVE_SECONDS = 5.0
 _clients: dict[int, httpx.AsyncClient] = {}
 
 
-def first_attempt_due(ctx: AppContext, now: datetime) -> datetime:
-    """When relays may take an ``order`` push placed ``now``."""
+def new_claim() -> str:
+    """The token of the placing server's claim on the pushes it is about to write."""
+    return uuid.uuid4().hex
+
+
+def claim_until(ctx: AppContext, now: datetime) -> datetime:
+    """Until when the placing server's claim holds: past the push's own timeout, so that no
+    relay takes a push over while its first attempt may still be under way, and no longer, so
+    that a crash delays the push little."""
     return now + timedelta(seconds=ctx.settings.sp_timeout_seconds + RESERVE_SECONDS)
-
-
-def _lease(ctx: AppContext) -> timedelta:
-    """The placing server's claim: past the push's own timeout, so that no relay takes the push
-    over while the first attempt may still be under way."""
-    s = ctx.settings
-    return timedelta(seconds=max(s.outbox_lease_seconds, s.sp_timeout_seconds + RESERVE_SECONDS))
 
 
 def _client() -> httpx.AsyncClient:
@@ -71,30 +72,36 @@ async def close_client() -> None:
     _clients.clear()
 
 
-async def with_answers(ctx: AppContext, placement: Placement, *, first: bool) -> Placement:
+async def with_answers(
+    ctx: AppContext, placement: Placement, *, claim: str | None = None
+) -> Placement:
     """``placement`` with the TL's answer on each pushed order: after the first attempt, made
-    now, when ``first`` (the orders were just placed); as the log has it otherwise (a repeated
-    request's answer)."""
+    now, of the pushes written under ``claim`` (the orders were just placed); as the log has
+    it otherwise (a repeated request's answer)."""
     from serviceguide.notify.relay import Relay
 
     ids = [o.id for o in placement.orders]
     answers: dict[int, SpAnswer] = {}
-    if first:
-        token = uuid.uuid4().hex
-        async with ctx.db.write() as conn:
-            pushes = await repo.pushes_of(conn, ids)
-            claims = await repo.claim_ids(
-                conn, list(pushes.values()), now=utcnow(), lease=_lease(ctx), token=token
-            )
+    if claim is not None:
+        async with ctx.db.read() as conn:
+            claims = await repo.claimed_by(conn, ids, claim)
         if claims:
             name = f"{socket.gethostname()}:{os.getpid()} (placing)"
             relay = Relay(ctx, name=name, http=_client())
-            answers = await relay.push_claimed(claims, token)
+            answers = await relay.push_claimed(claims, claim)
     missing = [i for i in ids if i not in answers]
     if missing:
         async with ctx.db.read() as conn:
             answers.update(await sp_answers.answers_of(conn, missing))
     if not answers:
         return placement
-    orders = [dataclasses.replace(o, sp=answers.get(o.id)) for o in placement.orders]
+    orders = [_answered(o, answers.get(o.id)) for o in placement.orders]
     return dataclasses.replace(placement, orders=orders)
+
+
+def _answered(order: PlacedOrder, answer: SpAnswer | None) -> PlacedOrder:
+    """The order with the TL's answer, and the status that answer gave a ``new`` order."""
+    status = order.status
+    if answer is not None and status == OrderStatus.NEW:
+        status = sp_answers.STATUS_OF.get(answer.state, status)
+    return dataclasses.replace(order, sp=answer, status=status)

@@ -76,7 +76,8 @@ def _shown(xsp: int, s: StoredSettings | None) -> SpSettings:
     )
 
 
-def _opened(settings: Settings, xsp: int, s: StoredSettings) -> SpTarget:
+def open_target(settings: Settings, xsp: int, s: StoredSettings) -> SpTarget:
+    """Stored settings as a target to call, password opened."""
     password = None
     if s.password_enc is not None:
         password = unseal(settings, s.password_enc, f"ON-API password of TL {xsp}")
@@ -216,7 +217,7 @@ async def target(conn: AsyncConnection, settings: Settings, tl_org_id: int) -> S
         return None
     tl = await organisations.by_id(conn, tl_org_id)
     xsp = tl.xsp if tl is not None and tl.xsp is not None else 0
-    return _opened(settings, xsp, s)
+    return open_target(settings, xsp, s)
 
 
 async def target_by_xsp(ctx: AppContext, xsp: int) -> SpTarget:
@@ -231,4 +232,4 @@ async def target_by_xsp(ctx: AppContext, xsp: int) -> SpTarget:
         raise InvalidInput(
             "url", f"TL {xsp} has no ON-API URL: set one with 'serviceguide tl set-onapi'"
         )
-    return _opened(ctx.settings, xsp, s)
+    return open_target(ctx.settings, xsp, s)

@@ -521,13 +521,19 @@ WITH lock AS (
     WHERE CAST(:notify AS boolean) AND svc.mail
     ORDER BY ord.id
 ), pushes AS (
-    INSERT INTO outbox (kind, order_id, org_id, state, attempts, next_attempt_at, created_at,
-                        request_id)
-    SELECT svc.push, ord.id, ord.tl_org_id, 'pending', 0,
-           CASE WHEN svc.push = 'sp_order' THEN CAST(:push_at AS timestamptz)
-                ELSE CAST(:now AS timestamptz) END,
-           CAST(:now AS timestamptz), CAST(:request_id AS text)
+    INSERT INTO outbox (kind, order_id, org_id, state, attempts, next_attempt_at, claimed_until,
+                        claim_token, created_at, request_id)
+    SELECT svc.push, ord.id, ord.tl_org_id, claimed.state, claimed.attempts,
+           CAST(:now AS timestamptz), claimed.until, claimed.token, CAST(:now AS timestamptz),
+           CAST(:request_id AS text)
     FROM ord JOIN svc ON svc.service_id = ord.service_id
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN own THEN 'delivering' ELSE 'pending' END AS state,
+               CASE WHEN own THEN 1 ELSE 0 END AS attempts,
+               CASE WHEN own THEN CAST(:push_until AS timestamptz) END AS until,
+               CASE WHEN own THEN CAST(:push_token AS text) END AS token
+        FROM (SELECT svc.push = 'sp_order' AND CAST(:push_token AS text) IS NOT NULL AS own) o
+    ) claimed
     WHERE CAST(:notify AS boolean) AND svc.push IS NOT NULL
     ORDER BY ord.id
 ), page AS (
@@ -578,7 +584,8 @@ async def place_in_one_statement(
     lang: str,
     receipt: str | None,
     request_id: str | None = None,
-    push_at: datetime | None = None,
+    push_token: str | None = None,
+    push_until: datetime | None = None,
 ) -> str:
     """Place an order on PostgreSQL (see above). ``services``: one per order, in order;
     ``notes``: (service id, log entry) in order; ``page_sha256``, ``lang``: the customer's order
@@ -602,7 +609,8 @@ async def place_in_one_statement(
         "notices": [s.offer.notice_period for s in services],
         "mails": [s.mail for s in services],
         "pushes": [s.push for s in services],
-        "push_at": push_at or now,
+        "push_token": push_token,
+        "push_until": push_until,
         "note_services": [n[0] for n in notes],
         "notes": [n[1].text for n in notes],
         "note_codes": [n[1].code.value for n in notes],

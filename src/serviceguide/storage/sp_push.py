@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from serviceguide.domain.outbox import OutboxKind, OutboxState
+from serviceguide.domain.sp import Delivery
 from serviceguide.storage.outbox import Claim
+from serviceguide.storage.sp_settings import StoredSettings
 from serviceguide.storage.tables import (
     accesses,
     customers,
@@ -20,6 +22,7 @@ from serviceguide.storage.tables import (
     orders,
     organisations,
     outbox,
+    tl_onapi,
 )
 
 SP_KINDS = (OutboxKind.SP_ORDER.value, OutboxKind.SP_NOTICE.value)
@@ -55,6 +58,8 @@ class PushFacts:
     # were kept; its service_uid stands for both).
     product_id: str | None = None
     offering_id: str | None = None
+    #: The TL's ON-API settings now (None: it has none any more); the password still sealed.
+    onapi: StoredSettings | None = None
 
 
 async def push_facts(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, PushFacts]:
@@ -84,11 +89,18 @@ async def push_facts(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, Pus
             customers.c.surname,
             customers.c.email,
             customers.c.phone,
+            tl_onapi.c.tl_org_id.label("onapi_org"),
+            tl_onapi.c.base_url,
+            tl_onapi.c.username,
+            tl_onapi.c.password_enc,
+            tl_onapi.c.delivery.label("onapi_delivery"),
+            tl_onapi.c.updated_at.label("onapi_updated_at"),
         )
         .join(orders, orders.c.id == outbox.c.order_id)
         .join(accesses, accesses.c.id == orders.c.access_pk)
         .join(customers, customers.c.id == orders.c.customer_id)
         .join(organisations, organisations.c.id == orders.c.tl_org_id)
+        .outerjoin(tl_onapi, tl_onapi.c.tl_org_id == orders.c.tl_org_id)
         .where(outbox.c.id.in_(list(ids)))
     )
     return {
@@ -117,6 +129,16 @@ async def push_facts(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, Pus
             surname=r.surname,
             email=r.email,
             phone=r.phone,
+            onapi=None
+            if r.onapi_org is None
+            else StoredSettings(
+                tl_org_id=r.onapi_org,
+                base_url=r.base_url,
+                username=r.username,
+                password_enc=r.password_enc,
+                delivery=Delivery(r.onapi_delivery),
+                updated_at=r.onapi_updated_at,
+            ),
         )
         for r in await conn.execute(q)
     }
@@ -128,44 +150,6 @@ async def pushes_of(conn: AsyncConnection, order_ids: Sequence[int]) -> dict[int
         outbox.c.order_id.in_(list(order_ids)), outbox.c.kind == OutboxKind.SP_ORDER.value
     )
     return {r.order_id: r.id for r in await conn.execute(q)}
-
-
-async def claim_ids(
-    conn: AsyncConnection,
-    ids: Sequence[int],
-    *,
-    now: datetime,
-    lease: timedelta,
-    token: str,
-) -> list[Claim]:
-    """Claim these rows, due or not, if they are still pending (inside a write transaction): the
-    placing server's first attempt at the pushes it has just committed. A row a relay has taken
-    meanwhile is left to it."""
-    if not ids:
-        return []
-    q = (
-        select(outbox.c.id, outbox.c.kind, outbox.c.order_id, outbox.c.attempts)
-        .where(outbox.c.id.in_(list(ids)), outbox.c.state == OutboxState.PENDING.value)
-        .order_by(outbox.c.id)
-        .with_for_update(skip_locked=True)
-    )
-    rows = (await conn.execute(q)).all()
-    if not rows:
-        return []
-    await conn.execute(
-        update(outbox)
-        .where(
-            outbox.c.id.in_([r.id for r in rows]),
-            outbox.c.state == OutboxState.PENDING.value,
-        )
-        .values(
-            state=OutboxState.DELIVERING.value,
-            claimed_until=now + lease,
-            claim_token=token,
-            attempts=outbox.c.attempts + 1,
-        )
-    )
-    return [Claim(r.id, OutboxKind(r.kind), r.order_id, r.attempts + 1, None) for r in rows]
 
 
 async def answers_logged(
@@ -191,14 +175,21 @@ async def enqueue_pushes(
     conn: AsyncConnection,
     pushes: Sequence[tuple[int, int, OutboxKind]],
     at: datetime,
-    order_due: datetime,
     request_id: str | None = None,
+    *,
+    token: str | None = None,
+    until: datetime | None = None,
 ) -> None:
-    """One push per ``(order_id, tl_org_id, kind)``: an ``order`` due at ``order_due`` (the
-    placing server attempts it first, right after the commit; relays take it after that), a
-    notice due now."""
+    """One push per ``(order_id, tl_org_id, kind)``, due now. With ``token``, the ``order``
+    pushes are written claimed by it until ``until`` (their first attempt counted): the placing
+    server attempts them right after the commit, and relays take them only if that claim runs
+    out (the server stopped). Notices are left to the relays."""
     if not pushes:
         return
+
+    def claimed(kind: OutboxKind) -> bool:
+        return token is not None and kind == OutboxKind.SP_ORDER
+
     await conn.execute(
         insert(outbox),
         [
@@ -206,12 +197,32 @@ async def enqueue_pushes(
                 "kind": kind.value,
                 "order_id": order_id,
                 "org_id": tl_org_id,
-                "state": OutboxState.PENDING.value,
-                "attempts": 0,
-                "next_attempt_at": order_due if kind == OutboxKind.SP_ORDER else at,
+                "state": (OutboxState.DELIVERING if claimed(kind) else OutboxState.PENDING).value,
+                "attempts": 1 if claimed(kind) else 0,
+                "next_attempt_at": at,
+                "claimed_until": until if claimed(kind) else None,
+                "claim_token": token if claimed(kind) else None,
                 "created_at": at,
                 "request_id": request_id,
             }
             for order_id, tl_org_id, kind in pushes
         ],
     )
+
+
+async def claimed_by(conn: AsyncConnection, order_ids: Sequence[int], token: str) -> list[Claim]:
+    """The pushes of these orders still claimed under ``token`` (as their placement wrote
+    them), found by the orders' index."""
+    q = (
+        select(outbox.c.id, outbox.c.kind, outbox.c.order_id, outbox.c.attempts)
+        .where(
+            outbox.c.order_id.in_(list(order_ids)),
+            outbox.c.kind == OutboxKind.SP_ORDER.value,
+            outbox.c.claim_token == token,
+            outbox.c.state == OutboxState.DELIVERING.value,
+        )
+        .order_by(outbox.c.id)
+    )
+    return [
+        Claim(r.id, OutboxKind(r.kind), r.order_id, r.attempts, None) for r in await conn.execute(q)
+    ]
