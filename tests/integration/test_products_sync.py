@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
@@ -231,6 +232,33 @@ async def test_an_order_keeps_what_was_ordered_after_the_offering_changes_and_go
     assert detail is not None
     assert (detail.product_id, detail.offering_id) == ("p-100", "o-camp")
     assert detail.agreement_length == "P12M"
+
+
+async def test_the_push_names_the_product_and_offering_that_was_ordered(
+    ctx: AppContext, tl1: ProductsServer, world: World
+):
+    await sp_settings.set_onapi(ctx, TL1, tl1.url, delivery="onapi")
+    await products.sync_products(ctx, TL1)
+    camp = next(r for r in await onapi_rows(ctx) if r["offering_id"] == "o-camp")
+    placed = await placing.place_order(
+        ctx,
+        OrderRequest(
+            coid="KOA",
+            access_id="A3",
+            service_ids=[camp["id"], 101],  # an offering read, and a service entered by hand
+            customer=customer(8),
+            delivery=None,
+            message="",
+        ),
+        confirm_duplicate=True,
+    )
+    assert [o.sp.state.value if o.sp else None for o in placed.orders] == ["CONFIRMED"] * 2
+    assert sorted(json.dumps(b["products"]) for b in tl1.orders) == sorted(
+        [
+            json.dumps([{"productId": "p-100", "offeringId": "o-camp"}]),
+            json.dumps([{"productId": "S1UID", "offeringId": "S1UID"}]),
+        ]
+    )
 
 
 async def test_an_order_of_a_service_entered_by_hand_names_its_uid(ctx: AppContext, world: World):

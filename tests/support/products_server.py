@@ -1,6 +1,8 @@
 """A TL's ON-API ``products`` endpoint for tests, on a real loopback port: it serves whatever
 document (or raw body and status) the test sets, checks HTTP Basic auth and records every
-request, so a test can see how many reads arrived and with which credentials."""
+request, so a test can see how many reads arrived and with which credentials. It also takes
+``order`` pushes (answered CONFIRMED) and keeps their bodies, to see which product and offering
+an order names."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ class ProductsServer:
     raw: bytes | None = None  # served instead of the document
     status: int = 200
     requests: list[dict[str, str]] = field(default_factory=list)
+    orders: list[Any] = field(default_factory=list)  # the bodies of pushed orders
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def serve(self, document: Any) -> None:
@@ -64,6 +67,15 @@ def _handler(server: ProductsServer) -> type[BaseHTTPRequestHandler]:
                 self._send(server.status, server.raw)
                 return
             self._send(server.status, json.dumps(server.document).encode())
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self.path != "/onapi/2.6/order/":
+                self._send(404, b'{"cause": "no such endpoint"}')
+                return
+            with server.lock:
+                server.orders.append(json.loads(body))
+            self._send(200, b'{"state": "CONFIRMED", "externalMessage": "Tack!"}')
 
     return Handler
 
