@@ -44,6 +44,8 @@ demo: migrate
 	$(BIN)/serviceguide demo-data
 
 SIM_PORT ?= 8001
+# The demo data's ON-API TL (31420) pushes its orders to this port.
+SP_SIM_PORT ?= 8002
 
 run: demo
 	@echo
@@ -52,9 +54,11 @@ run: demo
 	@echo "Administration:    http://$(HOST):$(PORT)/staff/admin/  (the admin users above)"
 	@echo "XSP order API:     http://$(HOST):$(PORT)/plain/serviceguide_log  (reference: /docs)"
 	@echo "KO simulator:      http://127.0.0.1:$(SIM_PORT)/  (the demo networks' direct activation and ON-API)"
+	@echo "SP simulator:      http://127.0.0.1:$(SP_SIM_PORT)/31420/onapi/2.6/  (TL 31420 takes its orders over ON-API)"
 	@echo "The credentials above are the demo's; '$(BIN)/serviceguide demo-data' prints them again."
 	@$(BIN)/serviceguide ko-simulator --port $(SIM_PORT) & sim=$$!; \
-	trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/serviceguide sp-simulator --port $(SP_SIM_PORT) & spsim=$$!; \
+	trap 'kill $$sim $$spsim 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/serviceguide serve --host $(HOST) --port $(PORT)
 
 # axe-core for the browser tests' accessibility checks, pinned by its package-lock.json.
@@ -102,7 +106,7 @@ clean:
 # The whole benchmark (docs/performance.md): the HTTP API on SQLite and PostgreSQL at 10 000 and
 # 1 000 000 orders with 1 000 000 accesses, the scale-out checks, then the market database.
 # Rewrites BENCHMARKS.md. Takes about 40 minutes on 2 cores.
-bench: install wrk bench-api bench-marketdb bench-upload bench-search bench-agentsp
+bench: install wrk bench-api bench-marketdb bench-upload bench-search bench-agentsp bench-sp bench-products
 
 wrk:
 	@command -v wrk >/dev/null || { sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
@@ -114,6 +118,13 @@ BENCH_ARGS ?=
 bench-api: install wrk
 	$(BIN)/python -m bench.api $(BENCH_ARGS)
 
+.PHONY: bench-sp
+# Placing guide orders for a TL that takes them over ON-API, the SP simulator answering in 0, 50,
+# 200 and 1000 ms, on PostgreSQL and SQLite; writes the "ON-API push" section of BENCHMARKS.md.
+SP_BENCH_ARGS ?=
+bench-sp: install wrk
+	$(BIN)/python -m bench.sp_push $(SP_BENCH_ARGS)
+
 .PHONY: bench-search
 # The staff order list's free-text search over 1 000 000 orders on SQLite and PostgreSQL; writes
 # the "Staff search" section of BENCHMARKS.md. SEARCH_ORDERS=…, SEARCH_BACKEND=sqlite|postgresql|both.
@@ -121,6 +132,13 @@ SEARCH_ORDERS  ?= 1000000
 SEARCH_BACKEND ?= both
 bench-search: install
 	$(BIN)/python -m bench.search --orders $(SEARCH_ORDERS) --backend $(SEARCH_BACKEND)
+
+.PHONY: bench-products
+# A TL's products document of 250 products × 4 offerings read into 4 networks, changed and half
+# retired, and the served products read back, on SQLite and PostgreSQL; writes the "ON-API
+# products" section of BENCHMARKS.md.
+bench-products: install
+	$(BIN)/python -m bench.products --products 250 --networks 4 --backend both
 
 .PHONY: bench-marketdb
 # Import 1 000 000 MdB2 accesses into SQLite and PostgreSQL and time address searches in them;

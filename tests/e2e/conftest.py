@@ -114,7 +114,10 @@ class Deployment:
             )
         return proc
 
-    def demo_data_json(self) -> dict[str, Any]:
+    def demo_data_json(self, *, onapi: bool = False) -> dict[str, Any]:
+        """The demo data (loaded if it is not yet). Unless ``onapi``, the demo TL that takes its
+        orders over ON-API is set back to e-mail: these tests run no SP simulator, and they
+        count on every order's e-mail."""
         out = self.run("demo-data", "--json").stdout
         try:
             data = json.loads(out)
@@ -123,6 +126,11 @@ class Deployment:
                 f"`serviceguide demo-data --json` did not print one JSON object: {e}\n{out}"
             )
         assert isinstance(data, dict), data
+        if not onapi:
+            for tl in data["tls"]:
+                if tl["delivery"] != "mail":
+                    self.run("tl", "set-onapi", str(tl["xsp"]), "none")
+                    tl.update(onapi_url=None, delivery="mail")
         return data
 
     def _spawn(self, workers: int, env: dict[str, str]) -> Server:
@@ -192,6 +200,9 @@ def _command_env(database_url: str) -> dict[str, str]:
         SERVICEGUIDE_DATABASE_URL=database_url,
         SERVICEGUIDE_SECRET_KEY=SECRET_KEY,
         SERVICEGUIDE_PASSWORD_HASHING="fast",
+        # The demo TL's products are read only where a test asks for it: the demo's ON-API
+        # URL (the SP simulator's usual port) may be anything on a machine running tests.
+        SERVICEGUIDE_PRODUCTS_SYNC_SECONDS="0",
         PYTHONUNBUFFERED="1",
         PYTHONIOENCODING="utf-8",
     )

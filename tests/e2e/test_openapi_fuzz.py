@@ -74,6 +74,8 @@ OPERATIONS = {
     "POST /api/guide/orders",
     "GET /plain/onapi/{coid}/accesses",
     "GET /plain/onapi/{coid}/accesses/{access_id}",
+    "GET /plain/onapi/{xsp}/products",
+    "GET /plain/onapi/{xsp}/products/{access_id}",
 }
 
 

@@ -87,6 +87,7 @@ MATRIX: dict[str, tuple[Outcome, ...]] = {
     "services.retire":      (R303, F403,   OK,  N404, F403, F403),
     "delivery.page":        (R303, F403,   OK,  OWN,  F403, F403),
     "delivery.save":        (R303, F403,   OK,  OWN,  F403, F403),
+    "delivery.onapi":       (R303, F403,   OK,  OWN,  F403, F403),
     # --- the KO's network -------------------------------------------------------------------
     "network.page":         (R303, F403,   OK,  OWN,  F403, F403),
     "network.save":         (R303, F403,   OK,  OWN,  F403, F403),
@@ -468,6 +469,12 @@ ROWS: dict[str, Row] = {
                              "order_email": f"order@{c}.example", "phone": "08-123 456 78",
                              "contact_email": "", "website": "", "opening_hours": ""}),
                          ok=303, action="tl.update"),
+    "delivery.onapi": Row("TL", "POST", "/staff/admin/delivery/onapi",
+                          post("/staff/admin/delivery/onapi", lambda c: {
+                              "onapi_url": f"https://{c}.example/onapi/2.6",
+                              "onapi_username": "guide", "onapi_password": "hemligt",
+                              "onapi_delivery": "both"}),
+                          ok=303, action="tl.set_onapi"),
     "network.page": Row("KO", "GET", "/staff/admin/network", get("/staff/admin/network"),
                         shows="Stadsnät A"),
     "network.save": Row("KO", "POST", "/staff/admin/network",

@@ -211,6 +211,87 @@ async def test_bad_delivery_details_are_marked_and_nothing_is_stored(
     assert await rows(ctx, tables.organisations) == before
 
 
+async def test_a_tl_admin_sets_the_onapi_settings_and_the_password_is_never_shown(
+    ctx: AppContext, orgs: dict[str, int]
+) -> None:
+    from serviceguide.services import sp_settings
+
+    secret = "Hemligt-på-webben-7"
+    async with admin_browser(ctx, "tl1.admin") as b:
+        page = await b.get("/staff/admin/delivery")
+        assert "Inget lösenord är sparat" in page.html
+        page = await b.submit(
+            page.form("/staff/admin/delivery/onapi"),
+            {
+                "onapi_url": "https://sp.ett.example/onapi/2.6/",
+                "onapi_username": "guide",
+                "onapi_password": secret,
+                "onapi_delivery": "onapi",
+            },
+        )
+        assert "ON-API-inställningarna är sparade" in page.html
+        assert secret not in page.html
+        assert 'value="https://sp.ett.example/onapi/2.6"' in page.html
+        assert "Ett lösenord är sparat och visas aldrig" in page.html
+        # Saved again with the password left empty: the stored one stays.
+        page = await b.submit(
+            page.form("/staff/admin/delivery/onapi"),
+            {
+                "onapi_url": "https://sp.ett.example/onapi/2.6",
+                "onapi_username": "guide",
+                "onapi_password": "",
+                "onapi_delivery": "both",
+            },
+        )
+        assert secret not in page.html
+    target = await sp_settings.target_by_xsp(ctx, 1001)
+    assert (target.auth, target.delivery) == (("guide", secret), "both")
+    assert "tl.set_onapi" in await _actions(ctx)
+    async with ctx.db.read() as conn:
+        logged = [r.after or "" for r in await conn.execute(select(tables.admin_log))]
+    assert not any(secret in text for text in logged)
+    async with admin_browser(ctx, "tl1.admin") as b:
+        await b.post("/staff/admin/delivery/onapi", {"onapi_url": ""})
+    assert (await sp_settings.onapi_settings(ctx, 1001)).url is None  # empty: off again
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"onapi_url": "ftp://sp.example"}, "onapi_url"),
+        ({"onapi_url": "http://sp.example/onapi/2.6"}, "onapi_url"),
+        ({"onapi_url": "https://u:p@sp.example/onapi"}, "onapi_url"),
+        ({"onapi_username": "a:b"}, "onapi_username"),
+        ({"onapi_password": ""}, "onapi_password"),  # a new username needs a password
+        ({"onapi_username": "", "onapi_password": "x"}, "onapi_password"),
+        ({"onapi_delivery": "fax"}, "onapi_delivery"),
+    ],
+)
+async def test_bad_onapi_settings_are_marked_and_nothing_is_stored(
+    ctx: AppContext, orgs: dict[str, int], changes: dict[str, str], field: str
+) -> None:
+    good = {"onapi_url": "https://sp.ett.example/onapi/2.6", "onapi_username": "guide",
+            "onapi_password": "pw", "onapi_delivery": "onapi"}  # fmt: skip
+    before = await rows(ctx, tables.tl_onapi)
+    async with admin_browser(ctx, "tl1.admin") as b:
+        r = await b.post("/staff/admin/delivery/onapi", {**good, **changes})
+        assert r.status_code == 400 and Page(r).error_of(field), r.text
+        assert "pw" not in Page(r).error_of(field)
+    assert await rows(ctx, tables.tl_onapi) == before
+
+
+async def test_the_onapi_form_without_its_csrf_token_is_refused(
+    ctx: AppContext, orgs: dict[str, int]
+) -> None:
+    async with admin_browser(ctx, "tl1.admin") as b:
+        r = await b.http.post(
+            "/staff/admin/delivery/onapi",
+            data={"onapi_url": "https://sp.ett.example/onapi/2.6", "onapi_delivery": "both"},
+        )
+        assert r.status_code == 403
+    assert await rows(ctx, tables.tl_onapi) == []
+
+
 # --- the network (KO) ----------------------------------------------------------------------------
 
 

@@ -63,6 +63,9 @@ class FlakyDatabase:
         if step == "lose-commit":
             raise ConnectionResetError(104, "Connection reset by peer (after the commit)")
 
+    async def hold_streams(self, conn: AsyncConnection) -> None:
+        await self.db.hold_streams(conn)
+
     def context(self, ctx: AppContext, **overrides: Any) -> AppContext:
         """``ctx`` with this database in its place (and other settings, if given)."""
         return AppContext(db=self, settings=ctx.settings.model_copy(update=overrides))  # type: ignore[arg-type]

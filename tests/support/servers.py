@@ -55,11 +55,11 @@ class ReservedPort:
 
 
 @contextmanager
-def serve_in_thread(app: Any, *, lifespan: bool = False) -> Iterator[str]:
-    """Serve an ASGI app on a free loopback port until the block ends; yields its base URL.
-    ``lifespan``: run the app's startup and shutdown (serviceguide's app opens its database
-    there, on the server thread's own event loop)."""
-    port = free_port()
+def serve_in_thread(app: Any, *, lifespan: bool = False, port: int | None = None) -> Iterator[str]:
+    """Serve an ASGI app on a free loopback port (or ``port``) until the block ends; yields its
+    base URL. ``lifespan``: run the app's startup and shutdown (serviceguide's app opens its
+    database there, on the server thread's own event loop)."""
+    port = port or free_port()
     server = uvicorn.Server(
         uvicorn.Config(
             app,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -85,13 +85,41 @@ class ServiceOut(_Doc):
     price_once: float
     direct_activation: bool
     description: str = Field(description="extension: speed or a short description")
+    # Extensions: what customers compare, from the TL's ON-API products (None: not stated).
+    offering_name: str | None = Field(description="extension: the offering, under `name`")
+    price_period: str | None = Field(description="extension: ISO 8601, e.g. P1M; None: a month")
+    agreement_length: str | None = Field(description="extension: binding time, ISO 8601")
+    notice_period: str | None = Field(description="extension: notice period, ISO 8601")
+    campaign: bool = Field(description="extension: a campaign offer")
+    campaign_length: str | None = Field(description="extension: the campaign price's length")
+    base_price: float | None = Field(description="extension: the price after the campaign")
+    consumer_types: list[str] = Field(description="extension: residential, business, …")
+    terms_url: str | None = Field(description="extension: the TL's terms and conditions")
+    privacy_url: str | None = Field(description="extension: the TL's privacy policy")
+
+
+class SpAnswerOut(_Doc):
+    state: Literal["CONFIRMED", "REJECTED", "PENDING"] = Field(
+        description="the TL's answer to the pushed order; PENDING: none yet (the provider will "
+        "confirm by e-mail)"
+    )
+    externalMessage: str = Field(  # the spec's name
+        description="the TL's words for the customer, to be shown as text; empty when PENDING"
+    )
 
 
 class PlacedOrderOut(_Doc):
     id: int
     service: int
     xsp: int
-    status: OrderStatus = Field(description="`new`, or `delivered` when directly activated")
+    status: OrderStatus = Field(
+        description="`new`; `delivered` when directly activated; for an order pushed to its TL "
+        "over ON-API, `received` or `cancelled` as the TL answered"
+    )
+    sp: SpAnswerOut | None = Field(
+        default=None,
+        description="only for an order pushed to its TL over ON-API (docs/onapi-sp.md)",
+    )
 
 
 class PlacementOut(_Doc):
@@ -281,6 +309,16 @@ async def access_services(request: Request) -> Response:
                 "price_once": float(s.price_once),
                 "direct_activation": s.direct_activation,
                 "description": s.description,  # extension: speed or a short description
+                "offering_name": s.offering_name,
+                "price_period": s.price_period,
+                "agreement_length": s.agreement_length,
+                "notice_period": s.notice_period,
+                "campaign": s.campaign,
+                "campaign_length": s.campaign_length,
+                "base_price": None if s.base_price is None else float(s.base_price),
+                "consumer_types": list(s.consumer_types),
+                "terms_url": s.terms_url,
+                "privacy_url": s.privacy_url,
             }
             for s in offered
         ]

@@ -32,6 +32,7 @@ app = typer.Typer(help="serviceguide: Tjänsteguiden and the XSP order API.", no
 
 app.command()(serve.serve)
 app.command("ko-simulator")(simulators.ko_simulator)
+app.command("sp-simulator")(simulators.sp_simulator)
 app.command()(data.migrate)
 app.command("demo-data")(data.demo_data)
 app.command()(outbox.relay)

@@ -4,15 +4,18 @@ networks' direct-activation address."""
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from serviceguide.cli import output
-from serviceguide.cli.common import console, run, when
-from serviceguide.services import admin, organisations
+from serviceguide.cli.common import console, err, run, when
+from serviceguide.domain.products import ProductsRefused
+from serviceguide.services import admin, organisations, products, sp_settings
 
 ko_app = typer.Typer(help="Network operators (KO) and their networks.", no_args_is_help=True)
 tl_app = typer.Typer(help="Service providers (TL).", no_args_is_help=True)
@@ -59,7 +62,16 @@ def tl_list(
         output.json_list(found)
         return
     t = Table(title="Service providers (TL)")
-    for col in ("xsp", "name", "order e-mail", "services", "contact details", "created"):
+    for col in (
+        "xsp",
+        "name",
+        "order e-mail",
+        "ON-API",
+        "delivery",
+        "services",
+        "contact details",
+        "created",
+    ):
         t.add_column(col, overflow="fold")
     for tl in found:
         contact = "\n".join(
@@ -69,6 +81,8 @@ def tl_list(
             str(tl.xsp),
             Text(tl.name),
             Text(tl.email or ""),
+            Text(tl.onapi_url or ""),
+            tl.delivery,
             str(tl.services),
             Text(contact),
             when(tl.created_at),
@@ -110,6 +124,79 @@ def tl_update(
         ("opening hours", tl.opening_hours),
     ):
         console.print(f"  {label}: {value or '-'}", markup=False, highlight=False)
+
+
+@tl_app.command("set-onapi")
+def tl_set_onapi(
+    xsp: int,
+    url: Annotated[
+        str,
+        typer.Argument(
+            help="the TL's ON-API base, e.g. https://sp.example/onapi/2.6; 'none' removes it"
+        ),
+    ],
+    username: Annotated[
+        str | None, typer.Option(help="Basic auth user; '' removes the credentials")
+    ] = None,
+    password: Annotated[
+        str | None, typer.Option(help="Basic auth password ('-': read from standard input)")
+    ] = None,
+    delivery: Annotated[
+        str | None,
+        typer.Option(help="mail | onapi | both (default: as before; mail for a new TL)"),
+    ] = None,
+) -> None:
+    """Push a TL's orders to its ON-API 2.6 endpoints (order, activationnotice, products)."""
+    if password == "-":  # noqa: S105 - not a password: the sign to read it from stdin
+        password = sys.stdin.readline().rstrip("\r\n")
+    found = run(
+        lambda ctx: sp_settings.set_onapi(
+            ctx, xsp, url, username=username, password=password, delivery=delivery
+        )
+    )
+    if found.url is None:
+        console.print(f"TL {xsp}: no ON-API; orders go by e-mail.", highlight=False)
+        return
+    console.print(f"TL {xsp}: ON-API settings stored.", highlight=False)
+    for label, value in (
+        ("url", found.url),
+        ("username", found.username or "-"),
+        ("password", "stored" if found.password_set else "-"),
+        ("delivery", found.delivery.value),
+    ):
+        console.print(f"  {label}: {value}", markup=False, highlight=False)
+
+
+@tl_app.command("sync-products")
+def tl_sync_products(xsp: int) -> None:
+    """Read the TL's ON-API products (URL/products/) into the guide's catalogue now.
+
+    Each offering becomes a service in the networks that admit the TL and know its coProduct;
+    offerings gone from the document are retired. A bad document changes nothing."""
+    try:
+        report = run(
+            lambda ctx: products.sync_products(ctx, xsp),
+            passing=(ProductsRefused, products.ProductsUnavailable),
+        )
+    except ProductsRefused as e:
+        err.print(
+            f"[red]error:[/red] the products of TL {xsp} were refused, nothing changed: "
+            f"{escape(str(e))}"
+        )
+        raise typer.Exit(1) from None
+    except products.ProductsUnavailable as e:
+        err.print(
+            f"[red]error:[/red] the products of TL {xsp} could not be read, nothing changed: "
+            f"{escape(str(e))}"
+        )
+        raise typer.Exit(1) from None
+    console.print(
+        f"TL {xsp}: {report.offerings} offerings read; {report.added} services added, "
+        f"{report.updated} updated, {report.unchanged} unchanged, {report.retired} retired.",
+        highlight=False,
+    )
+    for why in report.skipped:
+        console.print(f"  left out: {why}", markup=False, highlight=False)
 
 
 @tl_app.command("create")

@@ -25,6 +25,9 @@ class LogCode(StrEnum):
     ACTIVATION_LATER = "activation_later"  # date
     STATUS_CHANGED = "status_changed"  # old, new, who, org, reason
     SERIAL_SHOWN = "serial_shown"  # who, org
+    SP_CONFIRMED = "sp_confirmed"  # xsp, message: the TL confirmed the pushed order
+    SP_REJECTED = "sp_rejected"  # xsp, message: the TL rejected the pushed order
+    SP_FALLBACK_MAIL = "sp_fallback_mail"  # xsp, minutes: the push failed; the e-mail goes
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,15 @@ def api_text(code: LogCode | str, p: dict[str, Any]) -> str:
             return f"{text}: {p['reason']}" if p.get("reason") else text
         case LogCode.SERIAL_SHOWN:
             return f"Personnummer visat för {p['who']} ({p['org']})"
+        case LogCode.SP_CONFIRMED:
+            return f"Confirmed by TL {p['xsp']} over ON-API" + _suffix(p.get("message", ""))
+        case LogCode.SP_REJECTED:
+            return f"Rejected by TL {p['xsp']} over ON-API" + _suffix(p.get("message", ""))
+        case LogCode.SP_FALLBACK_MAIL:
+            return (
+                f"ON-API push to TL {p['xsp']} without answer for {p['minutes']} minutes; "
+                "the order goes by e-mail"
+            )
 
 
 def parse_params(raw: str | None) -> dict[str, str]:

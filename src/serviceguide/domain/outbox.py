@@ -11,6 +11,8 @@ class OutboxKind(StrEnum):
     MAIL = "mail"  # the order e-mail to the TL's order address
     WEBHOOK = "webhook"  # one event to one webhook endpoint
     RECEIPT = "receipt"  # the customer's receipt for the orders placed together
+    SP_ORDER = "sp_order"  # an order pushed to its TL over ON-API 2.6 (``order``)
+    SP_NOTICE = "sp_notice"  # a direct activation announced to its TL (``activationnotice``)
 
 
 class OutboxState(StrEnum):

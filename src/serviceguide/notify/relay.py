@@ -34,16 +34,22 @@ from datetime import datetime, timedelta
 from types import TracebackType
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from serviceguide.domain.clock import utcnow
 from serviceguide.domain.outbox import AttemptOutcome, OutboxKind, OutboxState, backoff_seconds
-from serviceguide.notify import mail, receipt, webhooks
+from serviceguide.domain.sp import SpAnswer, SpState
+from serviceguide.notify import mail, receipt, sp, webhooks
 from serviceguide.notify.smtp import Mailer, mailer_for
 from serviceguide.observability import metrics
+from serviceguide.services import sp_answers, sp_settings
 from serviceguide.services.availability import is_outage
 from serviceguide.services.context import AppContext
+from serviceguide.services.sealing import Unsealable
+from serviceguide.services.sp_settings import SpTarget
 from serviceguide.storage import outbox as repo
 from serviceguide.storage import receipts as receipt_repo
+from serviceguide.storage import sp_push as push_repo
 
 log = logging.getLogger("serviceguide.relay")
 
@@ -51,6 +57,7 @@ log = logging.getLogger("serviceguide.relay")
 CONCURRENCY = 8
 #: Longest wait between rounds after database errors.
 MAX_ERROR_WAIT = 30.0
+SP_KINDS = frozenset({OutboxKind.SP_ORDER, OutboxKind.SP_NOTICE})
 
 
 @dataclass
@@ -76,6 +83,21 @@ class _Outcome:
     next_at: datetime | None
     delivered_at: datetime | None
     target: str
+    # An ON-API push: what it said, the TL's settings it went by (None: gone), and its answer.
+    push: push_repo.PushFacts | None = None
+    sp: SpTarget | None = None
+    answer: SpAnswer | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What the claimed rows' messages say, read once per batch."""
+
+    mails: dict[int, repo.MailFacts]
+    hooks: dict[int, repo.WebhookFacts]
+    receipts: dict[int, receipt_repo.ReceiptFacts]
+    pushes: dict[int, push_repo.PushFacts]
+    targets: dict[int, SpTarget | Exception | None]  # by the TL's organisation id
 
 
 class Relay:
@@ -93,6 +115,7 @@ class Relay:
         rand: Callable[[], float] = random.random,
         name: str | None = None,
         mailer: Mailer | None = None,
+        http: httpx.AsyncClient | None = None,
     ) -> None:
         self.ctx = ctx
         self.settings = ctx.settings
@@ -101,7 +124,9 @@ class Relay:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.mailer = mailer or mailer_for(ctx.settings)
         self.tally = Tally()
-        self._http: httpx.AsyncClient | None = None
+        self._http: httpx.AsyncClient | None = http
+        self._own_http = http is None
+        self._answers: dict[int, SpAnswer] | None = None  # collected by push_claimed only
         self._slots = asyncio.Semaphore(CONCURRENCY)
         # What a database failure interrupted, finished by the next round (settle): outcomes
         # not yet recorded, and tokens of claims that may have committed unbeknown to us.
@@ -109,6 +134,8 @@ class Relay:
         self._abandoned: set[str] = set()
 
     async def __aenter__(self) -> Relay:
+        if not self._own_http:
+            return self
         self._http = httpx.AsyncClient(
             timeout=self.settings.webhook_timeout_seconds,
             follow_redirects=False,
@@ -122,7 +149,7 @@ class Relay:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._http is not None:
+        if self._http is not None and self._own_http:
             await self._http.aclose()
             self._http = None
 
@@ -153,18 +180,10 @@ class Relay:
         if not claims:
             self._abandoned.discard(token)
             return 0
-        mail_ids = [c.id for c in claims if c.kind == OutboxKind.MAIL]
-        hook_ids = [c.id for c in claims if c.kind == OutboxKind.WEBHOOK]
-        receipt_ids = [c.id for c in claims if c.kind == OutboxKind.RECEIPT]
-        async with self.ctx.db.read() as conn:
-            mails = await repo.mail_facts(conn, mail_ids) if mail_ids else {}
-            hooks = await repo.webhook_facts(conn, hook_ids) if hook_ids else {}
-            receipts = await receipt_repo.receipt_facts(conn, receipt_ids) if receipt_ids else {}
+        facts = await self._facts(claims)
         self._abandoned.discard(token)
         try:
-            failures = await asyncio.gather(
-                *(self._attempt(c, token, mails, hooks, receipts) for c in claims)
-            )
+            failures = await asyncio.gather(*(self._attempt(c, token, facts) for c in claims))
         except asyncio.CancelledError:
             # Stopped mid-delivery (a stopping server's grace ran out): the claims go back at the
             # next settle() rather than wait out their lease. A delivery cut off may have
@@ -182,6 +201,48 @@ class Relay:
             else:
                 log.error("outbox: %d outcomes could not be recorded", len(kept), exc_info=kept[0])
         return len(claims)
+
+    async def _facts(self, claims: list[repo.Claim]) -> _Facts:
+        def of(kind: OutboxKind) -> list[int]:
+            return [c.id for c in claims if c.kind == kind]
+
+        mail_ids, hook_ids, receipt_ids = (
+            of(OutboxKind.MAIL),
+            of(OutboxKind.WEBHOOK),
+            of(OutboxKind.RECEIPT),
+        )
+        push_ids = [c.id for c in claims if c.kind in SP_KINDS]
+        targets: dict[int, SpTarget | Exception | None] = {}
+        async with self.ctx.db.read() as conn:
+            mails = await repo.mail_facts(conn, mail_ids) if mail_ids else {}
+            hooks = await repo.webhook_facts(conn, hook_ids) if hook_ids else {}
+            receipts = await receipt_repo.receipt_facts(conn, receipt_ids) if receipt_ids else {}
+            pushes = await push_repo.push_facts(conn, push_ids) if push_ids else {}
+        for f in pushes.values():
+            if f.tl_org_id in targets:
+                continue
+            try:
+                found = f.onapi and sp_settings.open_target(self.settings, f.xsp, f.onapi)
+                targets[f.tl_org_id] = found or None
+            except Unsealable as e:  # told on each push: the operator fixes it
+                targets[f.tl_org_id] = e
+        return _Facts(mails, hooks, receipts, pushes, targets)
+
+    async def push_claimed(self, claims: list[repo.Claim], token: str) -> dict[int, SpAnswer]:
+        """Attempt pushes this process has just claimed (the placing server's first attempt),
+        in parallel; each order's answer (PENDING: none usable) by order id. An outcome that
+        cannot be recorded is left to the claim's lease, after which a relay pushes again
+        (with the same ``X-Order-ID``)."""
+        if not claims:
+            return {}
+        facts = await self._facts(claims)
+        answers: dict[int, SpAnswer] = {}
+        self._answers = answers
+        failures = await asyncio.gather(*(self._attempt(c, token, facts) for c in claims))
+        for e in failures:
+            if e is not None:
+                log.warning("ON-API push: outcome left to the lease (%s)", type(e).__name__)
+        return answers
 
     async def drain(self) -> Tally:
         """Deliver until nothing is due (``serviceguide relay --once``)."""
@@ -253,28 +314,38 @@ class Relay:
 
     # -- one message -----------------------------------------------------------------------
 
-    async def _attempt(
-        self,
-        claim: repo.Claim,
-        token: str,
-        mails: dict[int, repo.MailFacts],
-        hooks: dict[int, repo.WebhookFacts],
-        receipts: dict[int, receipt_repo.ReceiptFacts],
-    ) -> Exception | None:
+    async def _attempt(self, claim: repo.Claim, token: str, facts: _Facts) -> Exception | None:
         """Deliver one message and record the outcome; returns why the record failed, if it did
         (the outcome is then kept for the next round)."""
         async with self._slots:
             started = self.clock()
             t0 = time.perf_counter()
             error, final, target = None, False, "?"
+            pushed = facts.pushes.get(claim.id)
+            sp_target: SpTarget | None = None
+            answer: SpAnswer | None = None
             try:
-                if claim.kind == OutboxKind.MAIL:
-                    facts = mails.get(claim.id)
-                    if facts is None:
+                if claim.kind in SP_KINDS:
+                    if pushed is None:
+                        raise LookupError("order not found")
+                    found = facts.targets.get(pushed.tl_org_id)
+                    if isinstance(found, Exception):
+                        raise found
+                    if found is None:
+                        target = f"TL {pushed.xsp}"
+                        error, final = "the TL takes no orders over ON-API any more", True
+                    else:
+                        sp_target, target = found, found.url("order")
+                        answer = await self._push(found, pushed)
+                elif claim.kind == OutboxKind.MAIL:
+                    mail_facts = facts.mails.get(claim.id)
+                    if mail_facts is None:
                         raise LookupError("order or TL not found")
-                    target = facts.to or "?"
+                    target = mail_facts.to or "?"
                     message = mail.compose(
-                        facts, mail_from=self.settings.mail_from, base_url=self.settings.base_url
+                        mail_facts,
+                        mail_from=self.settings.mail_from,
+                        base_url=self.settings.base_url,
                     )
                     # One deadline for the whole message: the client's own timeout is per
                     # command or read, so a server that drips its answers could otherwise
@@ -282,7 +353,7 @@ class Relay:
                     async with asyncio.timeout(self.settings.smtp_timeout_seconds):
                         await self.mailer.send(message, outbox_id=claim.id)
                 elif claim.kind == OutboxKind.RECEIPT:
-                    facts_r = receipts.get(claim.id)
+                    facts_r = facts.receipts.get(claim.id)
                     if facts_r is None:
                         raise LookupError("order or customer not found")
                     target = "the customer"  # the address is personal data: not logged
@@ -292,7 +363,7 @@ class Relay:
                     async with asyncio.timeout(self.settings.smtp_timeout_seconds):
                         await self.mailer.send(message, outbox_id=claim.id)
                 else:
-                    hook = hooks.get(claim.id)
+                    hook = facts.hooks.get(claim.id)
                     if hook is None:
                         raise LookupError("event or endpoint not found")
                     target = hook.url
@@ -305,7 +376,19 @@ class Relay:
             except Exception as e:
                 error = _describe(e)
             duration_ms = int((time.perf_counter() - t0) * 1000)
-        return await self._record(claim, token, started, duration_ms, error, final, target)
+        return await self._record(
+            claim, token, started, duration_ms, error, final, target, pushed, sp_target, answer
+        )
+
+    async def _push(self, target: SpTarget, facts: push_repo.PushFacts) -> SpAnswer | None:
+        assert self._http is not None, "use the relay as an async context manager"
+        timeout = self.settings.sp_timeout_seconds
+        try:
+            # One deadline for the whole exchange, however the TL drips its answer.
+            async with asyncio.timeout(timeout):
+                return await sp.push(self._http, target, facts, timeout=timeout)
+        except TimeoutError:
+            raise sp.NoAnswer(f"no answer within {timeout:g} s") from None
 
     async def _record(
         self,
@@ -316,6 +399,9 @@ class Relay:
         error: str | None,
         final: bool,
         target: str,
+        pushed: push_repo.PushFacts | None = None,
+        sp_target: SpTarget | None = None,
+        answer: SpAnswer | None = None,
     ) -> Exception | None:
         s = self.settings
         now = self.clock()
@@ -333,6 +419,11 @@ class Relay:
                 rand=self.rand,
             )
             next_at = now + timedelta(seconds=delay)
+            if pushed is not None:  # not past the moment the fallback mail falls due
+                cap = sp_answers.next_try_cap(
+                    pushed, sp_target.delivery if sp_target else None, now
+                )
+                next_at = min(next_at, cap) if cap else next_at
         outcome = _Outcome(
             claim=claim,
             token=token,
@@ -343,6 +434,9 @@ class Relay:
             next_at=next_at,
             delivered_at=now if error is None else None,
             target=target,
+            push=pushed,
+            sp=sp_target,
+            answer=answer,
         )
         try:
             await self._store(outcome)
@@ -357,6 +451,7 @@ class Relay:
         """Record the attempt and its outcome. ``again``: an earlier try failed, perhaps only in
         the answer to its commit; then it may already be recorded, and is not recorded twice."""
         claim = o.claim
+        pushing = claim.kind in SP_KINDS
         async with self.ctx.db.write() as conn:
             held = await repo.record_attempt(
                 conn,
@@ -372,6 +467,8 @@ class Relay:
                 delivered_at=o.delivered_at,
                 again=again,
             )
+            if held and pushing and o.push is not None:
+                await self._settle_push(conn, o)
         # The request that wrote the row, on every line about it (docs/operations.md).
         fields = {
             "outbox_id": claim.id,
@@ -404,6 +501,28 @@ class Relay:
                 extra=fields,
             )
         metrics.delivery_attempt(claim.kind.value, _OUTCOME[o.state])
+        if claim.kind == OutboxKind.SP_ORDER:
+            answer = o.answer or SpAnswer(SpState.PENDING)
+            metrics.sp_push(answer.state.value.lower())
+            if self._answers is not None:
+                self._answers[claim.order_id] = answer
+
+    async def _settle_push(self, conn: AsyncConnection, o: _Outcome) -> None:
+        """In the attempt's transaction: the answer's change to the order, or the fallback
+        mail when it is due."""
+        assert o.push is not None
+        now = self.clock()
+        # Writing to the order's log and events: from here the transaction holds the streams
+        # (taken only now, so that recording a plain attempt never waits for them).
+        if o.answer is not None and o.answer.state != SpState.PENDING:
+            await self.ctx.db.hold_streams(conn)
+            await sp_answers.apply_answer(conn, o.push, o.answer, now)
+        elif o.error is not None:
+            delivery = o.sp.delivery if o.sp else None
+            gave_up = o.state == OutboxState.FAILED
+            if sp_answers.fallback_due(o.push, delivery, now, gave_up):
+                await self.ctx.db.hold_streams(conn)
+                await sp_answers.enqueue_fallback(conn, o.push, now)
 
 
 #: The metrics' name for what became of an attempt.

@@ -9,11 +9,12 @@ tokens that do not exist is throttled per client address, so that nobody can try
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from serviceguide.domain.clock import utcnow
-from serviceguide.services import ratelimit
+from serviceguide.domain.sp import SpAnswer
+from serviceguide.services import ratelimit, sp_answers
 from serviceguide.services.context import AppContext
 from serviceguide.services.secrets import sha256_hex
 from serviceguide.storage import receipts as repo
@@ -28,6 +29,8 @@ MISS_WINDOW = timedelta(minutes=10)
 class CustomerOrders:
     placement: PlacementView
     history: dict[int, list[StatusStep]]  # per order id, oldest first
+    #: The TL's answer to each order pushed to it over ON-API (PENDING: none yet).
+    sp: dict[int, SpAnswer] = field(default_factory=dict)
 
 
 def _plausible(token: str) -> bool:
@@ -68,7 +71,9 @@ async def by_token(
                     history: dict[int, list[StatusStep]] = {o.id: [] for o in placement.orders}
                     for step in steps:
                         history[step.order_id].append(step)
-                    found = CustomerOrders(placement, history)
+                    ids = [o.id for o in placement.orders]
+                    answers = await sp_answers.answers_of(conn, ids)
+                    found = CustomerOrders(placement, history, answers)
     if found is not None and taken is not None:
         await taken.give_back()
     return found

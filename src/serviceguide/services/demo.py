@@ -19,12 +19,16 @@ from serviceguide.domain.model import Caller, OrgKind
 from serviceguide.domain.ordering import CustomerInput, OrderRequest
 from serviceguide.domain.personnummer import with_check_digit
 from serviceguide.domain.status import MessageType, OrderStatus
-from serviceguide.services import admin, orders, placing
+from serviceguide.services import admin, orders, placing, sp_settings
 from serviceguide.services.context import AppContext
 from serviceguide.storage import catalogue, identity
 from serviceguide.storage import orders as order_repo
 
 ACTIVATION_BASE = "http://127.0.0.1:8001"
+#: The demo TL that takes its orders over ON-API 2.6, pushed to ``serviceguide sp-simulator``
+#: (``make run`` starts it on this port) with the simulator's credentials.
+ONAPI_XSP = 31420
+SP_SIMULATOR_BASE = "http://127.0.0.1:8002"
 
 
 @dataclass(frozen=True)
@@ -241,6 +245,14 @@ async def load(ctx: AppContext) -> DemoResult:
         )
     await _place_sample_orders(ctx, callers)
     await _load_admins(ctx)
+    await sp_settings.set_onapi(
+        ctx,
+        ONAPI_XSP,
+        f"{SP_SIMULATOR_BASE}/{ONAPI_XSP}/onapi/2.6",
+        username="sim",
+        password="sim",  # noqa: S106 - the simulator's documented demo credential
+        delivery="onapi",
+    )
     return DemoResult(True, await describe(ctx))
 
 
@@ -298,6 +310,7 @@ async def describe(ctx: AppContext) -> dict[str, Any]:
         services = await catalogue.list_services(conn)
         all_orders = await order_repo.all_orders_brief(conn)
         api_user_ids = {org.id: await identity.first_api_user_of(conn, org.id) for org in orgs}
+        onapi = await sp_settings.all_settings(conn)
     by_org = {o.id: o for o in orgs}
     kos: list[dict[str, Any]] = []
     tls: list[dict[str, Any]] = []
@@ -331,6 +344,9 @@ async def describe(ctx: AppContext) -> dict[str, Any]:
                 "email": org.order_email,
                 "api_user": api_user_ids[org.id],
                 "api_key": demo_secret(ctx, f"api:{tl.xsp}"),
+                # Where its orders are pushed over ON-API (None: by e-mail only) and how.
+                "onapi_url": onapi[org.id].url if org.id in onapi else None,
+                "delivery": onapi[org.id].delivery.value if org.id in onapi else "mail",
                 "services": [
                     {
                         "id": s.id,

@@ -16,7 +16,7 @@ from serviceguide.domain.errors import InvalidInput, NotFound
 from serviceguide.domain.mailaddress import normalise_email
 from serviceguide.domain.model import Organisation, OrgKind
 from serviceguide.domain.roles import Actor, require_admin, require_own
-from serviceguide.services import audit
+from serviceguide.services import audit, sp_settings
 from serviceguide.services.context import AppContext
 from serviceguide.storage import catalogue
 
@@ -41,6 +41,8 @@ class TlListing:
     opening_hours: str | None
     services: int  # offered (active)
     created_at: datetime
+    onapi_url: str | None = None  # the ON-API base the orders are pushed to (never credentials)
+    delivery: str = "mail"  # mail | onapi | both
 
 
 async def list_kos(ctx: AppContext) -> list[KoListing]:
@@ -54,6 +56,7 @@ async def list_tls(ctx: AppContext) -> list[TlListing]:
     """Every TL with its order address and contact details, by xsp."""
     async with ctx.db.read() as conn:
         rows = await catalogue.tls_overview(conn)
+        onapi = await sp_settings.all_settings(conn)
     return [
         TlListing(
             xsp=org.xsp or 0,
@@ -65,6 +68,8 @@ async def list_tls(ctx: AppContext) -> list[TlListing]:
             opening_hours=org.opening_hours,
             services=count,
             created_at=created_at,
+            onapi_url=onapi[org.id].url if org.id in onapi else None,
+            delivery=onapi[org.id].delivery.value if org.id in onapi else "mail",
         )
         for org, count, created_at in rows
     ]

@@ -30,14 +30,17 @@ from serviceguide.domain.ordering import (
     ValidationFailed,
     validate_request,
 )
+from serviceguide.domain.outbox import OutboxKind
+from serviceguide.domain.sp import Delivery, SpAnswer
 from serviceguide.domain.status import ALLOWED_TRANSITIONS, EventType, MessageType, OrderStatus
 from serviceguide.observability import metrics, request_id
-from serviceguide.services import changes, ratelimit
+from serviceguide.services import changes, ratelimit, sp_push, sp_settings
 from serviceguide.services.activation import ActivationResult, activate
 from serviceguide.services.context import AppContext
 from serviceguide.storage import catalogue, idempotency, receipts
 from serviceguide.storage import orders as repo
 from serviceguide.storage import outbox as outbox_repo
+from serviceguide.storage import sp_push as push_repo
 from serviceguide.storage.catalogue import AccessRecord, NetworkRecord, ServiceRecord
 from serviceguide.storage.receipts import RecentOrder
 
@@ -55,6 +58,8 @@ class PlacedOrder:
     service_id: int
     xsp: int
     status: OrderStatus
+    #: The TL's answer to the ON-API push of the order (None: the order is not pushed).
+    sp: SpAnswer | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +75,13 @@ class Placement:
         return {
             "customer": self.customer_id,
             "orders": [
-                {"id": o.id, "service": o.service_id, "xsp": o.xsp, "status": o.status.value}
+                {
+                    "id": o.id,
+                    "service": o.service_id,
+                    "xsp": o.xsp,
+                    "status": o.status.value,
+                    **({"sp": o.sp.to_public()} if o.sp else {}),
+                }
                 for o in self.orders
             ],
         }
@@ -93,6 +104,17 @@ class _Plan:
     access: AccessRecord
     network: NetworkRecord
     services: list[tuple[ServiceRecord, int]]  # with the TL's xsp
+    deliveries: dict[int, Delivery]  # by the TL's organisation id
+
+    def mails(self, svc: ServiceRecord) -> bool:
+        """Whether the order e-mail goes when the order is placed."""
+        return self.deliveries.get(svc.tl_org_id, Delivery.MAIL).mails_at_once
+
+    def push(self, svc: ServiceRecord, status: OrderStatus) -> OutboxKind | None:
+        """The ON-API push of an order in ``status``: a notice for a direct activation."""
+        if not self.deliveries.get(svc.tl_org_id, Delivery.MAIL).pushes:
+            return None
+        return OutboxKind.SP_NOTICE if status == OrderStatus.DELIVERED else OutboxKind.SP_ORDER
 
 
 LANGS = ("sv", "en")
@@ -117,6 +139,8 @@ async def _plan(ctx: AppContext, req: OrderRequest) -> _Plan:
             field = "coid" if network is None else "accessId"
             raise ValidationFailed([InvalidInput(field, "No such access in that network")])
         found = await catalogue.services_with_xsp(conn, req.service_ids)
+        tls = {svc.tl_org_id for svc, _xsp in found.values()}
+        deliveries = await sp_settings.deliveries(conn, tls)
     chosen = []
     bad = []
     for sid in req.service_ids:
@@ -128,7 +152,7 @@ async def _plan(ctx: AppContext, req: OrderRequest) -> _Plan:
     if bad:
         ids = ", ".join(str(b) for b in bad)
         raise ValidationFailed([InvalidInput("services", f"Not offered on this access: {ids}")])
-    return _Plan(access, network, chosen)
+    return _Plan(access, network, chosen, deliveries)
 
 
 async def _duplicates(ctx: AppContext, plan: _Plan, serial: str) -> list[RecentOrder]:
@@ -159,8 +183,20 @@ def _search_text(c: CleanCustomer, access: AccessRecord) -> str:
 
 
 def _offer(svc: ServiceRecord) -> repo.Offer:
-    """What the order keeps of its service: the uid, name and prices the customer was shown."""
-    return repo.Offer(svc.uid, svc.name, svc.price_monthly, svc.price_once)
+    """What the order keeps of its service: the uid, name and prices the customer was shown,
+    the price's period, binding time and notice period, and the TL's product and offering."""
+    product_id, offering_id = svc.onapi_ids
+    return repo.Offer(
+        svc.uid,
+        svc.full_name,
+        svc.price_monthly,
+        svc.price_once,
+        product_id=product_id,
+        offering_id=offering_id,
+        price_period=svc.price_period,
+        agreement_length=svc.agreement_length,
+        notice_period=svc.notice_period,
+    )
 
 
 def _notes(result: ActivationResult | None) -> list[LogText]:
@@ -217,7 +253,7 @@ async def place_order(
     if idempotency_key:
         idempotency_key = scoped_key(idempotency_key, client_ip)
         if first := await _replay(ctx, idempotency_key, print_):
-            return first
+            return await sp_push.with_answers(ctx, first)
     plan = await _plan(ctx, req)
     limit = ctx.settings.guide_rate
     taken = None
@@ -241,8 +277,11 @@ async def place_order(
         if idempotency_key and (first := await _replay(ctx, idempotency_key, print_)):
             if taken is not None:
                 await taken.give_back()
-            return first
+            return await sp_push.with_answers(ctx, first)
         raise DuplicateOrder([o.id for o in found])
+    # The pushes of new orders are written claimed by this process, for its first attempt.
+    pushing = notify and any(plan.push(svc, OrderStatus.NEW) for svc, _xsp in plan.services)
+    claim = sp_push.new_claim() if pushing else None
     try:
         placement, replayed = await _activate_and_store(
             ctx,
@@ -254,6 +293,7 @@ async def place_order(
             print_,
             notify,
             _Page(token, hashlib.sha256(token.encode()).hexdigest(), lang),
+            claim,
         )
     except BaseException:
         if taken is not None:
@@ -263,6 +303,8 @@ async def place_order(
         await taken.give_back()  # the first request placed these orders, and counted them
     if not replayed:
         metrics.orders_placed(len(placement.orders))
+    if pushing:
+        placement = await sp_push.with_answers(ctx, placement, claim=None if replayed else claim)
     return placement
 
 
@@ -283,6 +325,7 @@ async def _activate_and_store(
     print_: str,
     notify: bool,
     page: _Page,
+    claim: str | None = None,
 ) -> tuple[Placement, bool]:
     """The placement, and whether it is a concurrent request's (same Idempotency-Key)."""
     activations: dict[int, ActivationResult] = {}
@@ -316,6 +359,7 @@ async def _activate_and_store(
             print_,
             notify,
             page,
+            claim,
         )
     except IntegrityError:
         # Most likely the same Idempotency-Key committed by a concurrent request.
@@ -336,6 +380,7 @@ async def _store(
     print_: str,
     notify: bool,
     page: _Page,
+    claim: str | None = None,
 ) -> Placement:
     c = customer
     access, network = plan.access, plan.network
@@ -361,7 +406,15 @@ async def _store(
                     "search_text": _search_text(c, access),
                 },
                 services=[
-                    repo.PlacedService(svc.id, svc.tl_org_id, xsp, status, _offer(svc))
+                    repo.PlacedService(
+                        svc.id,
+                        svc.tl_org_id,
+                        xsp,
+                        status,
+                        _offer(svc),
+                        mail=plan.mails(svc),
+                        push=(kind := plan.push(svc, status)) and kind.value,
+                    )
                     for (svc, xsp), status in zip(plan.services, statuses, strict=True)
                 ],
                 notes=[
@@ -381,6 +434,8 @@ async def _store(
                 page_sha256=page.sha256,
                 lang=page.lang,
                 receipt=page.token if notify else None,
+                push_token=claim,
+                push_until=sp_push.claim_until(ctx, utcnow()) if claim else None,
             )
         answered = Placement.from_public(json.loads(answer))
         return Placement(answered.customer_id, answered.orders, page.token)
@@ -469,12 +524,28 @@ async def _store(
         mails = [
             (order_id, svc.tl_org_id)
             for order_id, (svc, _xsp) in zip(order_ids, plan.services, strict=True)
+            if plan.mails(svc)
+        ]
+        pushes = [
+            (order_id, svc.tl_org_id, kind)
+            for order_id, (svc, _xsp), status in zip(
+                order_ids, plan.services, statuses, strict=True
+            )
+            if (kind := plan.push(svc, status))
         ]
         await receipts.add_page(
             conn, customer_id=customer_id, token_sha256=page.sha256, lang=page.lang, at=now
         )
         if notify:
             await changes.enqueue_order_mails(conn, mails, now)
+            await push_repo.enqueue_pushes(
+                conn,
+                pushes,
+                now,
+                request_id.current(),
+                token=claim,
+                until=sp_push.claim_until(ctx, now) if claim else None,
+            )
             await receipts.enqueue_receipt(
                 conn,
                 order_id=order_ids[0],

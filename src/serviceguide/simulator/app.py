@@ -8,6 +8,14 @@ from starlette.routing import Route
 from serviceguide.services import demo
 from serviceguide.simulator.activation import Network, activation
 from serviceguide.simulator.onapi import OrderBook, SimConfig, orders_endpoint
+from serviceguide.simulator.sp import (
+    Received,
+    SpSimConfig,
+    endpoints_endpoint,
+    notice_endpoint,
+    order_endpoint,
+    products_endpoint,
+)
 
 
 def demo_networks() -> dict[str, Network]:
@@ -41,4 +49,24 @@ def create_simulator(
     app.state.networks = networks if networks is not None else demo_networks()
     app.state.config = config or SimConfig()
     app.state.book = OrderBook()
+    return app
+
+
+def create_sp_simulator(config: SpSimConfig | None = None) -> Starlette:
+    """``serviceguide sp-simulator``: a TL's ON-API 2.6 endpoints, for every demo TL."""
+    base = "/{xsp:int}/onapi/2.6"
+    app = Starlette(
+        routes=[
+            Route(f"{base}/", endpoints_endpoint, methods=["GET"]),
+            Route(f"{base}/order/", order_endpoint, methods=["POST"]),
+            Route(f"{base}/order", order_endpoint, methods=["POST"]),
+            Route(f"{base}/activationnotice/", notice_endpoint, methods=["POST"]),
+            Route(f"{base}/activationnotice", notice_endpoint, methods=["POST"]),
+            Route(f"{base}/products/", products_endpoint, methods=["GET"]),
+            Route(f"{base}/products", products_endpoint, methods=["GET"]),
+            Route(f"{base}/products/{{access_id}}", products_endpoint, methods=["GET", "POST"]),
+        ]
+    )
+    app.state.sp_config = config or SpSimConfig()
+    app.state.sp_received = Received()
     return app

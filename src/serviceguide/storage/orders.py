@@ -69,7 +69,9 @@ def _summary(r: Row) -> OrderSummary:
 _GET_ORDER = {
     kind: Sql.of(
         f"SELECT {_SUMMARY}, t.name AS xsp_name, o.service_uid, o.service_name, "
-        "o.price_monthly, o.price_once, n.coid, a.access_id, o.message, o.updated_at "
+        "o.price_monthly, o.price_once, n.coid, a.access_id, o.message, o.updated_at, "
+        "o.product_id, o.offering_id, o.price_period, o.agreement_length, "
+        "o.notice_period "
         "FROM orders o JOIN organisations t ON t.id = o.tl_org_id "
         "JOIN accesses a ON a.id = o.access_pk "
         f"JOIN networks n ON n.id = a.network_id WHERE o.id = $1 AND o.{col} = $2"
@@ -93,6 +95,11 @@ async def get_order(reader: Reader, caller: Caller, order_id: int) -> OrderDetai
         price_once=money(r["price_once"]),
         message=r["message"],
         updated_at=ts(r["updated_at"]),
+        product_id=r["product_id"] or r["service_uid"],
+        offering_id=r["offering_id"] or r["service_uid"],
+        price_period=r["price_period"],
+        agreement_length=r["agreement_length"],
+        notice_period=r["notice_period"],
     )
 
 
@@ -296,6 +303,12 @@ class Offer:
     name: str
     price_monthly: Decimal
     price_once: Decimal
+    # The TL's productId and offeringId, the price's period, the binding time and the notice.
+    product_id: str | None = None
+    offering_id: str | None = None
+    price_period: str | None = None
+    agreement_length: str | None = None
+    notice_period: str | None = None
 
     def as_columns(self) -> dict[str, object]:
         return {
@@ -303,6 +316,11 @@ class Offer:
             "service_name": self.name,
             "price_monthly": self.price_monthly,
             "price_once": self.price_once,
+            "product_id": self.product_id,
+            "offering_id": self.offering_id,
+            "price_period": self.price_period,
+            "agreement_length": self.agreement_length,
+            "notice_period": self.notice_period,
         }
 
 
@@ -316,17 +334,19 @@ class PlacedService:
     xsp: int
     status: OrderStatus
     offer: Offer
+    mail: bool = True  # the order e-mail goes now
+    push: str | None = None  # the ON-API push (an outbox kind), if the TL takes one
 
 
 # -- placing an order on PostgreSQL: one statement ------------------------------------------
 #
 # Everything a placement writes — the customer, one order per service, their log entries, their
-# events, the events' webhook deliveries, the order mails, the customer's order page and receipt
-# and the Idempotency-Key's answer — in one statement that first takes the stream lock
-# (storage.db.STREAM_LOCK_KEY). The lock is then held for that statement and the COMMIT only, not
-# across a dozen round trips, each waiting for a busy event loop: placing stops being serialised
-# on the workers' latency. (SQLite has a single writer anyway and uses the step-by-step path in
-# services.placing.)
+# events, the events' webhook deliveries, the order mails and ON-API pushes, the customer's order
+# page and receipt and the Idempotency-Key's answer — in one statement that first takes the
+# stream lock (storage.db.STREAM_LOCK_KEY). The lock is then held for that statement and the
+# COMMIT only, not across a dozen round trips, each waiting for a busy event loop: placing stops
+# being serialised on the workers' latency. (SQLite has a single writer anyway and uses the
+# step-by-step path in services.placing.)
 
 _PLACE = text(
     """
@@ -345,16 +365,22 @@ WITH lock AS (
     SELECT * FROM unnest(CAST(:service_ids AS int[]), CAST(:tl_org_ids AS int[]),
                          CAST(:xsps AS int[]), CAST(:statuses AS text[]),
                          CAST(:uids AS text[]), CAST(:names AS text[]),
-                         CAST(:monthly AS numeric[]), CAST(:once AS numeric[]))
-        WITH ORDINALITY AS s(service_id, tl_org_id, xsp, status, uid, name, monthly, once, n)
+                         CAST(:monthly AS numeric[]), CAST(:once AS numeric[]),
+                         CAST(:product_ids AS text[]), CAST(:offering_ids AS text[]),
+                         CAST(:periods AS text[]), CAST(:bindings AS text[]),
+                         CAST(:notices AS text[]),
+                         CAST(:mails AS boolean[]), CAST(:pushes AS text[]))
+        WITH ORDINALITY AS s(service_id, tl_org_id, xsp, status, uid, name, monthly, once,
+                             product_id, offering_id, period, binding, notice, mail, push, n)
 ), ord AS (
     INSERT INTO orders (customer_id, service_id, access_pk, tl_org_id, ko_org_id, status,
                         delivery, message, created_at, updated_at, service_uid, service_name,
-                        price_monthly, price_once)
+                        price_monthly, price_once, product_id, offering_id, price_period,
+                        agreement_length, notice_period)
     SELECT cust.id, svc.service_id, CAST(:access_pk AS bigint), svc.tl_org_id,
            CAST(:ko_org_id AS int), svc.status, CAST(:delivery AS date), CAST(:message AS text),
            CAST(:now AS timestamptz), CAST(:now AS timestamptz), svc.uid, svc.name, svc.monthly,
-           svc.once
+           svc.once, svc.product_id, svc.offering_id, svc.period, svc.binding, svc.notice
     FROM cust CROSS JOIN svc
     ORDER BY svc.n
     RETURNING id, service_id, tl_org_id, status
@@ -389,8 +415,24 @@ WITH lock AS (
                         request_id)
     SELECT 'mail', ord.id, ord.tl_org_id, 'pending', 0, CAST(:now AS timestamptz),
            CAST(:now AS timestamptz), CAST(:request_id AS text)
-    FROM ord
-    WHERE CAST(:notify AS boolean)
+    FROM ord JOIN svc ON svc.service_id = ord.service_id
+    WHERE CAST(:notify AS boolean) AND svc.mail
+    ORDER BY ord.id
+), pushes AS (
+    INSERT INTO outbox (kind, order_id, org_id, state, attempts, next_attempt_at, claimed_until,
+                        claim_token, created_at, request_id)
+    SELECT svc.push, ord.id, ord.tl_org_id, claimed.state, claimed.attempts,
+           CAST(:now AS timestamptz), claimed.until, claimed.token, CAST(:now AS timestamptz),
+           CAST(:request_id AS text)
+    FROM ord JOIN svc ON svc.service_id = ord.service_id
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN own THEN 'delivering' ELSE 'pending' END AS state,
+               CASE WHEN own THEN 1 ELSE 0 END AS attempts,
+               CASE WHEN own THEN CAST(:push_until AS timestamptz) END AS until,
+               CASE WHEN own THEN CAST(:push_token AS text) END AS token
+        FROM (SELECT svc.push = 'sp_order' AND CAST(:push_token AS text) IS NOT NULL AS own) o
+    ) claimed
+    WHERE CAST(:notify AS boolean) AND svc.push IS NOT NULL
     ORDER BY ord.id
 ), page AS (
     INSERT INTO order_pages (token_sha256, customer_id, lang, created_at)
@@ -440,6 +482,8 @@ async def place_in_one_statement(
     lang: str,
     receipt: str | None,
     request_id: str | None = None,
+    push_token: str | None = None,
+    push_until: datetime | None = None,
 ) -> str:
     """Place an order on PostgreSQL (see above). ``services``: one per order, in order;
     ``notes``: (service id, log entry) in order; ``page_sha256``, ``lang``: the customer's order
@@ -456,6 +500,15 @@ async def place_in_one_statement(
         "names": [s.offer.name for s in services],
         "monthly": [s.offer.price_monthly for s in services],
         "once": [s.offer.price_once for s in services],
+        "product_ids": [s.offer.product_id for s in services],
+        "offering_ids": [s.offer.offering_id for s in services],
+        "periods": [s.offer.price_period for s in services],
+        "bindings": [s.offer.agreement_length for s in services],
+        "notices": [s.offer.notice_period for s in services],
+        "mails": [s.mail for s in services],
+        "pushes": [s.push for s in services],
+        "push_token": push_token,
+        "push_until": push_until,
         "note_services": [n[0] for n in notes],
         "notes": [n[1].text for n in notes],
         "note_codes": [n[1].code.value for n in notes],

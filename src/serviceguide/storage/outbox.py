@@ -20,6 +20,7 @@ from sqlalchemy import (
     Integer,
     String,
     and_,
+    case,
     func,
     insert,
     literal,
@@ -40,6 +41,7 @@ from serviceguide.storage.tables import (
     organisations,
     outbox,
     outbox_attempts,
+    tl_onapi,
     webhook_endpoints,
 )
 from serviceguide.storage.types import UTCDateTime
@@ -552,8 +554,14 @@ async def list_entries(
     order_id: int | None = None,
     limit: int = 50,
 ) -> list[OutboxEntry]:
-    """The newest rows first."""
-    target = func.coalesce(organisations.c.order_email, webhook_endpoints.c.url, "")
+    """The newest rows first. An ON-API push's target is the TL's ON-API base URL (as now)."""
+    pushed = outbox.c.kind.in_([OutboxKind.SP_ORDER.value, OutboxKind.SP_NOTICE.value])
+    target = func.coalesce(
+        case((pushed, tl_onapi.c.base_url), else_=None),
+        organisations.c.order_email,
+        webhook_endpoints.c.url,
+        "",
+    )
     q = (
         select(
             outbox.c.id,
@@ -570,6 +578,7 @@ async def list_entries(
             outbox.c.last_error,
         )
         .outerjoin(organisations, organisations.c.id == outbox.c.org_id)
+        .outerjoin(tl_onapi, tl_onapi.c.tl_org_id == outbox.c.org_id)
         .outerjoin(webhook_endpoints, webhook_endpoints.c.id == outbox.c.endpoint_id)
         .order_by(outbox.c.id.desc())
         .limit(limit)

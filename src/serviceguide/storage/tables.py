@@ -55,6 +55,21 @@ organisations = Table(
     CheckConstraint("kind IN ('ko', 'tl', 'platform')", name="kind"),
 )
 
+# A TL's ON-API 2.6 settings (the TL as a service provider taking pushed orders); no row: its
+# orders go by e-mail only. ``password_enc``: the Basic password, encrypted (services.sealing),
+# so that it can be sent but is never shown.
+tl_onapi = Table(
+    "tl_onapi",
+    metadata,
+    Column("tl_org_id", ForeignKey("organisations.id"), primary_key=True, autoincrement=False),
+    Column("base_url", String(500), nullable=False),
+    Column("username", String(200)),
+    Column("password_enc", Text),
+    Column("delivery", String(5), nullable=False),  # domain.sp.Delivery
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint("delivery IN ('mail', 'onapi', 'both')", name="delivery"),
+)
+
 networks = Table(
     "networks",
     metadata,
@@ -127,6 +142,52 @@ services = Table(
     Column("active", Boolean, nullable=False, server_default="1"),
     Column("created_at", UTCDateTime, nullable=False),
     Column("category", String(20), nullable=False, server_default="other"),  # ServiceCategory
+    # Where the service comes from: 'manual' (entered in the guide) or 'onapi' (an offering read
+    # from the TL's ON-API products by services.products, one service per network it fits).
+    Column("source", String(6), nullable=False, server_default="manual"),
+    Column("product_id", String(36)),  # onapi: the TL's productId and offeringId
+    Column("offering_id", String(36)),
+    Column("offering_name", String(255)),  # onapi: the offering's name, under the product's
+    # What customers compare beside the prices (ISO 8601 durations): the price's period (None:
+    # a month), the binding time (None: none), the notice period (None: not stated).
+    Column("price_period", String(20)),
+    Column("agreement_length", String(20)),
+    Column("notice_period", String(20)),
+    # A campaign: the price is reduced for campaign_length (if given), then base_price.
+    Column("campaign", Boolean, nullable=False, server_default="0"),
+    Column("campaign_length", String(20)),
+    Column("base_price", Numeric(10, 2)),
+    Column("consumer_types", String(100)),  # comma-separated; None: not stated
+    Column("terms_url", String(500)),
+    Column("privacy_url", String(500)),
+    Column("onapi_extra", Text),  # onapi: the rest of what the document said (JSON)
+    Column("updated_at", UTCDateTime),  # the last change (served products' Last-Modified)
+    CheckConstraint("source IN ('manual', 'onapi')", name="source"),
+)
+Index(
+    "uq_services_offering",
+    services.c.tl_org_id,
+    services.c.network_id,
+    services.c.product_id,
+    services.c.offering_id,
+    unique=True,
+    sqlite_where=services.c.source == "onapi",
+    postgresql_where=services.c.source == "onapi",
+)
+
+# The reading of a TL's ON-API products (services.products): the last good read's
+# serviceProvider (JSON), the last attempt and its error (None: it went well), and the claim of
+# the one process reading them now.
+product_syncs = Table(
+    "product_syncs",
+    metadata,
+    Column("tl_org_id", ForeignKey("organisations.id"), primary_key=True, autoincrement=False),
+    Column("service_provider", Text),
+    Column("synced_at", UTCDateTime),
+    Column("attempted_at", UTCDateTime),
+    Column("error", Text),
+    Column("claimed_until", UTCDateTime),
+    Column("claim_token", String(32)),
 )
 
 # Which TLs a KO admits to sell in its network: a row per admitted TL. A TL's services are
@@ -186,6 +247,13 @@ orders = Table(
     Column("service_name", String(200), nullable=False),
     Column("price_monthly", Numeric(10, 2), nullable=False),
     Column("price_once", Numeric(10, 2), nullable=False),
+    # ...and, for the TL's ON-API, the product and offering (None before they were kept: the
+    # service's uid stands for both), the price's period, the binding time and the notice period.
+    Column("product_id", String(36)),
+    Column("offering_id", String(36)),
+    Column("price_period", String(20)),
+    Column("agreement_length", String(20)),
+    Column("notice_period", String(20)),
     CheckConstraint(
         "status IN ('new', 'received', 'active', 'waiting', 'cancelled', 'delivered')",
         name="status",
@@ -316,7 +384,7 @@ outbox = Table(
     "outbox",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
-    Column("kind", String(8), nullable=False),  # OutboxKind
+    Column("kind", String(16), nullable=False),  # OutboxKind
     Column("order_id", ForeignKey("orders.id"), nullable=False, index=True),
     Column("event_id", ForeignKey("events.id")),  # webhook: the event it delivers
     Column("org_id", ForeignKey("organisations.id")),  # mail: the TL it goes to
@@ -332,7 +400,7 @@ outbox = Table(
     Column("request_id", String(64)),  # X-Request-ID of the request that wrote the row
     # receipt: what its mail needs and nothing keeps (the order page's link), until delivered.
     Column("payload", Text),
-    CheckConstraint("kind IN ('mail', 'webhook', 'receipt')", name="kind"),
+    CheckConstraint("kind IN ('mail', 'webhook', 'receipt', 'sp_order', 'sp_notice')", name="kind"),
     CheckConstraint("state IN ('pending', 'delivering', 'delivered', 'failed')", name="state"),
     sqlite_autoincrement=True,  # a retried or replayed id is never another message's id
 )

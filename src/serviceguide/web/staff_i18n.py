@@ -113,6 +113,10 @@ SV: dict[str, str] = {
     "i tiden; leverantören aktiverar tjänsten då",
     "log.status_changed": "Status ändrad från {old} till {new} av {who} ({org})",
     "log.serial_shown": "Personnummer visat för {who} ({org})",
+    "log.sp_confirmed": "Bekräftad av TL {xsp} via ON-API",
+    "log.sp_rejected": "Avvisad av TL {xsp} via ON-API",
+    "log.sp_fallback_mail": "ON-API-överföringen till TL {xsp} har inte fått svar på {minutes} "
+    "minuter; beställningen skickas med e-post",
     "col.status_code": "Statuskod",
     "order.change": "Ändra status",
     "order.change.to": "Ny status",
@@ -278,6 +282,10 @@ EN: dict[str, str] = {
     "future; the provider activates the service then",
     "log.status_changed": "Status changed from {old} to {new} by {who} ({org})",
     "log.serial_shown": "Personnummer shown to {who} ({org})",
+    "log.sp_confirmed": "Confirmed by TL {xsp} over ON-API",
+    "log.sp_rejected": "Rejected by TL {xsp} over ON-API",
+    "log.sp_fallback_mail": "The ON-API push to TL {xsp} has had no answer for {minutes} "
+    "minutes; the order goes by e-mail",
     "col.status_code": "Status code",
     "order.change": "Change status",
     "order.change.to": "New status",
@@ -370,6 +378,6 @@ def log_text(t: i18n.Translate, entry: LogEntry) -> str:
         return entry.message
     if entry.code == "status_changed" and p.get("reason"):
         return f"{text}: {p['reason']}"
-    if entry.code.startswith("activation_") and p.get("message"):
+    if entry.code.startswith(("activation_", "sp_")) and p.get("message"):
         return f"{text} – {p['message']}"
     return text

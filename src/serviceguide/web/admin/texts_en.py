@@ -150,6 +150,7 @@ EN: dict[str, str] = {
     "services.created": "The service has been created and is in the guide.",
     "services.saved": "The service has been changed.",
     "services.retire": "Retire",
+    "services.from_onapi": "From your ON-API products: changed there",
     "services.retire.hint": "The service leaves the guide. Orders keep it.",
     "services.retired.done": "The service has been retired and is no longer in the guide.",
     "services.retired": "Retired services",
@@ -172,6 +173,28 @@ EN: dict[str, str] = {
     "delivery.empty_hint": "Leave empty not to show it.",
     "delivery.submit": "Save",
     "delivery.done": "The details have been saved.",
+    "delivery.onapi.done": "The ON-API settings have been saved.",
+    "delivery.onapi.title": "Orders over ON-API",
+    "delivery.onapi.intro": (
+        "The guide can send every new order straight to your system over ON-API 2.6 (order and "
+        "activationnotice). Your answer is shown to the customer."
+    ),
+    "delivery.onapi.url": "ON-API address",
+    "delivery.onapi.url.hint": (
+        "E.g. https://sp.example/onapi/2.6. Leave empty to take orders by e-mail only."
+    ),
+    "delivery.onapi.username": "Username (Basic)",
+    "delivery.onapi.username.hint": "Leave empty for calls without credentials.",
+    "delivery.onapi.password": "Password (Basic)",
+    "delivery.onapi.password.stored": (
+        "A password is stored and never shown. Leave empty to keep it."
+    ),
+    "delivery.onapi.password.none": "No password is stored.",
+    "delivery.onapi.delivery": "How orders reach you",
+    "delivery.onapi.delivery.mail": "E-mail only",
+    "delivery.onapi.delivery.onapi": "ON-API only (e-mail if you have not answered in 15 minutes)",
+    "delivery.onapi.delivery.both": "ON-API and e-mail",
+    "delivery.onapi.submit": "Save ON-API settings",
     "network.title": "The network",
     "network.intro": "The settings of {name} ({coid}).",
     "network.settings": "Settings",

@@ -159,6 +159,7 @@ SV: dict[str, str] = {
     "services.created": "Tjänsten är skapad och finns i guiden.",
     "services.saved": "Tjänsten är ändrad.",
     "services.retire": "Avveckla",
+    "services.from_onapi": "Från era ON-API-produkter: ändras där",
     "services.retire.hint": "Tjänsten försvinner ur guiden. Beställningar behåller den.",
     "services.retired.done": "Tjänsten är avvecklad och visas inte längre i guiden.",
     "services.retired": "Avvecklade tjänster",
@@ -182,6 +183,29 @@ SV: dict[str, str] = {
     "delivery.empty_hint": "Lämna tomt för att inte visa.",
     "delivery.submit": "Spara",
     "delivery.done": "Uppgifterna är sparade.",
+    "delivery.onapi.done": "ON-API-inställningarna är sparade.",
+    "delivery.onapi.title": "Beställningar via ON-API",
+    "delivery.onapi.intro": (
+        "Tjänsteguiden kan skicka varje ny beställning direkt till ert system med ON-API 2.6 "
+        "(order och activationnotice). Ert svar visas för kunden."
+    ),
+    "delivery.onapi.url": "ON-API-adress",
+    "delivery.onapi.url.hint": (
+        "T.ex. https://sp.example/onapi/2.6. Lämna tom för att bara ta emot beställningar med "
+        "e-post."
+    ),
+    "delivery.onapi.username": "Användarnamn (Basic)",
+    "delivery.onapi.username.hint": "Lämna tomt för anrop utan inloggning.",
+    "delivery.onapi.password": "Lösenord (Basic)",
+    "delivery.onapi.password.stored": (
+        "Ett lösenord är sparat och visas aldrig. Lämna tomt för att behålla det."
+    ),
+    "delivery.onapi.password.none": "Inget lösenord är sparat.",
+    "delivery.onapi.delivery": "Hur beställningar når er",
+    "delivery.onapi.delivery.mail": "Bara e-post",
+    "delivery.onapi.delivery.onapi": "Bara ON-API (e-post om ni inte svarat på 15 minuter)",
+    "delivery.onapi.delivery.both": "ON-API och e-post",
+    "delivery.onapi.submit": "Spara ON-API-inställningar",
     # Network (KO)
     "network.title": "Nätet",
     "network.intro": "Inställningarna för {name} ({coid}).",

@@ -54,6 +54,7 @@ async def thanks(request: Request, token: str) -> Response:
             "thanks.html",
             placement=found.placement,
             orders=orders,
+            sp=found.sp,
             direct_count=direct,
             order_page=f"/my-orders/{token}",
             noindex=True,
