@@ -283,7 +283,7 @@ async def _direct(
                         None,
                         lock_key=key,
                     )
-                await conn.fetchrow(sql, *args)
+                await conn.fetchrow(sql.text, *args)
                 done += 1
 
     try:

@@ -223,9 +223,9 @@ async def _few_customers(conn: AsyncConnection, text: str) -> bool:
     """Whether the words of ``text`` fit few customers, by PostgreSQL's own estimate from the
     trigram index's statistics (migration 0015): planning costs a millisecond where counting
     the customers of a common name cost tens. An estimate that is off makes a search slower,
-    never different. Words under three letters give the index nothing to go on."""
+    never different. A search needs a word of three letters or more for the index to go on."""
     terms = search_terms(text)
-    if conn.dialect.name != "postgresql" or not terms or any(len(t) < 3 for t in terms):
+    if conn.dialect.name != "postgresql" or not any(len(t) >= 3 for t in terms):
         return False
     likes = " AND ".join(f"search_text LIKE :t{i}" for i in range(len(terms)))
     patterns = {f"t{i}": (f"% {t} %" if t.isdigit() else f"%{t}%") for i, t in enumerate(terms)}
