@@ -296,8 +296,13 @@ def main() -> None:
             table_sizes = sizes(url)
             db_bytes = int(api.query(url, "SELECT pg_database_size(current_database())")[0][0])
             counts = [int(n) for n in args.servers.split(",") if n]
-            spreads = streamlock.spread(url, built.world, work, counts, c, 5)
-            directs = streamlock.direct(url, built.world, [1, 4, 16], 4)
+            spreads: list[streamlock.Spread] = []
+            directs: list[streamlock.Direct] = []
+            try:  # what was measured so far is reported even if this fails
+                spreads = streamlock.spread(url, built.world, work, counts, c, 5)
+                directs = streamlock.direct(url, built.world, [1, 4, 16], 4)
+            except Exception as e:
+                api.say(f"[scale] stream lock not measured: {e!r}")
             text = markdown(
                 built,
                 polled,

@@ -7,8 +7,8 @@ visible in id order, so polling with ``since_id`` never skips a row that commits
 PostgreSQL this is a transaction-scoped advisory lock (``hold_streams``; placing an order,
 ``set_status`` and ``add_message`` take it inside their one statement instead: storage.orders,
 storage.order_changes); SQLite has a single writer already, and every write transaction starts
-with ``BEGIN IMMEDIATE`` so that a read-then-write cannot fail half-way with SQLITE_BUSY. ``Database.reader`` runs the polling
-reads as plain SQL on the driver (storage.direct).
+with ``BEGIN IMMEDIATE`` so that a read-then-write cannot fail half-way with SQLITE_BUSY.
+``Database.reader`` runs the polling reads as plain SQL on the driver (storage.direct).
 """
 
 from __future__ import annotations
