@@ -108,7 +108,8 @@ async def set_status(
         q, args = order_changes.set_status_statement(
             caller, order_id, new, reason, utcnow(), request_id.current()
         )
-        row = await ctx.db.reader.fetchrow(q, *args)
+        async with ctx.db.single_statement() as conn:
+            row = (await conn.exec_driver_sql(q.text, tuple(args))).mappings().first()
         if row is None:
             raise NotFound("order", order_id)
         return check_transition(OrderStatus(row["status"]), new)
@@ -167,7 +168,8 @@ async def add_message(
         q, args = order_changes.add_message_statement(
             caller, order_id, message, type, utcnow(), request_id.current()
         )
-        row = await ctx.db.reader.fetchrow(q, *args)
+        async with ctx.db.single_statement() as conn:
+            row = (await conn.exec_driver_sql(q.text, tuple(args))).mappings().first()
         if row is None or row["id"] is None:
             raise NotFound("order", order_id)
         return int(row["id"])

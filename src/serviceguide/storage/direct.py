@@ -13,9 +13,8 @@ written as SQL text, prepared once per connection and run straight on the driver
 
 Statements are written with ``$1``-style parameters; :class:`Sql` keeps the SQLite spelling
 (``?1``) beside it. Values come back as the driver gives them; :func:`ts`, :func:`day` and
-:func:`money` turn SQLite's text and numbers into what asyncpg returns. Writes stay on
-SQLAlchemy (storage.db), except a few on PostgreSQL that are one statement each and commit by
-themselves: the audit rows of reads and the order changes of storage.order_changes.
+:func:`money` turn SQLite's text and numbers into what asyncpg returns. Everything that writes
+stays on SQLAlchemy (storage.db).
 """
 
 from __future__ import annotations

@@ -4,8 +4,10 @@ Each change writes to the order, its log, the event stream and the webhook outbo
 stream lock (storage.db.STREAM_LOCK_KEY) so that ``since_id`` polling never skips its event.
 Written as a transaction of separate statements, the lock was held for half a dozen round trips,
 each waiting for a busy event loop, and every change on every server queued behind them
-(docs/performance.md). Here each change is one statement, run on the driver outside any
-explicit transaction: it takes the lock first, reads the order, checks the transition, writes
+(docs/performance.md). Here each change is one statement (in the driver's ``$n`` spelling),
+run without an explicit transaction on the write pool (``Database.single_statement``, as placing
+an order is; the polling reads keep their own pool, so writes queueing for the lock never take
+their connections): it takes the lock first, reads the order, checks the transition, writes
 everything and commits; the lock is held for that statement and its commit only.
 
 The statement's snapshot is taken before it waits for the lock, so the order's row is read
