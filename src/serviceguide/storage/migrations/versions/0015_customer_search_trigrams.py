@@ -1,7 +1,7 @@
 """indexes for the staff search's rare words on PostgreSQL
 
 Revision ID: 0015
-Revises: 0012
+Revises: 0014
 Create Date: 2026-12-03 09:00:00.000000
 
 The staff order list's free-text search looks for every word anywhere in the customer's folded
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0015"
-down_revision: str | None = "0012"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
