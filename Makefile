@@ -106,7 +106,7 @@ clean:
 # The whole benchmark (docs/performance.md): the HTTP API on SQLite and PostgreSQL at 10 000 and
 # 1 000 000 orders with 1 000 000 accesses, the scale-out checks, then the market database.
 # Rewrites BENCHMARKS.md. Takes about 40 minutes on 2 cores.
-bench: install wrk bench-api bench-marketdb bench-upload bench-search bench-agentsp bench-sp bench-products
+bench: install wrk bench-api bench-streamlock bench-marketdb bench-upload bench-search bench-agentsp bench-sp bench-products
 
 wrk:
 	@command -v wrk >/dev/null || { sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
@@ -163,3 +163,17 @@ UPLOAD_ROWS    ?= 1000000
 UPLOAD_BACKEND ?= both
 bench-upload: install
 	$(BIN)/python -m bench.upload --rows $(UPLOAD_ROWS) --backend $(UPLOAD_BACKEND)
+
+.PHONY: bench-streamlock bench-scale
+# The stream lock's ceiling on PostgreSQL: set_status and add_message from serve --workers 2
+# against its /healthz, then writes/s from 1, 2 and 4 servers on one database and from the
+# database alone. Writes the "Stream lock" section of BENCHMARKS.md.
+bench-streamlock: install wrk
+	$(BIN)/python -m bench.streamlock
+
+# National scale (not part of `make bench`; about an hour at SCALE=1): 200 networks, 10^7
+# accesses through the importer, 10^7 orders of history on PostgreSQL. SCALE=0.1 for a tenth.
+# Writes the "National scale" section of BENCHMARKS.md.
+SCALE ?= 1
+bench-scale: install wrk
+	$(BIN)/python -m bench.scale --scale $(SCALE)

@@ -594,6 +594,17 @@ def targets(phases: list[Phase], bases: dict[str, Base], c: int) -> list[str]:
         return ["No PostgreSQL run: the targets are judged on PostgreSQL.", ""]
     big, small = max(pg, key=lambda p: p.orders), min(pg, key=lambda p: p.orders)
     rows: list[tuple[str, str, str, bool]] = reads.targets(big, c)
+    for name in ("set_status", "add_message"):
+        ld = big.load(name, c)
+        ratio = ld.rps / big.ceiling(c)
+        rows.append(
+            (
+                f"`{name}` ≥ 0.15× ceiling, p99 ≤ 50 ms at {c} connections",
+                f"{big.orders:,} orders",
+                f"{ratio:.2f}×, p99 {ld.p99_ms:.1f} ms ({ld.rps:,.0f} req/s)",
+                ratio >= 0.15 and ld.p99_ms <= 50,
+            )
+        )
     a, b = small.load("orders since_id", c), big.load("orders since_id", c)
     rows.append(
         (

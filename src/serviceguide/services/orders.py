@@ -15,8 +15,10 @@ from serviceguide.domain.model import (
 )
 from serviceguide.domain.roles import require_order_handling
 from serviceguide.domain.status import EventType, MessageType, OrderStatus, check_transition
+from serviceguide.observability import request_id
 from serviceguide.services import changes, privacy
 from serviceguide.services.context import AppContext
+from serviceguide.storage import order_changes
 from serviceguide.storage import orders as repo
 from serviceguide.storage import polling
 
@@ -103,6 +105,17 @@ async def set_status(
     """Move the order to ``new``; True if it changed. Writes a ``system`` log entry (ending with
     ``reason``, if one is given) and an event (with its webhook deliveries)."""
     require_order_handling(caller)
+    if ctx.db.is_postgres:
+        # One statement that takes the stream lock, checks the transition and writes
+        # (storage.order_changes); it answers with the status the order had.
+        q, args = order_changes.set_status_statement(
+            caller, order_id, new, reason, utcnow(), request_id.current()
+        )
+        async with ctx.db.single_statement() as conn:
+            row = (await conn.exec_driver_sql(q.text, tuple(args))).mappings().first()
+        if row is None:
+            raise NotFound("order", order_id)
+        return check_transition(OrderStatus(row["status"]), new)
     async with ctx.db.write(ordered=True) as conn:
         found = await repo.order_for_change(conn, caller, order_id)
         if found is None:
@@ -154,6 +167,15 @@ async def add_message(
 ) -> int:
     """Append a message to the order's log (shared between TL and KO); returns the entry id."""
     require_order_handling(caller)
+    if ctx.db.is_postgres:
+        q, args = order_changes.add_message_statement(
+            caller, order_id, message, type, utcnow(), request_id.current()
+        )
+        async with ctx.db.single_statement() as conn:
+            row = (await conn.exec_driver_sql(q.text, tuple(args))).mappings().first()
+        if row is None or row["id"] is None:
+            raise NotFound("order", order_id)
+        return int(row["id"])
     async with ctx.db.write(ordered=True) as conn:
         found = await repo.order_for_change(conn, caller, order_id)
         if found is None:

@@ -18,6 +18,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
+    text,
 )
 
 from serviceguide.storage.types import UTCDateTime
@@ -126,6 +128,8 @@ Index(
     "ix_accesses_search_postal", accesses.c.postal_code, accesses.c.search_street, *_address_order
 )
 Index("ix_accesses_search_city", accesses.c.search_city, accesses.c.search_street, *_address_order)
+# The staff search's accessId, in any case (PostgreSQL only: storage/staff.py).
+Index("ix_accesses_access_id_lower", func.lower(accesses.c.access_id)).ddl_if(dialect="postgresql")
 
 services = Table(
     "services",
@@ -221,6 +225,10 @@ customers = Table(
     Column("created_at", UTCDateTime, nullable=False, index=True),
     # Set when the personal data above was blanked (retention or an erasure request).
     Column("anonymised_at", UTCDateTime),
+    # The staff search's words anywhere in search_text: PostgreSQL's pg_trgm (storage/staff.py).
+    Index(
+        "ix_customers_search_trgm", text("search_text gin_trgm_ops"), postgresql_using="gin"
+    ).ddl_if(dialect="postgresql"),
     sqlite_autoincrement=True,  # ids are never reused: since_id polling relies on it
 )
 
