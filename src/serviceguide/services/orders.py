@@ -18,9 +18,8 @@ from serviceguide.domain.status import EventType, MessageType, OrderStatus, chec
 from serviceguide.observability import request_id
 from serviceguide.services import changes, privacy
 from serviceguide.services.context import AppContext
-from serviceguide.storage import order_changes
+from serviceguide.storage import order_changes, polling
 from serviceguide.storage import orders as repo
-from serviceguide.storage import polling
 
 
 async def list_orders(
