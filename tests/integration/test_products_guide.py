@@ -22,6 +22,7 @@ from serviceguide.services.context import AppContext
 from serviceguide.settings import get_settings
 from serviceguide.simulator.app import create_sp_simulator
 from serviceguide.storage.tables import services
+from tests.support.commands import size_consoles
 from tests.support.servers import serve_in_thread
 
 pytestmark = pytest.mark.integration
@@ -75,6 +76,7 @@ def cli(ctx: AppContext, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     ):
         monkeypatch.setenv(f"SERVICEGUIDE_{name}", value)
     monkeypatch.setenv("COLUMNS", "250")
+    size_consoles("250")  # as wide as a new process would make them, whatever ran before
     get_settings.cache_clear()
     runner = CliRunner()
 
