@@ -106,7 +106,7 @@ clean:
 # The whole benchmark (docs/performance.md): the HTTP API on SQLite and PostgreSQL at 10 000 and
 # 1 000 000 orders with 1 000 000 accesses, the scale-out checks, then the market database.
 # Rewrites BENCHMARKS.md. Takes about 40 minutes on 2 cores.
-bench: install wrk bench-api bench-marketdb bench-upload bench-search bench-sp
+bench: install wrk bench-api bench-streamlock bench-marketdb bench-upload bench-search bench-agentsp bench-sp bench-products
 
 wrk:
 	@command -v wrk >/dev/null || { sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
@@ -133,6 +133,13 @@ SEARCH_BACKEND ?= both
 bench-search: install
 	$(BIN)/python -m bench.search --orders $(SEARCH_ORDERS) --backend $(SEARCH_BACKEND)
 
+.PHONY: bench-products
+# A TL's products document of 250 products × 4 offerings read into 4 networks, changed and half
+# retired, and the served products read back, on SQLite and PostgreSQL; writes the "ON-API
+# products" section of BENCHMARKS.md.
+bench-products: install
+	$(BIN)/python -m bench.products --products 250 --networks 4 --backend both
+
 .PHONY: bench-marketdb
 # Import 1 000 000 MdB2 accesses into SQLite and PostgreSQL and time address searches in them;
 # writes the "Market database" section of BENCHMARKS.md. MDB_ROWS=…, MDB_BACKEND=sqlite|postgresql|both.
@@ -140,6 +147,13 @@ MDB_ROWS    ?= 1000000
 MDB_BACKEND ?= both
 bench-marketdb: install
 	$(BIN)/python -m bench.marketdb --rows $(MDB_ROWS) --backend $(MDB_BACKEND)
+
+.PHONY: bench-agentsp
+# The agent's answer to the portal's push ([sp]): the portal's wait and pushes/s as the KO's time
+# to finish grows. Writes "Agent: answering the portal's push" of BENCHMARKS.md. About 2 minutes.
+AGENTSP_ORDERS ?= 40
+bench-agentsp: install
+	$(BIN)/python -m bench.agentsp --orders $(AGENTSP_ORDERS)
 
 .PHONY: bench-upload
 # A KO admin uploads a 1 000 000-row market-database file over real HTTP to `serve --workers 2`;
@@ -149,3 +163,17 @@ UPLOAD_ROWS    ?= 1000000
 UPLOAD_BACKEND ?= both
 bench-upload: install
 	$(BIN)/python -m bench.upload --rows $(UPLOAD_ROWS) --backend $(UPLOAD_BACKEND)
+
+.PHONY: bench-streamlock bench-scale
+# The stream lock's ceiling on PostgreSQL: set_status and add_message from serve --workers 2
+# against its /healthz, then writes/s from 1, 2 and 4 servers on one database and from the
+# database alone. Writes the "Stream lock" section of BENCHMARKS.md.
+bench-streamlock: install wrk
+	$(BIN)/python -m bench.streamlock
+
+# National scale (not part of `make bench`; about an hour at SCALE=1): 200 networks, 10^7
+# accesses through the importer, 10^7 orders of history on PostgreSQL. SCALE=0.1 for a tenth.
+# Writes the "National scale" section of BENCHMARKS.md.
+SCALE ?= 1
+bench-scale: install wrk
+	$(BIN)/python -m bench.scale --scale $(SCALE)

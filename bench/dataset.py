@@ -28,6 +28,7 @@ from sqlalchemy.engine import make_url
 from serviceguide.domain.listing import search_text
 from serviceguide.domain.model import status_change_text
 from serviceguide.domain.personnummer import with_check_digit
+from serviceguide.domain.status import OrderStatus
 from serviceguide.services import admin
 from serviceguide.services.context import AppContext
 
@@ -263,7 +264,7 @@ def _history(
                     (
                         t,
                         "system",
-                        status_change_text(old, new, who, org_name),
+                        status_change_text(OrderStatus(old), OrderStatus(new), who, org_name),
                         who,
                         org_name,
                         org,

@@ -248,8 +248,9 @@ def _streets(rows: int, rng: random.Random) -> list[Street]:
     return streets
 
 
-def write_mdb_file(path: Path, rows: int, seed: int = 3) -> list[Street]:
-    """A realistic MdB2 CSV of exactly ``rows`` accesses; returns the streets it holds."""
+def write_mdb_file(path: Path, rows: int, seed: int = 3, coid: str = COID) -> list[Street]:
+    """A realistic MdB2 CSV of exactly ``rows`` accesses of network ``coid``; returns the
+    streets it holds."""
     rng = random.Random(seed)
     streets = _streets(rows, rng)
     written = 0
@@ -276,7 +277,7 @@ def write_mdb_file(path: Path, rows: int, seed: int = 3) -> list[Street]:
                     written += 1
                     w.writerow(
                         [
-                            COID,
+                            coid,
                             f"BX{written:08d}",
                             s.name,
                             number,

@@ -10,13 +10,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from serviceguide import __version__, web
-from serviceguide.api import guide, onapi, operations, xsp
+from serviceguide.api import guide, onapi, onapi_products, openapi, operations, xsp
 from serviceguide.middleware import RequestLimits, SecurityHeaders, install_error_handlers
 from serviceguide.notify.relay import relay_in_background
 from serviceguide.observability import metrics
 from serviceguide.observability.http import Observe
 from serviceguide.services.context import AppContext
 from serviceguide.services.imports import imports_in_background
+from serviceguide.services.products import sync_in_background
 from serviceguide.settings import Settings, get_settings
 from serviceguide.storage.db import Database
 from serviceguide.web.admin.accesses import UPLOAD_PATHS
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             async with (
                 relay_in_background(ctx, enabled=settings.relay_in_serve),
                 imports_in_background(ctx),
+                sync_in_background(ctx),
             ):
                 yield
         finally:
@@ -60,8 +62,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     web.install_staff(app)  # the staff pages at /staff (manual handling of orders)
     app.include_router(guide.router)
     app.include_router(onapi.router)
+    app.include_router(onapi_products.router)
     app.include_router(operations.router)  # /healthz, /readyz, /metrics
 
+    openapi.install(app, settings)  # the XSP API's forms and the auth schemes in /openapi.json
     web.install_api_docs(app)  # /docs, with Swagger UI's files from a package, not a CDN
     install_error_handlers(app)
     web.install_error_pages(app)  # unknown URLs and server errors: pages for browsers

@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     outbox_batch_size: int = Field(default=20, gt=0)
     smtp_timeout_seconds: float = Field(default=30.0, gt=0)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: How often a TL's ON-API products are read again (services.products), by whichever server
+    #: worker comes first; 0: never by the server (``serviceguide tl sync-products`` only).
+    products_sync_seconds: float = Field(default=3600.0, ge=0)
     #: Longest an ON-API push to a TL waits for its answer (docs/onapi-sp.md): the guide's
     #: answer to the customer waits at most this long for the first attempt.
     sp_timeout_seconds: float = Field(default=10.0, gt=0)

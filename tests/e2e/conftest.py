@@ -200,6 +200,9 @@ def _command_env(database_url: str) -> dict[str, str]:
         SERVICEGUIDE_DATABASE_URL=database_url,
         SERVICEGUIDE_SECRET_KEY=SECRET_KEY,
         SERVICEGUIDE_PASSWORD_HASHING="fast",
+        # The demo TL's products are read only where a test asks for it: the demo's ON-API
+        # URL (the SP simulator's usual port) may be anything on a machine running tests.
+        SERVICEGUIDE_PRODUCTS_SYNC_SECONDS="0",
         PYTHONUNBUFFERED="1",
         PYTHONIOENCODING="utf-8",
     )

@@ -109,7 +109,12 @@ class AgentSetup:
     def sink(self) -> Path:
         return self.d.workdir / f"{self.name}.jsonl"
 
-    def write(self, server: Server, networks: dict[str, tuple[Simulator, dict[str, str]]]) -> None:
+    def write(
+        self,
+        server: Server,
+        networks: dict[str, tuple[Simulator, dict[str, str]]],
+        extra: str = "",
+    ) -> None:
         lines = [
             "[api]",
             f'base_url = "{server.base_url}"',
@@ -129,7 +134,7 @@ class AgentSetup:
                 'password = "sim"',
                 f"services = {{ {mapping} }}",
             ]
-        self.config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        self.config.write_text("\n".join(lines) + "\n" + extra, encoding="utf-8")
 
     def args(self, *extra: str) -> list[str]:
         return [str(SERVICEGUIDE), "agent", *extra, "--config", str(self.config)]
@@ -401,3 +406,65 @@ def test_a_bad_configuration_exits_2_and_bad_credentials_exit_1(
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert proc.returncode == 1, (proc.stdout, proc.stderr)
+
+
+def test_the_running_agent_answers_the_portals_push_and_the_poll_takes_the_rest(
+    deployment: Deployment, env: dict[str, Any]
+):
+    server, good = env["server"], env["good"]
+    agent = AgentSetup(
+        deployment, "tl31420", deployment.workdir / "tl31420-sp.toml", tl(deployment, 31420)
+    )
+    port = free_port()
+    sp = f'[sp]\nport = {port}\nusername = "portal"\npassword = "portal-secret"\n'
+    agent.write(server, {"SNFDMO": (good, {"AB100100": "AB100100"})}, sp)
+    log_path = deployment.workdir / "agent-sp.log"
+    with log_path.open("wb") as log:
+        # A long interval: after its first pass the agent polls no more during the test, so
+        # the push, not the poll, is what finds the order.
+        proc = subprocess.Popen(
+            agent.args("run", "--interval", "600", "--log-json", "--quiet"),
+            cwd=deployment.workdir, env=deployment.env, stdout=subprocess.DEVNULL, stderr=log,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            while '"pass": 1' not in log_path.read_text(encoding="utf-8"):
+                assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()
+                time.sleep(0.05)
+            assert "serving ON-API 2.6" in log_path.read_text(encoding="utf-8")
+            access = next(env["accesses"])
+            pushed = place(server, access, 2440, 40)
+            polled = place(server, next(env["accesses"]), 2440, 41)  # never pushed
+            answer = httpx.post(
+                f"http://{HOST}:{port}/onapi/2.6/order/",
+                json={
+                    "coAccessId": access,
+                    "operation": "ACTIVATE",
+                    "orderDateTime": "2026-12-03T08:00:00Z",
+                    "requestedDateTime": "2026-12-03T08:00:00Z",
+                    "products": [{"productId": "bredband", "offeringId": "AB100100"}],
+                    "customerDetails": {"firstName": "Agnes40", "lastName": "Agent"},
+                },
+                headers={"X-Order-ID": str(pushed)},
+                auth=("portal", "portal-secret"),
+                timeout=30,
+            )
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(20) == 0
+        finally:
+            _stop(proc)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["state"] == "CONFIRMED"  # the simulator finishes in 0.3 s
+    assert agent.steps()[pushed] == "onapi_placed" and polled not in agent.steps()
+    with xsp_client(server, agent.tl) as xsp:
+        xsp.set_status(pushed, "received")  # what the portal does on CONFIRMED
+    deadline = time.monotonic() + SETTLE_DEADLINE
+    while {agent.steps().get(o) for o in (pushed, polled)} != {"delivered"}:
+        agent.once()  # the poll: the rest of both, each imported once
+        assert time.monotonic() < deadline, agent.steps()
+    sink = assert_sink_once(agent)
+    assert sink[pushed]["pushed"]["offeringId"] == "AB100100" and "pushed" not in sink[polled]
+    refs = assert_onapi_once(good)
+    assert refs[str(pushed)] == refs[str(polled)] == 1
+    with xsp_client(server, agent.tl) as xsp:
+        assert [xsp.order_info(o).status for o in (pushed, polled)] == ["delivered"] * 2

@@ -108,3 +108,71 @@ def test_an_onapi_order_that_never_finishes_is_flagged_but_still_followed(tmp_pa
         assert [r.id for r in agent.state.pending()] == [7]  # and followed on every pass
     finally:
         agent.close()
+
+
+def test_a_state_file_of_an_older_agent_gets_the_push_columns(tmp_path: Path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as db:  # the orders table as the first release made it
+        db.execute(
+            "CREATE TABLE orders (id INTEGER PRIMARY KEY, step TEXT NOT NULL, "
+            "xsp_status TEXT NOT NULL DEFAULT '', coid TEXT NOT NULL DEFAULT '', "
+            "service_uid TEXT NOT NULL DEFAULT '', socket TEXT NOT NULL DEFAULT '', "
+            "delivery TEXT NOT NULL DEFAULT '', sink_offset INTEGER, onapi_order_id TEXT, "
+            "onapi_state TEXT NOT NULL DEFAULT '', followup INTEGER NOT NULL DEFAULT 0, "
+            "reason TEXT NOT NULL DEFAULT '', message_type TEXT NOT NULL DEFAULT '', "
+            "updated TEXT NOT NULL, step_since TEXT NOT NULL DEFAULT '')"
+        )
+        db.execute("INSERT INTO orders (id, step, updated) VALUES (3, 'active', 'x')")
+    state = AgentState(path)
+    try:
+        row = state.get(3)
+        assert row is not None and (row.step, row.pushed, row.answer) == (Step.ACTIVE, "", "")
+        assert not state.record_pushed(3, "active")  # known already: only marked as pushed
+        assert state.record_pushed(4, "new")
+        assert state.cursor() == 0  # a push never moves the poll's cursor
+        assert all(r.pushed for r in state.pending())
+    finally:
+        state.close()
+
+
+def test_the_notices_command_and_hash_password(tmp_path: Path):
+    from argon2 import PasswordHasher
+    from typer.testing import CliRunner
+
+    from serviceguide.agent.cli import agent_app
+
+    config = tmp_path / "agent.toml"
+    config.write_text(
+        '[api]\nbase_url = "http://127.0.0.1:1"\napi_user = 1\napi_key = "k"\n'
+        '[state]\npath = "s.sqlite3"\n[sink]\njsonl = "o.jsonl"\n',
+        encoding="utf-8",
+    )
+    runner = CliRunner()
+    empty = runner.invoke(agent_app, ["notices", "--config", str(config), "--json"])
+    assert (empty.exit_code, empty.stdout.strip()) == (0, "[]")
+    state = AgentState(tmp_path / "s.sqlite3")
+    notice = {
+        "coOrderId": "co-1",
+        "coAccessId": "A1",
+        "orderDateTime": "2026-12-03T08:00:00Z",
+        "requestedDateTime": "2026-12-03T08:00:00Z",
+        "products": [
+            {"productId": "p", "offeringId": "o", "coProduct": "100/10", "coSubscriptionId": "s"}
+        ],
+    }
+    assert state.record_notice("order:9", 9, notice)
+    assert not state.record_notice("order:9", 9, notice)
+    state.close()
+    listed = runner.invoke(agent_app, ["notices", "--config", str(config), "--json"])
+    (row,) = json.loads(listed.stdout)
+    assert (row["order_id"], row["co_order_id"], row["repeats"]) == (9, "co-1", 1)
+    table = runner.invoke(agent_app, ["notices", "--config", str(config)], env={"COLUMNS": "200"})
+    assert "co-1" in table.stdout and "100/10" in table.stdout
+
+    hashed = runner.invoke(agent_app, ["hash-password"], input="portal-secret\n")
+    assert hashed.exit_code == 0
+    assert PasswordHasher().verify(hashed.stdout.strip(), "portal-secret")
+    assert "portal-secret" not in hashed.stdout
+    assert runner.invoke(agent_app, ["hash-password"], input="\n").exit_code == 2

@@ -156,3 +156,52 @@ def test_every_api_operation_has_a_unique_id_and_documents_its_answers(ctx: AppC
                 assert content["application/json"].get("schema"), (method, path, code)
                 # FastAPI's own validation error is never what these handlers answer.
                 assert "HTTPValidationError" not in json.dumps(response), (method, path, code)
+
+
+async def _hash(http: httpx.AsyncClient, world: World) -> str:
+    u = world.users["TL1"]
+    r = await http.post(
+        "/plain/serviceguide_log",
+        data={"method": "api_login", "api_user": u.api_user, "api_key": u.api_key},
+        headers={"Accept": "application/json"},
+    )
+    assert r.status_code == 200, r.text
+    return str(r.json()["api_login"]["response"]["hash_key"])
+
+
+async def test_add_message_checks_api_user_even_beside_a_hash(
+    http: httpx.AsyncClient, world: World
+):
+    """The description cannot say "api_user may be anything when a hash is sent": a bad one is
+    refused whether or not the hash made it unnecessary."""
+    h = await _hash(http, world)
+    call = {"method": "add_message", "hash": h, "id": world.orders["o1"], "type": "log"}
+    for bad in ("0", "x", "1000000000"):
+        r = await http.post(
+            "/plain/serviceguide_log",
+            data={**call, "message": "not stored", "api_user": bad, "output_format": "json"},
+        )
+        assert r.status_code == 400, r.text
+        assert "api_user" in r.json()["add_message"]["response"]["message"]
+    u = world.users["TL1"]
+    r = await http.post(
+        "/plain/serviceguide_log", data={**call, "message": "stored", "api_user": u.api_user}
+    )
+    assert r.status_code == 200, r.text
+
+
+async def test_a_field_the_method_does_not_read_may_come_twice(
+    http: httpx.AsyncClient, world: World
+):
+    """Only a field the method reads is ambiguous when given twice with two values; the rest
+    are ignored, as every field the description does not name is."""
+    h = await _hash(http, world)
+    o1 = world.orders["o1"]
+    r = await http.get(f"/plain/serviceguide_log?method=order_info&hash={h}&id={o1}&x=1&x=2")
+    assert r.status_code == 200, r.text
+    r = await http.get(f"/plain/serviceguide_log?method=events&hash={h}&since_id=0&id=1&id=2")
+    assert r.status_code == 200, r.text
+    for twice in (f"id={o1 + 1}", "method=order_log", "output_format=xml&output_format=json"):
+        r = await http.get(f"/plain/serviceguide_log?method=order_info&hash={h}&id={o1}&{twice}")
+        assert r.status_code == 400, r.text
+        assert "more than once" in r.text

@@ -124,6 +124,10 @@ MATRIX: dict[str, tuple[Outcome, ...]] = {
     "onapi.list_slash": (OK,   OK,   OK,   F403,  D401, D401, D401, D401,  D401, D401, D401, D401),
     "onapi.access":     (OK,   OK,   OK,   F403,  D401, D401, D401, D401,  D401, D401, D401, D401),
     "onapi.list_KOB":   (OK,   F403, F403, OK,    D401, D401, D401, D401,  D401, D401, D401, D401),
+    # --- ON-API products of TL1 (Basic auth): the TL itself, the KOs admitting it ------------
+    "onapi.products":   (OK,   F403, OK,   OMIT,  D401, D401, D401, D401,  D401, D401, D401, D401),
+    "onapi.products_slash": (OK, F403, OK, OMIT,  D401, D401, D401, D401,  D401, D401, D401, D401),
+    "onapi.products_A1": (OK,  F403, OK,   N404,  D401, D401, D401, D401,  D401, D401, D401, D401),
     # --- the staff pages (session cookie + CSRF) --------------------------------------------
     "staff.root":       (PUB,  PUB,  PUB,  PUB,   PUB,  PUB,  PUB,  PUB,   PUB,  PUB,  PUB,  PUB),
     "staff.login_form": (PUB,  PUB,  PUB,  PUB,   PUB,  PUB,  PUB,  PUB,   PUB,  PUB,  PUB,  PUB),
@@ -537,6 +541,14 @@ def _onapi(path: str) -> Call:
     return call
 
 
+def _has_product(product_id: str) -> Shows:
+    def shows(env: Env, resp: httpx.Response) -> bool:
+        doc = resp.json()
+        return any(p.get("productId") == product_id for p in doc.get("products", []))
+
+    return shows
+
+
 def _has_access(access_id: str) -> Shows:
     def shows(env: Env, resp: httpx.Response) -> bool:
         found: list[str] = []
@@ -669,6 +681,24 @@ ENDPOINTS: dict[str, Endpoint] = {
         "/plain/onapi/{coid}/accesses",
         _onapi("/plain/onapi/KOB/accesses"),
         shows=_has_access("B1"),
+    ),
+    "onapi.products": Endpoint(
+        "GET",
+        "/plain/onapi/{xsp}/products",
+        _onapi("/plain/onapi/1001/products"),
+        shows=_has_product("S1UID"),
+    ),
+    "onapi.products_slash": Endpoint(
+        "GET",
+        "/plain/onapi/{xsp}/products/",
+        _onapi("/plain/onapi/1001/products/"),
+        shows=_has_product("S1UID"),
+    ),
+    "onapi.products_A1": Endpoint(
+        "GET",
+        "/plain/onapi/{xsp}/products/{access_id}",
+        _onapi("/plain/onapi/1001/products/A1"),
+        shows=_has_product("S1UID"),
     ),
     # The staff pages.
     "staff.root": Endpoint(

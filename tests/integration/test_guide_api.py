@@ -304,6 +304,17 @@ async def test_address_search_and_services_on_an_access(guide: httpx.AsyncClient
         "price_once": 495.0,
         "direct_activation": False,
         "description": "",
+        # Extensions a service entered by hand does not state (an ON-API offering does).
+        "offering_name": None,
+        "price_period": None,
+        "agreement_length": None,
+        "notice_period": None,
+        "campaign": False,
+        "campaign_length": None,
+        "base_price": None,
+        "consumer_types": [],
+        "terms_url": None,
+        "privacy_url": None,
     }
     assert (await guide.get("/api/guide/accesses/KOA/NOPE/services")).status_code == 404
     assert (await guide.get("/api/guide/addresses", params={"q": ""})).json() == []

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 
 import pytest
 from sqlalchemy import select
@@ -162,3 +164,48 @@ async def test_concurrent_status_changes_each_write_one_event(ctx: AppContext, w
         assert len(after) == before + 1
         log = (await tl.call("order_log", id=oid)).items("entry")
         assert sum("to received" in e["message"] for e in log) == 1
+
+
+async def test_racing_status_changes_each_start_from_the_one_before(ctx: AppContext, world: World):
+    """Changes racing from several processes: each log entry starts where the one before ended
+    and each event carries the status it made, as if the changes had come one by one."""
+    dbs = [Database(ctx.settings.database_url) for _ in range(3)]
+    oid = world.orders["o1"]
+    async with contextlib.AsyncExitStack() as stack:
+        for db in dbs:
+            stack.push_async_callback(db.dispose)
+        sessions = [
+            await (
+                await stack.enter_async_context(XspClient.in_process(AppContext(db, ctx.settings)))
+            ).session(world.users["TL1"])
+            for db in dbs
+        ]
+        tl = sessions[0]
+        start = max(int(e["id"]) for e in (await tl.call("events", since_id=0)).items("event"))
+        assert (await tl.call("set_status", id=oid, status="active")).code == 200
+        targets = ["waiting", "active"] * 8
+        results = await asyncio.gather(
+            *(
+                sessions[i % len(sessions)].call("set_status", id=oid, status=s)
+                for i, s in enumerate(targets)
+            )
+        )
+        assert {r.code for r in results} == {200}
+        log = (await tl.call("order_log", id=oid)).items("entry")
+        moves = [
+            e["message"].removeprefix("Status changed from ").split(" by ")[0].split(" to ")
+            for e in log
+            if e["message"].startswith("Status changed from ")
+        ]
+        assert moves[0] == ["new", "active"]
+        for before, after in itertools.pairwise(moves):
+            assert after[0] == before[1], moves
+        assert all(old != new for old, new in moves), moves
+        events = [
+            e
+            for e in (await tl.call("events", since_id=start)).items("event")
+            if int(e["order"]) == oid
+        ]
+        assert [e["status"] for e in events] == [new for _, new in moves]
+        info = (await tl.call("order_info", id=oid)).items("order")[0]
+        assert info["status"] == moves[-1][1]

@@ -73,7 +73,7 @@ def _invoke(args: list[str], env: Mapping[str, str], cwd: Path | None) -> (
             if cwd is not None:
                 os.chdir(cwd)
             get_settings.cache_clear()  # a process reads its settings once: this one, afresh
-            _size_consoles(env.get("COLUMNS"))
+            size_consoles(env.get("COLUMNS"))
             try:
                 cli.main()
                 code = 0
@@ -96,7 +96,7 @@ def _invoke(args: list[str], env: Mapping[str, str], cwd: Path | None) -> (
     return subprocess.CompletedProcess([str(SERVICEGUIDE), *args], code, stdout, stderr)
 
 
-def _size_consoles(columns: str | None) -> None:
+def size_consoles(columns: str | None) -> None:
     """The command's Rich consoles as a new process would create them: as wide as COLUMNS
     says, or measured when it is used (another test may have fixed a console's width)."""
     from rich.console import Console

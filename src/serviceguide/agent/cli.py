@@ -124,6 +124,22 @@ def run(
     except (StateLocked, OSError, sqlite3.Error) as e:
         log.error("cannot start: %s", e)
         raise typer.Exit(1) from None
+    server = None
+    if cfg.sp is not None and not once:
+        from serviceguide.agent.spserver import start_sp
+
+        try:
+            server = start_sp(agent)
+        except OSError as e:
+            log.error("cannot serve ON-API on %s:%s: %s", cfg.sp.host, cfg.sp.port, e)
+            agent.close()
+            raise typer.Exit(1) from None
+        log.info(
+            "serving ON-API 2.6 order and activationnotice at %s%s/",
+            server.url,
+            cfg.sp.base_path,
+            extra={"url": f"{server.url}{cfg.sp.base_path}"},
+        )
     try:
         passes = 0
         while not stop.is_set():
@@ -149,6 +165,8 @@ def run(
         log.exception("fatal: unexpected error")
         raise typer.Exit(1) from None
     finally:
+        if server is not None:
+            server.stop()
         agent.close()
 
 
@@ -194,3 +212,55 @@ def followups(
             str(r.id), r.step.value, r.coid, r.service_uid, r.socket, r.updated, Text(r.reason)
         )
     console.print(t)
+
+
+@agent_app.command("notices")
+def notices(
+    config: ConfigOpt,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON array")] = False,
+) -> None:
+    """Activation notices the portal has sent ([sp]): orders the KO activated directly."""
+    cfg = _config(config)
+    if not cfg.state_path.exists():
+        rows: list[dict[str, Any]] = []
+    else:
+        state = AgentState(cfg.state_path)
+        try:
+            rows = state.notices()
+        finally:
+            state.close()
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    t = Table(title=f"Activation notices ({len(rows)})", title_justify="left")
+    for col in ("received", "order", "KO order", "access", "offering", "CO product", "repeats"):
+        t.add_column(col, overflow="fold")
+    for r in rows:
+        product = r["products"][0]
+        co_product = product.get("coProduct")
+        t.add_row(
+            r["received"],
+            "" if r["order_id"] is None else str(r["order_id"]),
+            r["co_order_id"],
+            r["co_access_id"],
+            f"{product.get('productId')}/{product.get('offeringId')}",
+            ", ".join(co_product) if isinstance(co_product, list) else str(co_product),
+            str(r["repeats"]),
+        )
+    console.print(t)
+
+
+@agent_app.command("hash-password")
+def hash_password() -> None:
+    """Read a password on stdin (or at a prompt) and print its argon2 hash, for
+    [sp] password_hash: the portal's password need not be kept in the file."""
+    from argon2 import PasswordHasher
+
+    if sys.stdin.isatty():
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        err.print("[red]an empty password[/red]")
+        raise typer.Exit(2)
+    typer.echo(PasswordHasher().hash(password))

@@ -29,15 +29,43 @@ class NetworkConfig:
     services: dict[str, str] = field(default_factory=dict)  # guide service_uid → ON-API service
 
 
+#: What the agent answers the portal, for the customer (``externalMessage``), unless the
+#: configuration says otherwise. ``{cause}`` in the rejection is the network's own reason.
+MESSAGES = {
+    "confirmed": "Tack för din beställning! Tjänsten är nu aktiverad.",
+    "in_progress": "Tack för din beställning! Vi har beställt aktiveringen hos nätägaren "
+    "och hör av oss när tjänsten är klar.",
+    "manual": "Tack för din beställning! Vi går igenom den och hör av oss.",
+    "rejected": "Vi kunde tyvärr inte aktivera tjänsten på din adress. "
+    "Kontakta oss gärna så hjälper vi dig. (Nätägarens besked: {cause})",
+}
+
+
+@dataclass(frozen=True)
+class SpConfig:
+    """``[sp]``: the ON-API 2.6 service-provider endpoints the agent serves to the portal."""
+
+    port: int
+    username: str
+    password: str = field(default="", repr=False)  # one of password and password_hash
+    password_hash: str = field(default="", repr=False)  # argon2, as `agent hash-password` prints
+    host: str = "127.0.0.1"
+    base_path: str = "/onapi/2.6"
+    answer_within: float = 5.0  # seconds the portal's push may wait for the KO's result
+    workers: int = 4  # pushes handled at once; more wait for a free worker
+    messages: dict[str, str] = field(default_factory=lambda: dict(MESSAGES))
+
+
 @dataclass(frozen=True)
 class AgentConfig:
     api: ApiConfig
     state_path: Path
     sink_path: Path
     networks: dict[str, NetworkConfig]
+    sp: SpConfig | None = None
 
 
-SECTIONS = {"api", "state", "sink", "onapi"}
+SECTIONS = {"api", "state", "sink", "onapi", "sp"}
 
 
 def _table(doc: dict[str, Any], name: str, where: str) -> dict[str, Any]:
@@ -84,7 +112,7 @@ def parse_config(text: str, base_dir: Path = Path(".")) -> AgentConfig:
         raise ConfigError(f"not valid TOML: {e}") from None
     unknown = sorted(set(doc) - SECTIONS)
     if unknown:
-        raise ConfigError(f"unknown table [{unknown[0]}] (expected api, state, sink, onapi)")
+        raise ConfigError(f"unknown table [{unknown[0]}] (expected api, state, sink, onapi, sp)")
     api = _table(doc, "api", "configuration")
     _no_extra(api, "api", {"base_url", "api_user", "api_key"})
     base_url = _key(api, "api", "base_url", str)
@@ -130,6 +158,75 @@ def parse_config(text: str, base_dir: Path = Path(".")) -> AgentConfig:
         state_path=base_dir / Path(_key(state, "state", "path", str)),
         sink_path=base_dir / Path(_key(sink, "sink", "jsonl", str)),
         networks=networks,
+        sp=_sp(doc["sp"]) if "sp" in doc else None,
+    )
+
+
+SP_KEYS = {
+    "host",
+    "port",
+    "base_path",
+    "username",
+    "password",
+    "password_hash",
+    "answer_within",
+    "workers",
+    *(f"message_{k}" for k in MESSAGES),
+}
+
+
+def _sp(table: Any) -> SpConfig:
+    if not isinstance(table, dict):
+        raise ConfigError("[sp] must be a table")
+    _no_extra(table, "sp", SP_KEYS)
+    port = _key(table, "sp", "port", int)
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"[sp] port: must be 0–65535 (0: any free port), got {port}")
+    host = _key(table, "sp", "host", str) if "host" in table else "127.0.0.1"
+    base_path = _key(table, "sp", "base_path", str) if "base_path" in table else "/onapi/2.6"
+    if not base_path.startswith("/") or any(c in base_path for c in "?#{} "):
+        raise ConfigError(f"[sp] base_path: must be a path starting with /, got {base_path!r}")
+    base_path = base_path.rstrip("/")
+    has_password, has_hash = "password" in table, "password_hash" in table
+    if has_password == has_hash:
+        raise ConfigError("[sp]: give exactly one of password and password_hash")
+    password = _key(table, "sp", "password", str) if has_password else ""
+    password_hash = _key(table, "sp", "password_hash", str) if has_hash else ""
+    if has_hash and not password_hash.startswith("$argon2"):
+        raise ConfigError(
+            "[sp] password_hash: must be an argon2 hash ($argon2…), "
+            "as `serviceguide agent hash-password` prints"
+        )
+    answer_within = table.get("answer_within", 5.0)
+    if (
+        isinstance(answer_within, bool)
+        or not isinstance(answer_within, int | float)
+        or not 0 < answer_within <= 60
+    ):
+        raise ConfigError(
+            f"[sp] answer_within: must be a number of seconds, above 0 and at most 60, "
+            f"got {answer_within!r}"
+        )
+    workers = _key(table, "sp", "workers", int) if "workers" in table else 4
+    if not 1 <= workers <= 64:
+        raise ConfigError(f"[sp] workers: must be 1–64, got {workers}")
+    messages = dict(MESSAGES)
+    for kind in MESSAGES:
+        if f"message_{kind}" in table:
+            text = _key(table, "sp", f"message_{kind}", str)
+            if len(text) > 255:
+                raise ConfigError(f"[sp] message_{kind}: at most 255 characters")
+            messages[kind] = text
+    return SpConfig(
+        port=port,
+        username=_key(table, "sp", "username", str),
+        password=password,
+        password_hash=password_hash,
+        host=host,
+        base_path=base_path,
+        answer_within=float(answer_within),
+        workers=workers,
+        messages=messages,
     )
 
 

@@ -23,8 +23,17 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from serviceguide.agent.client import Conflict, NotFound, XspClient, XspError, XspUnavailable
+from serviceguide.agent.client import (
+    Conflict,
+    NotFound,
+    OrderInfo,
+    RetryPolicy,
+    XspClient,
+    XspError,
+    XspUnavailable,
+)
 from serviceguide.agent.config import AgentConfig
+from serviceguide.agent.locks import OrderLocks
 from serviceguide.agent.onapi import (
     OnApiClient,
     OnApiConflict,
@@ -33,9 +42,14 @@ from serviceguide.agent.onapi import (
     OnApiRefused,
     OnApiUnavailable,
 )
-from serviceguide.agent.state import AgentState, OrderRow, Sink, Step
+from serviceguide.agent.state import FINAL, AgentState, OrderRow, Sink, Step
 
 log = logging.getLogger("serviceguide.agent")
+
+
+#: Seconds the loop leaves a pushed and confirmed order ``new`` for the portal to move it to
+#: ``received`` itself, before it sets ``active`` anyway.
+PORTAL_GRACE = 30.0
 
 
 class Fatal(Exception):
@@ -69,12 +83,19 @@ class Agent:
         onapi: Callable[[str], OnApiClient] | None = None,
         stop: threading.Event | None = None,
         stale_after: float = 86400.0,
+        locks: OrderLocks | None = None,
+        quick: float | None = None,
     ) -> None:
+        """``locks`` are shared with the threads that answer the portal's pushes. ``quick``:
+        this instance answers a push, so every call to the XSP API or a KO gives up after
+        ``quick`` seconds and is not retried (the loop retries it next pass)."""
         self.config = config
         self.stale_after = stale_after  # seconds an ON-API order may stay unfinished
         self.state = AgentState(config.state_path)
         self.sink = Sink(config.sink_path)
         self.stop = stop or threading.Event()
+        self.locks = locks or OrderLocks()
+        self._quick = quick
         # Back-off waits end early on SIGTERM, so that stopping never waits for a retry.
         self.xsp = xsp or XspClient(
             config.api.base_url,
@@ -82,6 +103,8 @@ class Agent:
             config.api.api_key,
             fmt="json",
             sleep=self.stop.wait,
+            timeout=quick or 30.0,
+            retry=RetryPolicy(attempts=1) if quick else None,
         )
         self._onapi_factory = onapi
         self._onapi: dict[str, OnApiClient] = {}
@@ -98,7 +121,14 @@ class Agent:
             self._onapi[coid] = (
                 self._onapi_factory(coid)
                 if self._onapi_factory
-                else OnApiClient(net.url, net.username, net.password, sleep=self.stop.wait)
+                else OnApiClient(
+                    net.url,
+                    net.username,
+                    net.password,
+                    sleep=self.stop.wait,
+                    timeout=self._quick or 15.0,
+                    retry=RetryPolicy(attempts=1) if self._quick else None,
+                )
             )
         return self._onapi[coid]
 
@@ -122,40 +152,54 @@ class Agent:
         for row in self.state.pending():
             if self.stop.is_set():
                 break
-            before = row.step
-            note = ""
+            if not self.locks.acquire(row.id):
+                continue  # a push is moving it right now; whatever is left, next pass
             try:
-                row, note = self.advance(row)
-            except XspUnavailable as e:
-                row = self.state.get(row.id) or row
-                report.transient.append(f"order {row.id}: {e}")
-                report.outcomes.append(Outcome(row.id, before.value, row.step.value, str(e)))
-                log.warning(
-                    "XSP API unavailable, the rest waits for the next pass: %s",
-                    e,
-                    extra={"order": row.id, "step": row.step.value},
-                )
-                break
-            except OnApiUnavailable as e:
-                note = f"retry later: {e}"
-                report.transient.append(f"order {row.id}: {e}")
-                log.warning(
-                    "order %s: transient failure, retried next pass: %s",
-                    row.id,
-                    e,
-                    extra={"order": row.id, "step": row.step.value},
-                )
-            except XspError as e:
-                if e.code == 401:
-                    raise Fatal(f"the XSP API refuses the credentials: {e.message}") from e
-                note = f"retry later: {e}"
-                report.transient.append(f"order {row.id}: {e}")
-                log.warning("order %s: %s", row.id, e, extra={"order": row.id})
-            row = self.state.get(row.id) or row  # a step may have moved before a failure
-            if row.step != before or note:
-                report.outcomes.append(Outcome(row.id, before.value, row.step.value, note))
+                fresh = self.state.get(row.id)
+                if fresh is None or fresh.step in FINAL:
+                    continue
+                if not self._pass_one(fresh, report):
+                    break
+            finally:
+                self.locks.release(row.id)
         report.counts = self.state.counts()
         return report
+
+    def _pass_one(self, row: OrderRow, report: PassReport) -> bool:
+        """Move one order in a pass; False when the rest of the pass must wait (XSP down)."""
+        before = row.step
+        note = ""
+        try:
+            row, note = self.advance(row)
+        except XspUnavailable as e:
+            row = self.state.get(row.id) or row
+            report.transient.append(f"order {row.id}: {e}")
+            report.outcomes.append(Outcome(row.id, before.value, row.step.value, str(e)))
+            log.warning(
+                "XSP API unavailable, the rest waits for the next pass: %s",
+                e,
+                extra={"order": row.id, "step": row.step.value},
+            )
+            return False
+        except OnApiUnavailable as e:
+            note = f"retry later: {e}"
+            report.transient.append(f"order {row.id}: {e}")
+            log.warning(
+                "order %s: transient failure, retried next pass: %s",
+                row.id,
+                e,
+                extra={"order": row.id, "step": row.step.value},
+            )
+        except XspError as e:
+            if e.code == 401:
+                raise Fatal(f"the XSP API refuses the credentials: {e.message}") from e
+            note = f"retry later: {e}"
+            report.transient.append(f"order {row.id}: {e}")
+            log.warning("order %s: %s", row.id, e, extra={"order": row.id})
+        row = self.state.get(row.id) or row  # a step may have moved before a failure
+        if row.step != before or note:
+            report.outcomes.append(Outcome(row.id, before.value, row.step.value, note))
+        return True
 
     def poll(self) -> int:
         """Remember the orders after the cursor, page by page; returns how many."""
@@ -173,15 +217,19 @@ class Agent:
             log.info("%d new orders", n, extra={"new_orders": n})
         return n
 
-    def advance(self, row: OrderRow) -> tuple[OrderRow, str]:
-        """Move one order through as many steps as it can go now; returns it and a note."""
+    def advance(
+        self, row: OrderRow, *, push: bool = False, stop_at: frozenset[Step] = frozenset()
+    ) -> tuple[OrderRow, str]:
+        """Move one order through as many steps as it can go now; returns it and a note.
+        ``push``: the portal is waiting for the answer and records ``received`` itself, so the
+        agent does not; ``stop_at``: steps the caller takes from here."""
         note = ""
         for _ in range(12):  # bounded: every step either moves on or returns
-            if self.stop.is_set():
+            if self.stop.is_set() or row.step in stop_at:
                 break
             step = row.step
             try:
-                note = self._step(row) or note
+                note = self._step(row, push) or note
             except _Settled:
                 note = "settled by someone else"
             except NotFound as e:
@@ -201,7 +249,9 @@ class Agent:
             )
         return row, note
 
-    def _step(self, row: OrderRow) -> str:
+    def _step(self, row: OrderRow, push: bool = False) -> str:
+        if row.step == Step.IMPORTED:
+            return self._receive(row, write=not push)
         handler = {
             Step.SEEN: self._import,
             Step.IMPORTING: self._recover_import,
@@ -216,8 +266,12 @@ class Agent:
 
     # -- steps ------------------------------------------------------------------------------------
 
-    def _import(self, row: OrderRow) -> str:
-        info = self.xsp.order_info(row.id)
+    def _import(
+        self, row: OrderRow, info: OrderInfo | None = None, pushed: dict[str, Any] | None = None
+    ) -> str:
+        """Write the order and its customer to the sink (``info``: already read; ``pushed``:
+        what the portal's push said about it, kept beside it)."""
+        info = info or self.xsp.order_info(row.id)
         customer = self.xsp.customer_info(info.customer)
         offset = self.sink.size()
         self.state.update(
@@ -230,14 +284,15 @@ class Agent:
             socket=info.socket,
             delivery=info.delivery,
         )
-        self.sink.append(
-            {
-                "order_id": info.id,
-                "order": asdict(info),
-                "customer": asdict(customer),
-                "imported_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            }
-        )
+        record = {
+            "order_id": info.id,
+            "order": asdict(info),
+            "customer": asdict(customer),
+            "imported_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        if pushed:
+            record["pushed"] = pushed
+        self.sink.append(record)
         self.state.update(row.id, Step.IMPORTED)
         return "imported"
 
@@ -248,7 +303,7 @@ class Agent:
         self.state.update(row.id, Step.SEEN)
         return ""
 
-    def _receive(self, row: OrderRow) -> str:
+    def _receive(self, row: OrderRow, write: bool = True) -> str:
         status = row.xsp_status
         if status == "delivered":
             self.state.update(row.id, Step.DELIVERED)
@@ -270,7 +325,7 @@ class Agent:
                 reason="was active when imported: handled elsewhere, not activated again",
             )
             return "active when imported: imported only, follow-up"
-        if status in ("new", "received"):
+        if status in ("new", "received") and write:
             self._set_status(row, "received")
         self.state.update(row.id, Step.RECEIVED)
         return ""
@@ -309,6 +364,15 @@ class Agent:
         ) + f" ON-API order {placed.order_id}"
 
     def _activate(self, row: OrderRow) -> str:
+        if (
+            row.pushed
+            and row.answer == "CONFIRMED"
+            and _age(row.step_since) < PORTAL_GRACE
+            and self.xsp.order_info(row.id).status == "new"
+        ):
+            # The portal moves the order to ``received`` when it gets our CONFIRMED; setting
+            # ``active`` first would leave it no way there (nothing returns to ``received``).
+            return "waiting for the portal to record its answer"
         self._set_status(row, "active")
         self.state.update(row.id, Step.ACTIVE)
         return ""

@@ -49,7 +49,26 @@ CREATE TABLE IF NOT EXISTS orders (
     updated TEXT NOT NULL,
     step_since TEXT NOT NULL DEFAULT ''
 );
+CREATE TABLE IF NOT EXISTS notices (
+    key TEXT PRIMARY KEY,
+    order_id INTEGER,
+    co_order_id TEXT NOT NULL DEFAULT '',
+    co_access_id TEXT NOT NULL,
+    products TEXT NOT NULL,
+    order_datetime TEXT NOT NULL,
+    requested_datetime TEXT NOT NULL,
+    received TEXT NOT NULL,
+    repeats INTEGER NOT NULL DEFAULT 0
+);
 """
+
+#: Columns added after the first release: a state file written by an older agent gets them
+#: on open (``ALTER TABLE … ADD COLUMN``), with these definitions.
+ADDED_COLUMNS = {
+    "pushed": "TEXT NOT NULL DEFAULT ''",  # when the portal first pushed the order (UTC)
+    "answer": "TEXT NOT NULL DEFAULT ''",  # the last answer to the push: CONFIRMED, REJECTED
+    "answer_message": "TEXT NOT NULL DEFAULT ''",  # its externalMessage
+}
 
 
 class Step(enum.StrEnum):
@@ -87,6 +106,9 @@ class OrderRow:
     message_type: str
     updated: str
     step_since: str  # when the order entered its current step (UTC)
+    pushed: str = ""  # when the portal first pushed it over ON-API (UTC); "" if never
+    answer: str = ""  # what the agent last answered the push: CONFIRMED or REJECTED
+    answer_message: str = ""
 
 
 def _now() -> str:
@@ -102,10 +124,16 @@ class AgentState:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock: IO[str] | None = None
-        self.db = sqlite3.connect(path, isolation_level=None)  # autocommit; explicit BEGINs
+        # Autocommit, explicit BEGINs. One thread at a time, not always the same one: a push's
+        # worker (push.py) runs in whichever thread the server gives it.
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(SCHEMA)
+        have = {r[1] for r in self.db.execute("PRAGMA table_info(orders)")}
+        for column, definition in ADDED_COLUMNS.items():
+            if column not in have:
+                self.db.execute(f"ALTER TABLE orders ADD COLUMN {column} {definition}")
 
     def lock(self) -> None:
         """Hold an exclusive lock for this process's life; ``StateLocked`` if another has it."""
@@ -144,6 +172,62 @@ class AgentState:
                 "ON CONFLICT(name) DO UPDATE SET value=max(value, excluded.value)",
                 (max(i for i, _ in orders),),
             )
+
+    def record_pushed(self, order_id: int, status: str) -> bool:
+        """Remember an order the portal pushed (``status``: its XSP status then), unless the
+        poll or an earlier push has it already; the cursor stays where it is, so the poll
+        still sees every order before this one (and skips this one). True when it is new."""
+        now = _now()
+        with self._tx():
+            added = self.db.execute(
+                "INSERT OR IGNORE INTO orders (id, step, xsp_status, updated, step_since, pushed) "
+                "VALUES (?,?,?,?,?,?)",
+                (order_id, Step.SEEN, status, now, now, now),
+            ).rowcount
+            self.db.execute("UPDATE orders SET pushed=? WHERE id=? AND pushed=''", (now, order_id))
+        return bool(added)
+
+    def record_answer(self, order_id: int, answer: str, message: str) -> None:
+        with self._tx():
+            self.db.execute(
+                "UPDATE orders SET answer=?, answer_message=?, updated=? WHERE id=?",
+                (answer, message, _now(), order_id),
+            )
+
+    def record_notice(self, key: str, order_id: int | None, notice: dict[str, Any]) -> bool:
+        """Remember an activation notice once per ``key``; a repeat is counted. True when new."""
+        with self._tx():
+            added = self.db.execute(
+                "INSERT OR IGNORE INTO notices (key, order_id, co_order_id, co_access_id, "
+                "products, order_datetime, requested_datetime, received) "
+                "VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    key,
+                    order_id,
+                    notice.get("coOrderId") or "",
+                    notice["coAccessId"],
+                    json.dumps(notice["products"], ensure_ascii=False, sort_keys=True),
+                    notice["orderDateTime"],
+                    notice["requestedDateTime"],
+                    _now(),
+                ),
+            ).rowcount
+            if not added:
+                self.db.execute("UPDATE notices SET repeats=repeats+1 WHERE key=?", (key,))
+        return bool(added)
+
+    def notices(self) -> list[dict[str, Any]]:
+        cur = self.db.execute(
+            "SELECT key, order_id, co_order_id, co_access_id, products, order_datetime, "
+            "requested_datetime, received, repeats FROM notices ORDER BY received, key"
+        )
+        names = [d[0] for d in cur.description]
+        found = []
+        for r in cur.fetchall():
+            doc = dict(zip(names, r, strict=True))
+            doc["products"] = json.loads(doc["products"])
+            found.append(doc)
+        return found
 
     # -- orders -----------------------------------------------------------------------------------
 

@@ -26,7 +26,8 @@ _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]
 _XML_SPECIAL = re.compile("[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
-def _xml_text(value: Any) -> str:
+def xml_text(value: Any) -> str:
+    """A value as element text: escaped, and characters XML cannot carry replaced."""
     if type(value) is int:  # ids, most of a listing
         return str(value)
     if value is None:
@@ -48,7 +49,7 @@ def _xml_nodes(nodes: list[Node], out: list[str]) -> None:
             _xml_nodes(value, out)
             out.append(f"</{name}>")
         else:
-            out.append(f"<{name}>{_xml_text(value)}</{name}>")
+            out.append(f"<{name}>{xml_text(value)}</{name}>")
 
 
 def render_xml(root: str, nodes: list[Node], status: str) -> bytes:

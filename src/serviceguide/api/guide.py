@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from serviceguide.api import textrules
 from serviceguide.domain.clock import today_local
 from serviceguide.domain.errors import (
     Conflict,
@@ -20,9 +21,11 @@ from serviceguide.domain.errors import (
     NotFound,
     Throttled,
 )
+from serviceguide.domain.mailaddress import MAX_LENGTH as MAX_EMAIL
 from serviceguide.domain.ordering import (
     MESSAGE_MAX,
     NAME_MAX,
+    PHONE,
     CustomerInput,
     OrderRequest,
     ValidationFailed,
@@ -82,6 +85,17 @@ class ServiceOut(_Doc):
     price_once: float
     direct_activation: bool
     description: str = Field(description="extension: speed or a short description")
+    # Extensions: what customers compare, from the TL's ON-API products (None: not stated).
+    offering_name: str | None = Field(description="extension: the offering, under `name`")
+    price_period: str | None = Field(description="extension: ISO 8601, e.g. P1M; None: a month")
+    agreement_length: str | None = Field(description="extension: binding time, ISO 8601")
+    notice_period: str | None = Field(description="extension: notice period, ISO 8601")
+    campaign: bool = Field(description="extension: a campaign offer")
+    campaign_length: str | None = Field(description="extension: the campaign price's length")
+    base_price: float | None = Field(description="extension: the price after the campaign")
+    consumer_types: list[str] = Field(description="extension: residential, business, …")
+    terms_url: str | None = Field(description="extension: the TL's terms and conditions")
+    privacy_url: str | None = Field(description="extension: the TL's privacy policy")
 
 
 class SpAnswerOut(_Doc):
@@ -134,29 +148,79 @@ _DETAIL = {
 
 _RETRY_AFTER = {"schema": {"type": "integer", "minimum": 0}, "required": True}
 
+# What parse_order and the domain's checks take, as patterns (serviceguide.api.textrules); what
+# no pattern can say is in the descriptions: a 422 names the field.
+_SOMETHING = "^[^\\x00]*[^\\x00" + textrules.WS + "][^\\x00]*$"
+_SERIAL = "[0-9](?: *[0-9]){5}(?:(?: *[0-9]){2})?(?: *[-+])?(?: *[0-9]){4}"
 _ORDER_BODY: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "coid": {"type": "string"},
-        "accessId": {"type": "string"},
-        "services": {"type": "array", "items": {"type": "integer"}},
+        "coid": {
+            "type": "string",
+            "pattern": _SOMETHING,
+            "description": "the network (KO) of the access; 422 if it has no such access",
+        },
+        "accessId": {"type": "string", "pattern": _SOMETHING},
+        "services": {
+            "type": "array",
+            "items": {"type": "integer"},
+            "minItems": 1,
+            "uniqueItems": True,
+            "description": "service ids offered on the access (see `…/services`); 422 names "
+            "any that is not",
+        },
         "customer": {
             "type": "object",
             "properties": {
-                "firstname": {"type": "string", "maxLength": NAME_MAX},
-                "surname": {"type": "string", "maxLength": NAME_MAX},
-                "serial": {"type": "string", "description": "personnummer, 10 or 12 digits"},
-                "email": {"type": "string"},
-                "phone": {"type": "string"},
-                "premise": {"type": "string"},
+                "firstname": {
+                    "type": "string",
+                    "pattern": textrules.trimmed(NAME_MAX, required=True),
+                    "description": f"at most {NAME_MAX} characters once leading and trailing "
+                    "whitespace is removed, no control characters",
+                },
+                "surname": {
+                    "type": "string",
+                    "pattern": textrules.trimmed(NAME_MAX, required=True),
+                    "description": f"as `firstname`, at most {NAME_MAX} characters",
+                },
+                "serial": {
+                    "type": "string",
+                    "pattern": textrules.stripped(_SERIAL),
+                    "description": "personnummer, 10 or 12 digits, `-` or `+` before the last "
+                    "four, spaces anywhere; it must also hold a date of birth that is not in "
+                    "the future and a right check digit",
+                },
+                "email": {
+                    "type": "string",
+                    "format": "email",
+                    "pattern": textrules.EMAIL,
+                    "not": {"pattern": textrules.EMAIL_RESERVED},
+                    "maxLength": MAX_EMAIL,
+                    "description": "an address mail can be sent to: ASCII before the `@`, a "
+                    "domain name with a dot that is not reserved (`localhost`, `.test`, …)",
+                },
+                "phone": {"type": "string", "pattern": textrules.stripped(PHONE.pattern[1:-1])},
+                "premise": {
+                    "type": "string",
+                    "pattern": textrules.stripped("[0-9A-Za-z\\- ]{0,20}"),
+                    "description": "apartment number or premise id",
+                },
             },
             "required": list(REQUIRED_CUSTOMER),
         },
         "delivery": {
-            "type": "string",
+            "anyOf": [
+                {"const": "asap"},
+                {"type": "string", "format": "date", "pattern": textrules.DATE},
+            ],
             "description": '`"asap"` or a date `YYYY-MM-DD`, today up to one year ahead',
         },
-        "message": {"type": "string", "maxLength": MESSAGE_MAX},
+        "message": {
+            "type": "string",
+            "pattern": textrules.trimmed(MESSAGE_MAX, required=False),
+            "description": f"at most {MESSAGE_MAX} characters once leading and trailing "
+            "whitespace is removed, no control characters other than tab and line breaks",
+        },
         "confirm_duplicate": {
             "type": "boolean",
             "description": "order even if the same person has open orders for the same "
@@ -189,9 +253,22 @@ def _ctx(request: Request) -> AppContext:
         200: {"model": list[AddressOut]},
         422: _error_doc(f"`q` longer than {MAX_QUERY} characters"),
     },
+    # Read from the query, not declared as an argument: the 422 is the handler's own.
+    openapi_extra={
+        "parameters": [
+            {
+                "name": "q",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "maxLength": MAX_QUERY, "default": ""},
+                "description": "street and number, postal code or city, or part of them",
+            }
+        ]
+    },
 )
-async def find_addresses(request: Request, q: str = "") -> Response:
+async def find_addresses(request: Request) -> Response:
     """Up to 20 accesses matching the text: street and number, postal code or city."""
+    q = request.query_params.get("q", "")
     if len(q) > MAX_QUERY:
         return _errors(422, [InvalidInput("q", f"At most {MAX_QUERY} characters")])
     found = await addresses.search_addresses(_ctx(request), q, limit=20)
@@ -232,6 +309,16 @@ async def access_services(request: Request) -> Response:
                 "price_once": float(s.price_once),
                 "direct_activation": s.direct_activation,
                 "description": s.description,  # extension: speed or a short description
+                "offering_name": s.offering_name,
+                "price_period": s.price_period,
+                "agreement_length": s.agreement_length,
+                "notice_period": s.notice_period,
+                "campaign": s.campaign,
+                "campaign_length": s.campaign_length,
+                "base_price": None if s.base_price is None else float(s.base_price),
+                "consumer_types": list(s.consumer_types),
+                "terms_url": s.terms_url,
+                "privacy_url": s.privacy_url,
             }
             for s in offered
         ]

@@ -26,6 +26,14 @@ from serviceguide.services.onapi import PREMISES
 router = APIRouter(prefix="/plain/onapi", tags=["ON-API 2.4 accesses"])
 
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="ON-API", charset="UTF-8"'}
+#: For ``components.securitySchemes`` of the OpenAPI description (serviceguide.api.openapi).
+SECURITY_SCHEMES = {
+    "onapiBasic": {
+        "type": "http",
+        "scheme": "basic",
+        "description": "`api_user:api_key` of a KO's or TL's API user",
+    }
+}
 
 
 # The answers as documented in the OpenAPI description.
@@ -116,6 +124,7 @@ def _openapi(*names: str, ok: dict[str, Any], not_modified: dict[str, Any]) -> d
             },
         ],
         "responses": _responses(ok, not_modified),
+        "security": [{"onapiBasic": []}],
     }
 
 

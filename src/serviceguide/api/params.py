@@ -47,9 +47,16 @@ def _decode_pairs(raw: bytes, problems: list[InvalidInput]) -> list[tuple[str, s
 @dataclass(frozen=True, slots=True)
 class Params:
     values: dict[str, str]
-    #: what is wrong with the request as a whole (not UTF-8, a name given twice with two values,
-    #: a body too large); reported as a 400 after authentication, like any other bad parameter
+    #: what is wrong with the request as a whole (not UTF-8, a body too large); reported as a
+    #: 400 after authentication, like any other bad parameter
     problems: list[InvalidInput]
+    #: names given more than once with different values (the first is in ``values``): a 400
+    #: for a name the method reads (:func:`repeated`); a name it does not read is ignored
+    repeated: frozenset[str] = frozenset()
+
+
+def repeated(name: str) -> InvalidInput:
+    return InvalidInput(name, f"Parameter {name} is given more than once")
 
 
 async def read_params(request: Request) -> Params:
@@ -75,12 +82,13 @@ async def read_params(request: Request) -> Params:
             else:
                 pairs += [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
     values: dict[str, str] = {}
+    twice: list[str] = []
     for key, value in pairs:
         if key in values and values[key] != value:
-            problems.append(InvalidInput(key, f"Parameter {key} is given more than once"))
+            twice.append(key)
             continue
         values[key] = value
-    return Params(values, problems)
+    return Params(values, problems, frozenset(twice))
 
 
 def api_user(value: str) -> int:

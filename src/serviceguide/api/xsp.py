@@ -10,14 +10,15 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 
 from serviceguide.api import params as p
+from serviceguide.api import xsp_openapi as doc
 from serviceguide.api.envelope import Node, render_json, render_xml
-from serviceguide.domain.clock import fmt_minutes, fmt_seconds
+from serviceguide.api.xsp_rows import RowList
+from serviceguide.domain.clock import fmt_seconds
 from serviceguide.domain.errors import (
     AuthenticationFailed,
     DomainError,
@@ -27,7 +28,6 @@ from serviceguide.domain.errors import (
     TransitionNotAllowed,
 )
 from serviceguide.domain.model import Caller, OrderSummary
-from serviceguide.domain.status import EventType, MessageType, OrderStatus
 from serviceguide.observability import metrics
 from serviceguide.services import auth
 from serviceguide.services import orders as svc
@@ -49,7 +49,7 @@ class Call:
     caller: Caller | None = None
 
 
-Handler = Callable[[Call], Awaitable[list[Node]]]
+Handler = Callable[[Call], Awaitable[list[Node] | RowList]]
 
 
 def _client_ip(request: Request) -> str | None:
@@ -89,14 +89,14 @@ def _window(params: dict[str, str]) -> tuple[date | None, int | None, int | None
     return day, since_id, (limit if since_id is not None else None)
 
 
-async def _orders(call: Call) -> list[Node]:
+async def _orders(call: Call) -> RowList:
     assert call.caller
     day, since_id, limit = _window(call.params)
     rows = await svc.list_orders(call.ctx, call.caller, day=day, since_id=since_id, limit=limit)
-    return [("order", _order_fields(o)) for o in rows]
+    return RowList.of("order", rows)
 
 
-async def _customers(call: Call) -> list[Node]:
+async def _customers(call: Call) -> RowList:
     assert call.caller
     day, since_id, limit = _window(call.params)
     rows = await svc.list_customers(
@@ -107,20 +107,7 @@ async def _customers(call: Call) -> list[Node]:
         limit=limit,
         client=_client_ip(call.request),
     )
-    return [
-        (
-            "customer",
-            [
-                ("id", c.id),
-                ("socket", c.socket),
-                ("serial", c.serial),
-                ("firstname", c.firstname),
-                ("surname", c.surname),
-                ("date", fmt_minutes(c.created_at)),
-            ],
-        )
-        for c in rows
-    ]
+    return RowList.of("customer", rows)
 
 
 async def _order_info(call: Call) -> list[Node]:
@@ -170,23 +157,10 @@ async def _customer_info(call: Call) -> list[Node]:
     ]
 
 
-async def _order_log(call: Call) -> list[Node]:
+async def _order_log(call: Call) -> RowList:
     assert call.caller
     entries = await svc.order_log(call.ctx, call.caller, p.positive_int(call.params, "id"))
-    return [
-        (
-            "entry",
-            [
-                ("id", e.id),
-                ("date", fmt_seconds(e.created_at)),
-                ("type", e.type.value),
-                ("message", e.message),
-                ("user", e.user),
-                ("org", e.org),
-            ],
-        )
-        for e in entries
-    ]
+    return RowList.of("entry", entries)
 
 
 async def _set_status(call: Call) -> list[Node]:
@@ -199,6 +173,8 @@ async def _set_status(call: Call) -> list[Node]:
 
 async def _add_message(call: Call) -> list[Node]:
     assert call.caller
+    if "api_user" in call.params:  # checked even when a hash made it unnecessary
+        p.api_user(call.params["api_user"])
     order_id = p.positive_int(call.params, "id")
     mtype = p.message_type(call.params)
     text = p.message_text(call.params, call.ctx.settings.message_max_length)
@@ -206,27 +182,14 @@ async def _add_message(call: Call) -> list[Node]:
     return [("message", f"Message added to order {order_id}")]
 
 
-async def _events(call: Call) -> list[Node]:
+async def _events(call: Call) -> RowList:
     assert call.caller
     since_id = p.optional_since_id(call.params)
     if since_id is None:
         raise InvalidInput("since_id", "Missing parameter: since_id")
     limit = p.optional_limit(call.params)
     rows = await svc.events(call.ctx, call.caller, since_id=since_id, limit=limit)
-    return [
-        (
-            "event",
-            [
-                ("id", e.id),
-                ("date", fmt_seconds(e.created_at)),
-                ("type", e.type.value),
-                ("order", e.order_id),
-                ("status", e.status.value),
-                ("message_type", e.message_type.value if e.message_type else None),
-            ],
-        )
-        for e in rows
-    ]
+    return RowList.of("event", rows)
 
 
 HANDLERS: dict[str, Handler] = {
@@ -275,23 +238,23 @@ async def _authenticate(call: Call, method: str) -> Caller:
 
 def _respond(
     root: str,
-    nodes: list[Node],
+    nodes: list[Node] | RowList,
     status: str,
     code: int,
     as_json: bool,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    arrays = (LIST_ELEMENT[root],) if root in LIST_ELEMENT and status == "success" else ()
-    if as_json:
-        body = render_json(root, nodes, status, arrays)
-        media = "application/json"
-    else:
-        body = render_xml(root, nodes, status)
-        media = "application/xml; charset=utf-8"
+    media = "application/json" if as_json else "application/xml; charset=utf-8"
     h = {"Cache-Control": "no-store"}
     if headers:
         h.update(headers)
     metrics.xsp_call(root, code)
+    if isinstance(nodes, RowList):  # a list method's rows, written as they come
+        if nodes.streamed:
+            return StreamingResponse(nodes.chunks(root, as_json), media_type=media, headers=h)
+        return Response(nodes.body(root, as_json), status_code=code, media_type=media, headers=h)
+    arrays = (LIST_ELEMENT[root],) if root in LIST_ELEMENT and status == "success" else ()
+    body = render_json(root, nodes, status, arrays) if as_json else render_xml(root, nodes, status)
     return Response(body, status_code=code, media_type=media, headers=h)
 
 
@@ -299,228 +262,21 @@ def _failure(root: str, message: str, code: int, as_json: bool, **headers: str) 
     return _respond(root, [("message", message), ("code", code)], "failed", code, as_json, headers)
 
 
-_DOC = """The XSP order API. GET with query parameters or POST a form with the same fields
-(the query string and the form are merged); `method` names the call. Answers XML by default,
-JSON with `output_format=json` or `Accept: application/json`. See docs/api.md for each
-method's parameters and fields."""
-
-_STATUSES = [s.value for s in OrderStatus]
-_MESSAGE_TYPES = [t.value for t in MessageType]
-_FIELDS: list[tuple[str, dict[str, Any], str]] = [
-    ("method", {"type": "string", "enum": list(HANDLERS)}, "the call"),
-    ("api_user", {"type": "integer"}, "api_login; add_message from an allow-listed address"),
-    ("api_key", {"type": "string"}, "api_login"),
-    ("hash", {"type": "string"}, "login hash from api_login (or Authorization: Bearer)"),
-    ("date", {"type": "string", "format": "date"}, "orders, customers: created on or after"),
-    ("since_id", {"type": "integer", "minimum": 0}, "orders, customers, events: ids above"),
-    ("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "with since_id, events"),
-    ("id", {"type": "integer", "minimum": 1}, "order or customer id"),
-    ("status", {"type": "string", "enum": _STATUSES}, "set_status"),
-    ("type", {"type": "string", "enum": _MESSAGE_TYPES}, "add_message"),
-    ("message", {"type": "string"}, "add_message: the text"),
-    ("output_format", {"type": "string", "enum": ["xml", "json"]}, "response format"),
-]
-
-_PARAMS = [
-    {"name": n, "in": "query", "required": n == "method", "schema": s, "description": d}
-    for n, s, d in _FIELDS
-]
-
-_FORM = {
-    "type": "object",
-    "properties": {n: {**s, "description": d} for n, s, d in _FIELDS},
-    "required": ["method"],
-}
-
-
-# The JSON form of the envelope (api/envelope.py): {"METHOD": {"response": {...}, "status": ...}}.
-def _obj(properties: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": list(properties),
-        "additionalProperties": False,
-    }
-
-
-_INT = {"type": "integer"}
-_TEXT = {"type": "string"}
-_SECONDS = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"}
-_MINUTES = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}$"}
-_STATUS = {"type": "string", "enum": _STATUSES}
-_ORDER = {
-    "id": _INT,
-    "type": {"const": "order"},
-    "date": _SECONDS,
-    "status": _STATUS,
-    "service": _INT,
-    "xsp": _INT,
-    "delivery": {"type": "string", "pattern": r"^(asap|\d{4}-\d{2}-\d{2})$"},
-    "customer": _INT,
-}
-_CUSTOMER = {
-    "id": _INT,
-    "socket": _TEXT,
-    "serial": {"type": "string", "pattern": r"^\d{12}$"},
-    "firstname": _TEXT,
-    "surname": _TEXT,
-}
-
-
-def _array(item: dict[str, Any], one: bool = False) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "array", "items": _obj(item)}
-    if one:
-        schema |= {"minItems": 1, "maxItems": 1}
-    return schema
-
-
-_RESPONSES: dict[str, dict[str, Any]] = {
-    "api_login": {"message": _TEXT, "hash_key": {"type": "string", "pattern": "^[0-9a-f]{32}$"}},
-    "orders": {"order": _array(_ORDER)},
-    "customers": {"customer": _array({**_CUSTOMER, "date": _MINUTES})},
-    "order_info": {
-        "order": _array(
-            {
-                **_ORDER,
-                "service_uid": _TEXT,
-                "service_name": _TEXT,
-                "xsp_name": _TEXT,
-                "coid": _TEXT,
-                "socket": _TEXT,
-                "price_monthly": {"type": "number"},
-                "price_once": {"type": "number"},
-                "message": _TEXT,
-                "updated": _SECONDS,
-            },
-            one=True,
-        )
-    },
-    "customer_info": {
-        "customer": _array(
-            {**_CUSTOMER, "email": _TEXT, "address": _TEXT, "zip": _TEXT, "city": _TEXT}, one=True
-        ),
-        "data": _obj({"phone": _TEXT, "premise": _TEXT}),
-    },
-    "order_log": {
-        "entry": _array(
-            {
-                "id": _INT,
-                "date": _SECONDS,
-                "type": {"type": "string", "enum": _MESSAGE_TYPES},
-                "message": _TEXT,
-                "user": _TEXT,
-                "org": _TEXT,
-            }
-        )
-    },
-    "set_status": {"message": _TEXT},
-    "add_message": {"message": _TEXT},
-    "events": {
-        "event": _array(
-            {
-                "id": _INT,
-                "date": _SECONDS,
-                "type": {"type": "string", "enum": [t.value for t in EventType]},
-                "order": _INT,
-                "status": _STATUS,
-                "message_type": {"enum": [*_MESSAGE_TYPES, None]},
-            }
-        )
-    },
-}
-
-
-def _envelope(roots: dict[str, dict[str, Any]], status: str) -> dict[str, Any]:
-    """Exactly one of ``roots`` (the root element: the method's name) with its response."""
-    return {
-        "type": "object",
-        "properties": {
-            root: _obj({"response": response, "status": {"const": status}})
-            for root, response in roots.items()
-        },
-        "minProperties": 1,
-        "maxProperties": 1,
-        "additionalProperties": False,
-    }
-
-
-_XML = {"application/xml": {"schema": {"type": "string", "description": "the same tree in XML"}}}
-_NO_STORE = {"Cache-Control": {"schema": {"const": "no-store"}, "required": True}}
-
-
-def _success() -> dict[str, Any]:
-    roots = {m: _obj(fields) for m, fields in _RESPONSES.items()}
-    return {
-        "description": "`<METHOD><response>…</response><status>success</status></METHOD>`; "
-        "the JSON form holds the same tree, with `order`, `customer`, `entry` and `event` "
-        "always arrays",
-        "headers": _NO_STORE,
-        "content": {"application/json": {"schema": _envelope(roots, "success")}, **_XML},
-    }
-
-
-def _failed(code: int, description: str) -> dict[str, Any]:
-    body = _obj({"message": _TEXT, "code": {"const": code}})
-    # The root is the method's name, or serviceguide_log when the method is missing or unknown.
-    roots = dict.fromkeys([*HANDLERS, ERROR_ROOT], body)
-    headers = dict(_NO_STORE)
-    if code == 429:
-        headers["Retry-After"] = {"schema": {"type": "integer", "minimum": 0}, "required": True}
-    return {
-        "description": f"{description}; `<status>failed</status>` with `<message>` and `<code>`",
-        "headers": headers,
-        "content": {"application/json": {"schema": _envelope(roots, "failed")}, **_XML},
-    }
-
-
-_OPENAPI_RESPONSES = {
-    "200": _success(),
-    "400": _failed(400, "missing or malformed parameter, unknown method"),
-    "401": _failed(401, "bad credentials, or a missing, unknown or expired hash"),
-    "404": _failed(404, "no such order/customer, or not visible to the caller"),
-    "409": _failed(409, "status change not allowed"),
-    "429": _failed(429, "too many failed logins; see Retry-After"),
-}
-#: A body over the server's limit on any request (serviceguide.middleware.RequestLimits).
-_TOO_LARGE = {
-    "description": "body larger than `SERVICEGUIDE_MAX_REQUEST_BYTES`; not in the envelope",
-    "content": {
-        "application/json": {
-            "schema": {
-                "type": "object",
-                "properties": {"detail": {"type": "string"}},
-                "required": ["detail"],
-                "additionalProperties": False,
-            }
-        }
-    },
-}
-
-
 @router.get(
     PATH,
     summary="XSP order API (all methods), query parameters",
-    description=_DOC,
+    description=doc.DESCRIPTION,
     tags=["XSP order API"],
     operation_id="serviceguide_log_get",
-    openapi_extra={"parameters": _PARAMS, "responses": _OPENAPI_RESPONSES},
+    openapi_extra=doc.GET_EXTRA,
 )
 @router.post(
     PATH,
     summary="XSP order API (all methods), form fields",
-    description=_DOC,
+    description=doc.DESCRIPTION,
     tags=["XSP order API"],
     operation_id="serviceguide_log_post",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/x-www-form-urlencoded": {"schema": _FORM},
-                "multipart/form-data": {"schema": _FORM},
-            },
-        },
-        "responses": {**_OPENAPI_RESPONSES, "413": _TOO_LARGE},
-    },
+    openapi_extra=doc.POST_EXTRA,
 )
 async def serviceguide_log(request: Request) -> Response:
     ctx: AppContext = request.app.state.ctx
@@ -539,6 +295,7 @@ async def serviceguide_log(request: Request) -> Response:
         if handler is None:
             raise InvalidInput("method", f"Unknown method {method[:40]!r}")
         root = method
+        problems += [p.repeated(n) for n in sorted(parsed.repeated & doc.FIELDS[method])]
         call = Call(ctx, params, request)
         if method != "api_login":  # authentication first (401), then parameters (400)
             call.caller = await _authenticate(call, method)

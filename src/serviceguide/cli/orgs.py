@@ -8,12 +8,14 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from serviceguide.cli import output
-from serviceguide.cli.common import console, run, when
-from serviceguide.services import admin, organisations, sp_settings
+from serviceguide.cli.common import console, err, run, when
+from serviceguide.domain.products import ProductsRefused
+from serviceguide.services import admin, organisations, products, sp_settings
 
 ko_app = typer.Typer(help="Network operators (KO) and their networks.", no_args_is_help=True)
 tl_app = typer.Typer(help="Service providers (TL).", no_args_is_help=True)
@@ -163,6 +165,38 @@ def tl_set_onapi(
         ("delivery", found.delivery.value),
     ):
         console.print(f"  {label}: {value}", markup=False, highlight=False)
+
+
+@tl_app.command("sync-products")
+def tl_sync_products(xsp: int) -> None:
+    """Read the TL's ON-API products (URL/products/) into the guide's catalogue now.
+
+    Each offering becomes a service in the networks that admit the TL and know its coProduct;
+    offerings gone from the document are retired. A bad document changes nothing."""
+    try:
+        report = run(
+            lambda ctx: products.sync_products(ctx, xsp),
+            passing=(ProductsRefused, products.ProductsUnavailable),
+        )
+    except ProductsRefused as e:
+        err.print(
+            f"[red]error:[/red] the products of TL {xsp} were refused, nothing changed: "
+            f"{escape(str(e))}"
+        )
+        raise typer.Exit(1) from None
+    except products.ProductsUnavailable as e:
+        err.print(
+            f"[red]error:[/red] the products of TL {xsp} could not be read, nothing changed: "
+            f"{escape(str(e))}"
+        )
+        raise typer.Exit(1) from None
+    console.print(
+        f"TL {xsp}: {report.offerings} offerings read; {report.added} services added, "
+        f"{report.updated} updated, {report.unchanged} unchanged, {report.retired} retired.",
+        highlight=False,
+    )
+    for why in report.skipped:
+        console.print(f"  left out: {why}", markup=False, highlight=False)
 
 
 @tl_app.command("create")

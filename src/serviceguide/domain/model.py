@@ -66,6 +66,13 @@ class OrderDetail:
     price_once: Decimal
     message: str
     updated_at: datetime
+    # The TL's productId and offeringId the order was placed for (the service's uid for both
+    # when the service was not read from the TL's products, or the order is older than that).
+    product_id: str = ""
+    offering_id: str = ""
+    price_period: str | None = None  # ISO 8601; None: a month
+    agreement_length: str | None = None
+    notice_period: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +141,18 @@ class OfferedService:
     price_monthly: Decimal
     price_once: Decimal
     direct_activation: bool  # the service is flagged and its network has an activation URL
+    # What customers compare beside the prices (an offering read from the TL's ON-API products
+    # has them all; a service entered by hand may have none): ISO 8601 durations.
+    offering_name: str | None = None
+    price_period: str | None = None  # None: a month
+    agreement_length: str | None = None  # None: no binding time
+    notice_period: str | None = None
+    campaign: bool = False
+    campaign_length: str | None = None
+    base_price: Decimal | None = None
+    consumer_types: tuple[str, ...] = ()
+    terms_url: str | None = None
+    privacy_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

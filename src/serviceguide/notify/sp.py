@@ -72,10 +72,13 @@ def customer_details(f: PushFacts) -> dict[str, Any]:
 
 
 def product_ref(f: PushFacts) -> dict[str, str]:
-    """The TL's product and offering the order is for. An offering read from the TL's
-    ``products`` keeps its ids; a service entered by hand has none, and its uid stands for
-    both."""
-    return {"productId": f.service_uid, "offeringId": f.service_uid}
+    """The TL's product and offering the order is for, as the order kept them when it was
+    placed: an offering read from the TL's ``products`` keeps its ids; for a service entered by
+    hand (or an order older than the ids were kept) its uid stands for both."""
+    return {
+        "productId": f.product_id or f.service_uid,
+        "offeringId": f.offering_id or f.service_uid,
+    }
 
 
 def order_body(f: PushFacts) -> dict[str, Any]:

@@ -65,17 +65,22 @@ async def caller_for_basic(
     ctx: AppContext, api_user: int, api_key: str, client_ip: str | None
 ) -> Caller:
     """HTTP Basic credentials (ON-API): argon2 once, then a short in-process memory of the
-    verified pair, so that polling does not pay tens of milliseconds per request. A changed or
+    verified pair (by its SHA-256), so that polling does not pay tens of milliseconds per
+    request; requests with the same pair that arrive during the check wait for it. A changed or
     disabled key is noticed within ``BasicCache.TTL``."""
     fingerprint = sha256_hex(f"{api_user}:{api_key}")
     cached = ctx.basic_cache.get(fingerprint)
     if cached is not None:
         return cached
-    caller = await verify_key(ctx, api_user, api_key, client_ip)
-    async with ctx.db.write() as conn:
-        await accounts.touch_api_user(conn, api_user, utcnow())
-    ctx.basic_cache.put(fingerprint, caller)
-    return caller
+
+    async def verify() -> Caller:
+        caller = await verify_key(ctx, api_user, api_key, client_ip)
+        async with ctx.db.write() as conn:
+            await accounts.touch_api_user(conn, api_user, utcnow())
+        ctx.basic_cache.put(fingerprint, caller)
+        return caller
+
+    return await ctx.basic_cache.once(fingerprint, verify)
 
 
 async def caller_for_hash(ctx: AppContext, hash_key: str | None) -> Caller:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -19,6 +21,26 @@ class BasicCache:
 
     def __init__(self) -> None:
         self._items: dict[str, tuple[Caller, float]] = {}
+        self._pending: dict[str, asyncio.Future[Caller]] = {}
+
+    async def once(self, fingerprint: str, verify: Callable[[], Awaitable[Caller]]) -> Caller:
+        """``verify()``, but only one at a time per pair: requests that arrive with the same
+        credentials while it runs wait for its answer (or its error) instead of queueing an
+        argon2 check each. An integration that opens 32 connections at once costs one check,
+        not 32 one after another, the last of them seconds later."""
+        pending = self._pending.get(fingerprint)
+        if pending is None:
+            pending = asyncio.ensure_future(verify())
+            self._pending[fingerprint] = pending
+            pending.add_done_callback(lambda f: self._done(fingerprint, f))
+        # shield: a caller that goes away does not cancel the check the others wait for
+        return await asyncio.shield(pending)
+
+    def _done(self, fingerprint: str, future: asyncio.Future[Caller]) -> None:
+        if self._pending.get(fingerprint) is future:
+            del self._pending[fingerprint]
+        if not future.cancelled():
+            future.exception()  # retrieved: every waiter may have gone
 
     def get(self, fingerprint: str) -> Caller | None:
         item = self._items.get(fingerprint)

@@ -2,7 +2,8 @@
 
 What is saved here is what the guide offers at once (the guide reads services on every page);
 orders already placed keep the name and prices they were placed with. A service is never
-deleted: retiring it takes it out of the guide, and its orders keep it.
+deleted: retiring it takes it out of the guide, and its orders keep it. Services read from the
+TL's ON-API products (services.products) are changed there, not here.
 
 The rules, checked before anything is stored (domain.catalogue.service_fields): a product code
 (uid) of 1-40 of ``A-Z a-z 0-9 - . _``, unique among the TL's services in use in the network; a
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from serviceguide.domain.catalogue import service_fields
 from serviceguide.domain.clock import utcnow
-from serviceguide.domain.errors import InvalidInput
+from serviceguide.domain.errors import Forbidden, InvalidInput
 from serviceguide.domain.model import OrgKind
 from serviceguide.domain.roles import Actor, require_admin, require_own
 from serviceguide.services import audit
@@ -81,7 +82,13 @@ async def _uid_free(
     conn: AsyncConnection, tl_id: int, network_id: int, uid: str, but: int | None = None
 ) -> None:
     for s in await catalogue.list_services(conn, tl_id):
-        if s.active and s.network_id == network_id and s.uid == uid and s.id != but:
+        if (
+            s.active
+            and s.source == "manual"  # offerings from the TL's products share their coProduct
+            and s.network_id == network_id
+            and s.uid == uid
+            and s.id != but
+        ):
             raise InvalidInput("uid", f"you already have a service {uid} in the network")
 
 
@@ -147,6 +154,8 @@ async def _mine(conn: AsyncConnection, actor: Actor, service_id: int) -> Service
     found = await catalogue.service_by_id(conn, service_id)
     require_own(actor, found.tl_org_id if found else None, "service", service_id)
     assert found is not None
+    if found.source != "manual":
+        raise Forbidden("This service comes from your ON-API products: change it there")
     return found
 
 

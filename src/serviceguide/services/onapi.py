@@ -13,9 +13,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from serviceguide.domain.errors import DomainError
-from serviceguide.domain.model import Caller, OrgKind
+from serviceguide.domain.model import Caller
 from serviceguide.services.context import AppContext
-from serviceguide.storage import catalogue, onapi
+from serviceguide.storage import onapi
+from serviceguide.storage.direct import ts
 
 #: Stadsnätsportalen answers If-Modified-Since up to 14 days back; older means "everything".
 MAX_SINCE_AGE = timedelta(days=14)
@@ -62,27 +63,6 @@ class Listing:
     body: AsyncIterator[bytes] | None
 
 
-def _access_json(row: Any, services: list[dict[str, Any]]) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "accessId": row.access_id,
-        "streetName": row.street_name,
-        "streetNumber": row.street_number,
-        "streetLittera": row.street_littera,
-        "postalCode": row.postal_code,
-        "city": row.city,
-        "countryCode": row.country_code,
-        "premisesType": PREMISES.get(row.premises_type, "UNKNOWN"),
-    }
-    if row.mdu_apartment_number:
-        doc["mduApartmentNumber"] = row.mdu_apartment_number
-    if row.mdu_distinguisher:
-        doc["mduDistinguisher"] = row.mdu_distinguisher
-    doc["accessState"] = "CONNECTED"
-    doc["coNetworkAgreement"] = ""
-    doc["services"] = services
-    return doc
-
-
 def _services(uids: list[str]) -> list[dict[str, Any]]:
     return [
         {
@@ -96,19 +76,53 @@ def _services(uids: list[str]) -> list[dict[str, Any]]:
     ]
 
 
+_text = json.JSONEncoder(ensure_ascii=False).encode  # a string as json.dumps writes it
+
+
+def access_doc(r: Any, services: list[dict[str, Any]]) -> dict[str, Any]:
+    """One access (a row of storage.onapi.ACCESS_COLUMNS) as ON-API's document."""
+    doc: dict[str, Any] = {
+        "accessId": r[0],
+        "streetName": r[1],
+        "streetNumber": r[2],
+        "streetLittera": r[3],
+        "postalCode": r[4],
+        "city": r[5],
+        "countryCode": r[6],
+        "premisesType": PREMISES.get(r[7], "UNKNOWN"),
+    }
+    if r[8]:
+        doc["mduApartmentNumber"] = r[8]
+    if r[9]:
+        doc["mduDistinguisher"] = r[9]
+    doc["accessState"] = "CONNECTED"
+    doc["coNetworkAgreement"] = ""
+    doc["services"] = services
+    return doc
+
+
+def access_json(r: Any, services: str) -> str:
+    """``json.dumps(access_doc(r, …), ensure_ascii=False)`` with ``services`` already written:
+    a template, not a dict per access, since a listing writes a million of them."""
+    mdu = ""
+    if r[8]:
+        mdu += f', "mduApartmentNumber": {_text(r[8])}'
+    if r[9]:
+        mdu += f', "mduDistinguisher": {_text(r[9])}'
+    return (
+        f'{{"accessId": {_text(r[0])}, "streetName": {_text(r[1])}, '
+        f'"streetNumber": {_text(r[2])}, "streetLittera": {_text(r[3])}, '
+        f'"postalCode": {_text(r[4])}, "city": {_text(r[5])}, "countryCode": {_text(r[6])}, '
+        f'"premisesType": "{PREMISES.get(r[7], "UNKNOWN")}"{mdu}, '
+        f'"accessState": "CONNECTED", "coNetworkAgreement": "", "services": {services}}}'
+    )
+
+
 async def _network_for(ctx: AppContext, caller: Caller, coid: str) -> int:
-    async with ctx.db.read() as conn:
-        network = await catalogue.network_by_coid(conn, coid)
-        if network is None:
-            raise Forbidden(f"No access to network {coid}")
-        allowed = (
-            network.ko_org_id == caller.org_id
-            if caller.org_kind == OrgKind.KO
-            else await onapi.tl_sells_on(conn, caller.org_id, network.id)
-        )
-    if not allowed:
+    found = await onapi.readable_network(ctx.db.reader, caller, coid)
+    if found is None or not found[1]:
         raise Forbidden(f"No access to network {coid}")
-    return network.id
+    return found[0]
 
 
 def _since(value: datetime | None) -> datetime | None:
@@ -125,24 +139,20 @@ async def list_accesses(
     since = _since(if_modified_since)
     async with ctx.db.read() as conn:
         newest = await onapi.last_modified(conn, network_id, since)
-        uids = await onapi.service_uids(conn, network_id)
     if newest is None:
         if since is None:
             raise NoAccesses(f"Network {coid} has no accesses")
         return Listing(None, None)
     last_modified = stamp(newest, datetime.now(UTC))
-    services = _services(uids)
+    uids = await onapi.offered_uids(ctx.db.reader, network_id)
+    services = json.dumps(_services(uids), ensure_ascii=False)
 
     async def body() -> AsyncIterator[bytes]:
         yield b"["
-        first = True
-        async with ctx.db.read() as conn:
-            async for rows in onapi.iter_accesses(conn, network_id, since):
-                chunk = ",".join(
-                    json.dumps(_access_json(r, services), ensure_ascii=False) for r in rows
-                )
-                yield (chunk if first else "," + chunk).encode()
-                first = False
+        sep = ""
+        async for rows in onapi.access_batches(ctx.db.reader, network_id, since):
+            yield (sep + ",".join([access_json(r, services) for r in rows])).encode()
+            sep = ","
         yield b"]"
 
     return Listing(last_modified, body())
@@ -152,15 +162,15 @@ async def get_access(
     ctx: AppContext, caller: Caller, coid: str, access_id: str, if_modified_since: datetime | None
 ) -> tuple[datetime, dict[str, Any] | None]:
     """One access with its services and (empty) subscriptions; body None when not modified."""
-    network_id = await _network_for(ctx, caller, coid)
-    async with ctx.db.read() as conn:
-        row = await onapi.one_access(conn, network_id, access_id)
-        uids = await onapi.service_uids(conn, network_id)
-    if row is None:
+    found = await onapi.network_and_access(ctx.db.reader, caller, coid, access_id)
+    if found is None or not found.allowed:
+        raise Forbidden(f"No access to network {coid}")
+    if found.access is None:
         raise NoAccesses(f"No access {access_id} in network {coid}")
-    last_modified = stamp(row.updated_at, datetime.now(UTC))
-    if if_modified_since is not None and row.updated_at < if_modified_since:
+    updated_at = ts(found.access[10])
+    last_modified = stamp(updated_at, datetime.now(UTC))
+    if if_modified_since is not None and updated_at < if_modified_since:
         return last_modified, None
-    doc = _access_json(row, _services(uids))
+    doc = access_doc(found.access, _services(found.uids))
     doc["subscriptions"] = []
     return last_modified, doc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 from serviceguide.domain.clock import local_day_start_utc, utcnow
@@ -10,16 +11,14 @@ from serviceguide.domain.logcodes import LogCode, LogText
 from serviceguide.domain.model import (
     Caller,
     CustomerDetail,
-    CustomerSummary,
-    Event,
-    LogEntry,
     OrderDetail,
-    OrderSummary,
 )
 from serviceguide.domain.roles import require_order_handling
 from serviceguide.domain.status import EventType, MessageType, OrderStatus, check_transition
+from serviceguide.observability import request_id
 from serviceguide.services import changes, privacy
 from serviceguide.services.context import AppContext
+from serviceguide.storage import order_changes, polling
 from serviceguide.storage import orders as repo
 
 
@@ -30,9 +29,10 @@ async def list_orders(
     day: date | None,
     since_id: int | None,
     limit: int | None,
-) -> list[OrderSummary]:
-    """Orders created on or after ``day`` (Stockholm time) and/or with id above ``since_id``."""
-    return await repo.list_orders(
+) -> polling.Rows:
+    """Orders created on or after ``day`` (Stockholm time) and/or with id above ``since_id``,
+    as rows to write into the answer (storage.polling); without a limit, streamed."""
+    return await polling.orders(
         ctx.db.reader,
         caller,
         created_from=local_day_start_utc(day) if day else None,
@@ -49,8 +49,8 @@ async def list_customers(
     since_id: int | None,
     limit: int | None,
     client: str | None = None,
-) -> list[CustomerSummary]:
-    rows = await repo.list_customers(
+) -> Sequence[polling.Record]:
+    rows = await polling.customers(
         ctx.db.reader,
         caller,
         created_from=local_day_start_utc(day) if day else None,
@@ -58,7 +58,7 @@ async def list_customers(
         limit=limit,
     )
     await privacy.record_reads(
-        ctx, caller, (c.id for c in rows), kind="api_user", via="api:customers", client=client
+        ctx, caller, (r[0] for r in rows), kind="api_user", via="api:customers", client=client
     )
     return rows
 
@@ -83,15 +83,19 @@ async def customer_info(
     return customer
 
 
-async def order_log(ctx: AppContext, caller: Caller, order_id: int) -> list[LogEntry]:
-    log = await repo.list_log(ctx.db.reader, caller, order_id)
+async def order_log(ctx: AppContext, caller: Caller, order_id: int) -> Sequence[polling.Record]:
+    """The order's log entries as rows (storage.polling), oldest first."""
+    log = await polling.order_log(ctx.db.reader, caller, order_id)
     if log is None:
         raise NotFound("order", order_id)
     return log
 
 
-async def events(ctx: AppContext, caller: Caller, *, since_id: int, limit: int) -> list[Event]:
-    return await repo.list_events(ctx.db.reader, caller, since_id=since_id, limit=limit)
+async def events(
+    ctx: AppContext, caller: Caller, *, since_id: int, limit: int
+) -> Sequence[polling.Record]:
+    """The caller's event stream after ``since_id``, as rows (storage.polling)."""
+    return await polling.events(ctx.db.reader, caller, since_id=since_id, limit=limit)
 
 
 async def set_status(
@@ -100,6 +104,17 @@ async def set_status(
     """Move the order to ``new``; True if it changed. Writes a ``system`` log entry (ending with
     ``reason``, if one is given) and an event (with its webhook deliveries)."""
     require_order_handling(caller)
+    if ctx.db.is_postgres:
+        # One statement that takes the stream lock, checks the transition and writes
+        # (storage.order_changes); it answers with the status the order had.
+        q, args = order_changes.set_status_statement(
+            caller, order_id, new, reason, utcnow(), request_id.current()
+        )
+        async with ctx.db.single_statement() as conn:
+            row = (await conn.exec_driver_sql(q.text, tuple(args))).mappings().first()
+        if row is None:
+            raise NotFound("order", order_id)
+        return check_transition(OrderStatus(row["status"]), new)
     async with ctx.db.write(ordered=True) as conn:
         found = await repo.order_for_change(conn, caller, order_id)
         if found is None:
@@ -151,6 +166,15 @@ async def add_message(
 ) -> int:
     """Append a message to the order's log (shared between TL and KO); returns the entry id."""
     require_order_handling(caller)
+    if ctx.db.is_postgres:
+        q, args = order_changes.add_message_statement(
+            caller, order_id, message, type, utcnow(), request_id.current()
+        )
+        async with ctx.db.single_statement() as conn:
+            row = (await conn.exec_driver_sql(q.text, tuple(args))).mappings().first()
+        if row is None or row["id"] is None:
+            raise NotFound("order", order_id)
+        return int(row["id"])
     async with ctx.db.write(ordered=True) as conn:
         found = await repo.order_for_change(conn, caller, order_id)
         if found is None:

@@ -183,8 +183,20 @@ def _search_text(c: CleanCustomer, access: AccessRecord) -> str:
 
 
 def _offer(svc: ServiceRecord) -> repo.Offer:
-    """What the order keeps of its service: the uid, name and prices the customer was shown."""
-    return repo.Offer(svc.uid, svc.name, svc.price_monthly, svc.price_once)
+    """What the order keeps of its service: the uid, name and prices the customer was shown,
+    the price's period, binding time and notice period, and the TL's product and offering."""
+    product_id, offering_id = svc.onapi_ids
+    return repo.Offer(
+        svc.uid,
+        svc.full_name,
+        svc.price_monthly,
+        svc.price_once,
+        product_id=product_id,
+        offering_id=offering_id,
+        price_period=svc.price_period,
+        agreement_length=svc.agreement_length,
+        notice_period=svc.notice_period,
+    )
 
 
 def _notes(result: ActivationResult | None) -> list[LogText]:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import os
 import secrets
-import weakref
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
-import anyio
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from argon2.profiles import CHEAPEST, RFC_9106_LOW_MEMORY
@@ -37,18 +39,33 @@ def verify_secret(stored_hash: str | None, secret: str) -> bool:
 #: milliseconds; more at a time only adds memory and makes every check slower, and the event
 #: loop must keep a core for the requests that need no argon2 at all.
 ARGON2_CONCURRENCY = 1
-_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
-    weakref.WeakKeyDictionary()
-)
+#: The niceness of the threads that run argon2 (Linux: per thread; the lanes libargon2 starts
+#: from one inherit it): under a storm of logins the cores go to the event loop's requests
+#: first, and the checks take what is left.
+ARGON2_NICENESS = 5
+_executor: ThreadPoolExecutor | None = None
+
+
+def _lower_priority() -> None:
+    # Not Linux, or not allowed: the checks run at the usual priority.
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), ARGON2_NICENESS)
+
+
+def _argon2_threads() -> ThreadPoolExecutor:
+    global _executor
+    if _executor is None:
+        _executor = ThreadPoolExecutor(
+            ARGON2_CONCURRENCY, thread_name_prefix="argon2", initializer=_lower_priority
+        )
+    return _executor
 
 
 async def verify_secret_off_loop(stored_hash: str | None, secret: str) -> bool:
-    """:func:`verify_secret` in a worker thread, ``ARGON2_CONCURRENCY`` at a time."""
+    """:func:`verify_secret` on the process's argon2 threads, ``ARGON2_CONCURRENCY`` at a
+    time, below the event loop's priority."""
     loop = asyncio.get_running_loop()
-    limiter = _limiters.get(loop)
-    if limiter is None:
-        limiter = _limiters[loop] = anyio.CapacityLimiter(ARGON2_CONCURRENCY)
-    return await anyio.to_thread.run_sync(verify_secret, stored_hash, secret, limiter=limiter)
+    return await loop.run_in_executor(_argon2_threads(), verify_secret, stored_hash, secret)
 
 
 def new_api_key() -> str:

@@ -16,6 +16,7 @@ accesses: the address search, the export, ON-API (storage.onapi) and the guide's
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -354,30 +355,48 @@ def _sql(text: str) -> Sql:
     return Sql.of(text)
 
 
+def _renumber(sql: str, offset: int) -> str:
+    return re.sub(r"\$(\d+)", lambda m: f"${int(m.group(1)) + offset}", sql)
+
+
+def one_statement(plans: list[tuple[str, list[object]]]) -> tuple[str, list[object]]:
+    """The plans as one statement, one round trip: their rows one plan after the other, each
+    plan's in its own order (a UNION ALL of ordered subqueries is read in sequence)."""
+    parts: list[str] = []
+    args: list[object] = []
+    for k, (sql, values) in enumerate(plans):
+        parts.append(f"SELECT * FROM ({_renumber(sql, len(args))}) AS p{k}")  # noqa: S608
+        args += values
+    return " UNION ALL ".join(parts), args
+
+
 async def search(reader: Reader, q: AddressQuery, limit: int) -> list[AddressMatch]:
     """Up to ``limit`` accesses matching ``q``: exact street (or city) first, then prefixes."""
+    plans = search_statements(q, limit)
+    if not plans:
+        return []
+    sql, args = one_statement(plans)
     matches: list[AddressMatch] = []
     seen: set[int] = set()
-    for sql, args in search_statements(q, limit):
+    # Each plan reads up to the full limit: a row an earlier plan found is skipped.
+    for r in await reader.fetch(_sql(sql), *args):
+        if r["id"] in seen:
+            continue
+        seen.add(r["id"])
+        matches.append(
+            AddressMatch(
+                coid=r["coid"],
+                access_id=r["access_id"],
+                address=format_address(
+                    r["street_name"],
+                    r["street_number"],
+                    r["street_littera"],
+                    r["postal_code"],
+                    r["city"],
+                ),
+                premise=r["mdu_apartment_number"],
+            )
+        )
         if len(matches) >= limit:
             break
-        # The full limit each time: a row already found by an earlier plan is skipped.
-        for r in await reader.fetch(_sql(sql), *args):
-            if r["id"] in seen or len(matches) >= limit:
-                continue
-            seen.add(r["id"])
-            matches.append(
-                AddressMatch(
-                    coid=r["coid"],
-                    access_id=r["access_id"],
-                    address=format_address(
-                        r["street_name"],
-                        r["street_number"],
-                        r["street_littera"],
-                        r["postal_code"],
-                        r["city"],
-                    ),
-                    premise=r["mdu_apartment_number"],
-                )
-            )
     return matches

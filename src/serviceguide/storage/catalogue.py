@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from serviceguide.domain.clock import utcnow
 from serviceguide.domain.model import OfferedService, Organisation, OrgKind
 from serviceguide.storage.admissions import offered
 from serviceguide.storage.tables import accesses, networks, organisations, services
@@ -57,6 +58,34 @@ class ServiceRecord:
     offered: bool = False  # in the guide now (storage.admissions.offered); where it is asked
     category: str = "other"
     description: str = ""
+    source: str = "manual"  # or "onapi": read from the TL's products (services.products)
+    product_id: str | None = None
+    offering_id: str | None = None
+    offering_name: str | None = None
+    price_period: str | None = None  # ISO 8601; None: a month
+    agreement_length: str | None = None
+    notice_period: str | None = None
+    campaign: bool = False
+    campaign_length: str | None = None
+    base_price: Decimal | None = None
+    consumer_types: tuple[str, ...] = ()
+    terms_url: str | None = None
+    privacy_url: str | None = None
+
+    @property
+    def full_name(self) -> str:
+        """The name an order keeps: an offering's product and offering name together."""
+        if self.offering_name:
+            return f"{self.name} – {self.offering_name}"[:200]
+        return self.name
+
+    @property
+    def onapi_ids(self) -> tuple[str, str]:
+        """The productId and offeringId the TL knows the service by: those of its products for
+        an offering read from them, the service's uid (its product code) for both otherwise."""
+        if self.product_id and self.offering_id:
+            return self.product_id, self.offering_id
+        return self.uid, self.uid
 
 
 def _org(r: Any) -> Organisation:
@@ -280,6 +309,7 @@ async def next_service_id(conn: AsyncConnection) -> int:
 
 
 async def insert_service(conn: AsyncConnection, **values: Any) -> int:
+    values.setdefault("updated_at", values.get("created_at"))
     result = await conn.execute(insert(services).values(**values).returning(services.c.id))
     return int(result.scalar_one())
 
@@ -295,10 +325,27 @@ def _service(r: Any) -> ServiceRecord:
         price_once=Decimal(r.price_once),
         direct_activation=r.direct_activation,
         active=r.active,
-        offered=bool(getattr(r, "offered", False)),
+        offered=bool(r.offered) if "offered" in r._fields else False,
         category=r.category,
         description=r.description,
+        source=r.source,
+        product_id=r.product_id,
+        offering_id=r.offering_id,
+        offering_name=r.offering_name,
+        price_period=r.price_period,
+        agreement_length=r.agreement_length,
+        notice_period=r.notice_period,
+        campaign=bool(r.campaign),
+        campaign_length=r.campaign_length,
+        base_price=None if r.base_price is None else Decimal(r.base_price),
+        consumer_types=split_types(r.consumer_types),
+        terms_url=r.terms_url,
+        privacy_url=r.privacy_url,
     )
+
+
+def split_types(value: str | None) -> tuple[str, ...]:
+    return tuple(t for t in (value or "").split(",") if t)
 
 
 async def service_by_id(conn: AsyncConnection, service_id: int) -> ServiceRecord | None:
@@ -337,6 +384,7 @@ async def offered_services(conn: AsyncConnection, network_id: int) -> list[Offer
             services.c.price_monthly,
             services.c.price_once,
             (services.c.direct_activation & networks.c.activation_url.is_not(None)).label("direct"),
+            *_COMPARED,
         )
         .join(organisations, organisations.c.id == services.c.tl_org_id)
         .join(networks, networks.c.id == services.c.network_id)
@@ -354,12 +402,38 @@ async def offered_services(conn: AsyncConnection, network_id: int) -> list[Offer
             price_monthly=Decimal(r.price_monthly),
             price_once=Decimal(r.price_once),
             direct_activation=bool(r.direct),
+            offering_name=r.offering_name,
+            price_period=r.price_period,
+            agreement_length=r.agreement_length,
+            notice_period=r.notice_period,
+            campaign=bool(r.campaign),
+            campaign_length=r.campaign_length,
+            base_price=None if r.base_price is None else Decimal(r.base_price),
+            consumer_types=split_types(r.consumer_types),
+            terms_url=r.terms_url,
+            privacy_url=r.privacy_url,
         )
         for r in await conn.execute(q)
     ]
 
 
+#: The columns of what customers compare, beside the prices.
+_COMPARED = (
+    services.c.offering_name,
+    services.c.price_period,
+    services.c.agreement_length,
+    services.c.notice_period,
+    services.c.campaign,
+    services.c.campaign_length,
+    services.c.base_price,
+    services.c.consumer_types,
+    services.c.terms_url,
+    services.c.privacy_url,
+)
+
+
 async def update_service(conn: AsyncConnection, service_id: int, **values: Any) -> bool:
+    values.setdefault("updated_at", utcnow())
     result = await conn.execute(
         update(services).where(services.c.id == service_id).values(**values)
     )

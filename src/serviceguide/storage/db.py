@@ -4,11 +4,11 @@
 commits when the block ends and rolls back on any exception. Writes that add rows to the polled
 streams (orders, customers, events) pass ``ordered=True``: the ids of those rows then become
 visible in id order, so polling with ``since_id`` never skips a row that commits late. On
-PostgreSQL this is a transaction-scoped advisory lock (``hold_streams``; placing an order takes
-it inside its one statement instead, run through ``single_statement``); SQLite has a single
-writer already, and every write transaction starts with ``BEGIN IMMEDIATE`` so that a
-read-then-write cannot fail half-way with SQLITE_BUSY. ``Database.reader`` runs the polling
-reads as plain SQL on the driver (storage.direct).
+PostgreSQL this is a transaction-scoped advisory lock (``hold_streams``; placing an order,
+``set_status`` and ``add_message`` take it inside their one statement instead: storage.orders,
+storage.order_changes); SQLite has a single writer already, and every write transaction starts
+with ``BEGIN IMMEDIATE`` so that a read-then-write cannot fail half-way with SQLITE_BUSY.
+``Database.reader`` runs the polling reads as plain SQL on the driver (storage.direct).
 """
 
 from __future__ import annotations

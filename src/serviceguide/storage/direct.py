@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -46,7 +46,15 @@ class Sql:
 
 
 class Reader(Protocol):
+    #: "postgresql" or "sqlite": which spelling of a statement runs, and what values come back
+    dialect: str
+
     async def fetch(self, q: Sql, *args: Any) -> Sequence[Row]: ...
+
+    def batches(self, q: Sql, *args: Any, size: int) -> AsyncIterator[Sequence[Row]]:
+        """The rows of a long answer ``size`` at a time, read as they are written out: a
+        listing of any length holds one batch in memory, never the whole answer."""
+        ...
 
     async def fetchrow(self, q: Sql, *args: Any) -> Row | None: ...
 
@@ -63,6 +71,8 @@ async def _keep_session(_conn: Any) -> None:
 
 class PostgresReader:
     """``timeout`` bounds connecting and each statement (see storage.db.Database)."""
+
+    dialect = "postgresql"
 
     def __init__(self, url: str, pool_size: int, timeout: float | None = None) -> None:
         self._dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
@@ -111,6 +121,19 @@ class PostgresReader:
         """A one-statement write that commits by itself (an audit row on a read path)."""
         await self._run("execute", q, args)
 
+    async def batches(self, q: Sql, *args: Any, size: int) -> AsyncIterator[Sequence[Row]]:
+        """A server-side cursor in a read-only transaction, on one pooled connection for as
+        long as the answer is being written (``timeout`` bounds each fetch, not the whole)."""
+        pool = self._pool or await self._get_pool()
+        async with pool.acquire() as conn, conn.transaction(readonly=True):
+            cursor = await conn.cursor(q.text, *args)
+            while True:
+                rows: Sequence[Row] = await cursor.fetch(size, timeout=self._timeout)
+                if rows:
+                    yield rows
+                if len(rows) < size:
+                    return
+
     async def close(self) -> None:
         if self._pool is not None:
             await self._pool.close()
@@ -130,17 +153,22 @@ def _sqlite_arg(value: Any) -> Any:
 
 
 class SqliteReader:
+    dialect = "sqlite"
+
     def __init__(self, path: str) -> None:
         self._path = path
         self._conn: sqlite3.Connection | None = None
 
-    def _connect(self) -> sqlite3.Connection:
+    def _open(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA query_only=ON")
         conn.execute("PRAGMA busy_timeout=5000")
-        self._conn = conn
         return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        self._conn = self._open()
+        return self._conn
 
     async def fetch(self, q: Sql, *args: Any) -> Sequence[Row]:
         conn = self._conn or self._connect()
@@ -151,6 +179,21 @@ class SqliteReader:
         conn = self._conn or self._connect()
         row: Row | None = conn.execute(q.sqlite, [_sqlite_arg(a) for a in args]).fetchone()
         return row
+
+    async def batches(self, q: Sql, *args: Any, size: int) -> AsyncIterator[Sequence[Row]]:
+        """On a connection of its own, whose statement stays open between batches (one
+        snapshot for the whole answer) while the shared one serves everything else."""
+        conn = self._open()
+        try:
+            cursor = conn.execute(q.sqlite, [_sqlite_arg(a) for a in args])
+            while True:
+                rows: list[Row] = cursor.fetchmany(size)
+                if rows:
+                    yield rows
+                if len(rows) < size:
+                    return
+        finally:
+            conn.close()
 
     async def close(self) -> None:
         if self._conn is not None:

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from functools import cache
 
 from sqlalchemy import ColumnElement, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -21,7 +20,6 @@ from serviceguide.domain.model import (
     Caller,
     CustomerDetail,
     CustomerSummary,
-    Event,
     LogEntry,
     OrderDetail,
     OrderSummary,
@@ -48,12 +46,8 @@ def _order_scope(caller: Caller) -> ColumnElement[bool]:
     return col == caller.org_id
 
 
-def _event_scope(caller: Caller) -> ColumnElement[bool]:
-    col = events.c.tl_org_id if caller.org_kind == OrgKind.TL else events.c.ko_org_id
-    return col == caller.org_id
-
-
-# -- reads on the direct driver path (storage.direct): what the XSP API polls ----------------
+# -- reads on the direct driver path (storage.direct): one order, one customer, an order's log
+# (the XSP API's lists are in storage.polling) ----------------------------------------------
 
 _SCOPE = {OrgKind.TL: "tl_org_id", OrgKind.KO: "ko_org_id"}
 
@@ -72,64 +66,12 @@ def _summary(r: Row) -> OrderSummary:
     )
 
 
-@cache
-def _window_sql(
-    base: str, alias: str, kind: OrgKind, created: bool, since: bool, limit: bool
-) -> Sql:
-    """``base`` (scoped by ``$1``) with the optional date, since_id and limit of a list."""
-    where, n = [], 1
-    for on, col, op in ((created, "created_at", ">="), (since, "id", ">")):
-        if on:
-            n += 1
-            where.append(f"{alias}.{col} {op} ${n}")
-    sql = base.format(scope=_SCOPE[kind], where="".join(f" AND {w}" for w in where))
-    return Sql.of(sql + (f" LIMIT ${n + 1}" if limit else ""))
-
-
-async def _window_rows(
-    reader: Reader,
-    base: str,
-    alias: str,
-    caller: Caller,
-    created_from: datetime | None,
-    since_id: int | None,
-    limit: int | None,
-) -> Sequence[Row]:
-    """The rows of a list method: ``base`` scoped to the caller, within the window."""
-    q = _window_sql(
-        base,
-        alias,
-        caller.org_kind,
-        created_from is not None,
-        since_id is not None,
-        limit is not None,
-    )
-    window = [a for a in (created_from, since_id, limit) if a is not None]
-    return await reader.fetch(q, caller.org_id, *window)
-
-
-_LIST_ORDERS = (
-    f"SELECT {_SUMMARY} FROM orders o JOIN organisations t ON t.id = o.tl_org_id "
-    "WHERE o.{scope} = $1{where} ORDER BY o.id"
-)
-
-
-async def list_orders(
-    reader: Reader,
-    caller: Caller,
-    *,
-    created_from: datetime | None,
-    since_id: int | None,
-    limit: int | None,
-) -> list[OrderSummary]:
-    rows = await _window_rows(reader, _LIST_ORDERS, "o", caller, created_from, since_id, limit)
-    return [_summary(r) for r in rows]
-
-
 _GET_ORDER = {
     kind: Sql.of(
         f"SELECT {_SUMMARY}, t.name AS xsp_name, o.service_uid, o.service_name, "
-        "o.price_monthly, o.price_once, n.coid, a.access_id, o.message, o.updated_at "
+        "o.price_monthly, o.price_once, n.coid, a.access_id, o.message, o.updated_at, "
+        "o.product_id, o.offering_id, o.price_period, o.agreement_length, "
+        "o.notice_period "
         "FROM orders o JOIN organisations t ON t.id = o.tl_org_id "
         "JOIN accesses a ON a.id = o.access_pk "
         f"JOIN networks n ON n.id = a.network_id WHERE o.id = $1 AND o.{col} = $2"
@@ -153,6 +95,11 @@ async def get_order(reader: Reader, caller: Caller, order_id: int) -> OrderDetai
         price_once=money(r["price_once"]),
         message=r["message"],
         updated_at=ts(r["updated_at"]),
+        product_id=r["product_id"] or r["service_uid"],
+        offering_id=r["offering_id"] or r["service_uid"],
+        price_period=r["price_period"],
+        agreement_length=r["agreement_length"],
+        notice_period=r["notice_period"],
     )
 
 
@@ -189,30 +136,6 @@ async def list_log(reader: Reader, caller: Caller, order_id: int) -> list[LogEnt
     ]
 
 
-_EVENTS = {
-    kind: Sql.of(
-        "SELECT id, created_at, type, order_id, status, message_type FROM events "
-        f"WHERE {col} = $1 AND id > $2 ORDER BY id LIMIT $3"
-    )
-    for kind, col in _SCOPE.items()
-}
-
-
-async def list_events(reader: Reader, caller: Caller, *, since_id: int, limit: int) -> list[Event]:
-    rows = await reader.fetch(_EVENTS[caller.org_kind], caller.org_id, since_id, limit)
-    return [
-        Event(
-            id=r["id"],
-            created_at=ts(r["created_at"]),
-            type=EventType(r["type"]),
-            order_id=r["order_id"],
-            status=OrderStatus(r["status"]),
-            message_type=MessageType(r["message_type"]) if r["message_type"] else None,
-        )
-        for r in rows
-    ]
-
-
 # A customer is visible to the organisations of its orders.
 _CUSTOMER = "c.id, a.access_id, c.serial, c.firstname, c.surname, c.created_at"
 _VISIBLE = "EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.id AND o.{scope} = $1)"
@@ -227,24 +150,6 @@ def _customer_summary(r: Row) -> CustomerSummary:
         surname=r["surname"],
         created_at=ts(r["created_at"]),
     )
-
-
-_LIST_CUSTOMERS = (
-    f"SELECT {_CUSTOMER} FROM customers c JOIN accesses a ON a.id = c.access_pk "
-    f"WHERE {_VISIBLE}{{where}} ORDER BY c.id"
-)
-
-
-async def list_customers(
-    reader: Reader,
-    caller: Caller,
-    *,
-    created_from: datetime | None,
-    since_id: int | None,
-    limit: int | None,
-) -> list[CustomerSummary]:
-    rows = await _window_rows(reader, _LIST_CUSTOMERS, "c", caller, created_from, since_id, limit)
-    return [_customer_summary(r) for r in rows]
 
 
 _GET_CUSTOMER = {
@@ -398,6 +303,12 @@ class Offer:
     name: str
     price_monthly: Decimal
     price_once: Decimal
+    # The TL's productId and offeringId, the price's period, the binding time and the notice.
+    product_id: str | None = None
+    offering_id: str | None = None
+    price_period: str | None = None
+    agreement_length: str | None = None
+    notice_period: str | None = None
 
     def as_columns(self) -> dict[str, object]:
         return {
@@ -405,6 +316,11 @@ class Offer:
             "service_name": self.name,
             "price_monthly": self.price_monthly,
             "price_once": self.price_once,
+            "product_id": self.product_id,
+            "offering_id": self.offering_id,
+            "price_period": self.price_period,
+            "agreement_length": self.agreement_length,
+            "notice_period": self.notice_period,
         }
 
 
@@ -450,17 +366,21 @@ WITH lock AS (
                          CAST(:xsps AS int[]), CAST(:statuses AS text[]),
                          CAST(:uids AS text[]), CAST(:names AS text[]),
                          CAST(:monthly AS numeric[]), CAST(:once AS numeric[]),
+                         CAST(:product_ids AS text[]), CAST(:offering_ids AS text[]),
+                         CAST(:periods AS text[]), CAST(:bindings AS text[]),
+                         CAST(:notices AS text[]),
                          CAST(:mails AS boolean[]), CAST(:pushes AS text[]))
         WITH ORDINALITY AS s(service_id, tl_org_id, xsp, status, uid, name, monthly, once,
-                             mail, push, n)
+                             product_id, offering_id, period, binding, notice, mail, push, n)
 ), ord AS (
     INSERT INTO orders (customer_id, service_id, access_pk, tl_org_id, ko_org_id, status,
                         delivery, message, created_at, updated_at, service_uid, service_name,
-                        price_monthly, price_once)
+                        price_monthly, price_once, product_id, offering_id, price_period,
+                        agreement_length, notice_period)
     SELECT cust.id, svc.service_id, CAST(:access_pk AS bigint), svc.tl_org_id,
            CAST(:ko_org_id AS int), svc.status, CAST(:delivery AS date), CAST(:message AS text),
            CAST(:now AS timestamptz), CAST(:now AS timestamptz), svc.uid, svc.name, svc.monthly,
-           svc.once
+           svc.once, svc.product_id, svc.offering_id, svc.period, svc.binding, svc.notice
     FROM cust CROSS JOIN svc
     ORDER BY svc.n
     RETURNING id, service_id, tl_org_id, status
@@ -580,6 +500,11 @@ async def place_in_one_statement(
         "names": [s.offer.name for s in services],
         "monthly": [s.offer.price_monthly for s in services],
         "once": [s.offer.price_once for s in services],
+        "product_ids": [s.offer.product_id for s in services],
+        "offering_ids": [s.offer.offering_id for s in services],
+        "periods": [s.offer.price_period for s in services],
+        "bindings": [s.offer.agreement_length for s in services],
+        "notices": [s.offer.notice_period for s in services],
         "mails": [s.mail for s in services],
         "pushes": [s.push for s in services],
         "push_token": push_token,

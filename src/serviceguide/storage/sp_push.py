@@ -56,6 +56,10 @@ class PushFacts:
     surname: str
     email: str
     phone: str
+    # The TL's product and offering the order was placed for (None: an order older than they
+    # were kept; its service_uid stands for both).
+    product_id: str | None = None
+    offering_id: str | None = None
     #: The TL's ON-API settings now (None: it has none any more); the password still sealed.
     onapi: StoredSettings | None = None
 
@@ -94,6 +98,8 @@ async def push_facts(
             orders.c.created_at.label("order_created_at"),
             orders.c.delivery,
             orders.c.service_uid,
+            orders.c.product_id,
+            orders.c.offering_id,
             accesses.c.access_id,
             accesses.c.street_name,
             accesses.c.street_number,
@@ -133,6 +139,8 @@ async def push_facts(
             order_created_at=r.order_created_at,
             delivery=r.delivery,
             service_uid=r.service_uid,
+            product_id=r.product_id,
+            offering_id=r.offering_id,
             access_id=r.access_id,
             street_name=r.street_name,
             street_number=r.street_number,

@@ -18,6 +18,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
+    text,
 )
 
 from serviceguide.storage.types import UTCDateTime
@@ -126,6 +128,8 @@ Index(
     "ix_accesses_search_postal", accesses.c.postal_code, accesses.c.search_street, *_address_order
 )
 Index("ix_accesses_search_city", accesses.c.search_city, accesses.c.search_street, *_address_order)
+# The staff search's accessId, in any case (PostgreSQL only: storage/staff.py).
+Index("ix_accesses_access_id_lower", func.lower(accesses.c.access_id)).ddl_if(dialect="postgresql")
 
 services = Table(
     "services",
@@ -142,6 +146,52 @@ services = Table(
     Column("active", Boolean, nullable=False, server_default="1"),
     Column("created_at", UTCDateTime, nullable=False),
     Column("category", String(20), nullable=False, server_default="other"),  # ServiceCategory
+    # Where the service comes from: 'manual' (entered in the guide) or 'onapi' (an offering read
+    # from the TL's ON-API products by services.products, one service per network it fits).
+    Column("source", String(6), nullable=False, server_default="manual"),
+    Column("product_id", String(36)),  # onapi: the TL's productId and offeringId
+    Column("offering_id", String(36)),
+    Column("offering_name", String(255)),  # onapi: the offering's name, under the product's
+    # What customers compare beside the prices (ISO 8601 durations): the price's period (None:
+    # a month), the binding time (None: none), the notice period (None: not stated).
+    Column("price_period", String(20)),
+    Column("agreement_length", String(20)),
+    Column("notice_period", String(20)),
+    # A campaign: the price is reduced for campaign_length (if given), then base_price.
+    Column("campaign", Boolean, nullable=False, server_default="0"),
+    Column("campaign_length", String(20)),
+    Column("base_price", Numeric(10, 2)),
+    Column("consumer_types", String(100)),  # comma-separated; None: not stated
+    Column("terms_url", String(500)),
+    Column("privacy_url", String(500)),
+    Column("onapi_extra", Text),  # onapi: the rest of what the document said (JSON)
+    Column("updated_at", UTCDateTime),  # the last change (served products' Last-Modified)
+    CheckConstraint("source IN ('manual', 'onapi')", name="source"),
+)
+Index(
+    "uq_services_offering",
+    services.c.tl_org_id,
+    services.c.network_id,
+    services.c.product_id,
+    services.c.offering_id,
+    unique=True,
+    sqlite_where=services.c.source == "onapi",
+    postgresql_where=services.c.source == "onapi",
+)
+
+# The reading of a TL's ON-API products (services.products): the last good read's
+# serviceProvider (JSON), the last attempt and its error (None: it went well), and the claim of
+# the one process reading them now.
+product_syncs = Table(
+    "product_syncs",
+    metadata,
+    Column("tl_org_id", ForeignKey("organisations.id"), primary_key=True, autoincrement=False),
+    Column("service_provider", Text),
+    Column("synced_at", UTCDateTime),
+    Column("attempted_at", UTCDateTime),
+    Column("error", Text),
+    Column("claimed_until", UTCDateTime),
+    Column("claim_token", String(32)),
 )
 
 # Which TLs a KO admits to sell in its network: a row per admitted TL. A TL's services are
@@ -175,6 +225,10 @@ customers = Table(
     Column("created_at", UTCDateTime, nullable=False, index=True),
     # Set when the personal data above was blanked (retention or an erasure request).
     Column("anonymised_at", UTCDateTime),
+    # The staff search's words anywhere in search_text: PostgreSQL's pg_trgm (storage/staff.py).
+    Index(
+        "ix_customers_search_trgm", text("search_text gin_trgm_ops"), postgresql_using="gin"
+    ).ddl_if(dialect="postgresql"),
     sqlite_autoincrement=True,  # ids are never reused: since_id polling relies on it
 )
 
@@ -201,6 +255,13 @@ orders = Table(
     Column("service_name", String(200), nullable=False),
     Column("price_monthly", Numeric(10, 2), nullable=False),
     Column("price_once", Numeric(10, 2), nullable=False),
+    # ...and, for the TL's ON-API, the product and offering (None before they were kept: the
+    # service's uid stands for both), the price's period, the binding time and the notice period.
+    Column("product_id", String(36)),
+    Column("offering_id", String(36)),
+    Column("price_period", String(20)),
+    Column("agreement_length", String(20)),
+    Column("notice_period", String(20)),
     CheckConstraint(
         "status IN ('new', 'received', 'active', 'waiting', 'cancelled', 'delivered')",
         name="status",

@@ -150,6 +150,7 @@ EN: dict[str, str] = {
     "services.created": "The service has been created and is in the guide.",
     "services.saved": "The service has been changed.",
     "services.retire": "Retire",
+    "services.from_onapi": "From your ON-API products: changed there",
     "services.retire.hint": "The service leaves the guide. Orders keep it.",
     "services.retired.done": "The service has been retired and is no longer in the guide.",
     "services.retired": "Retired services",

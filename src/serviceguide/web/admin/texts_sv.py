@@ -159,6 +159,7 @@ SV: dict[str, str] = {
     "services.created": "Tjänsten är skapad och finns i guiden.",
     "services.saved": "Tjänsten är ändrad.",
     "services.retire": "Avveckla",
+    "services.from_onapi": "Från era ON-API-produkter: ändras där",
     "services.retire.hint": "Tjänsten försvinner ur guiden. Beställningar behåller den.",
     "services.retired.done": "Tjänsten är avvecklad och visas inte längre i guiden.",
     "services.retired": "Avvecklade tjänster",

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from serviceguide.domain.model import OfferedService
+from serviceguide.web.guide import compare
 from serviceguide.web.guide.access import Access, address_text, load_access, unknown_access
 from serviceguide.web.guide.draft import Draft
 from serviceguide.web.guide.page import ADDRESS_MAX, Page, form_text
@@ -60,6 +61,8 @@ def render_services(
         heading=heading,
         adress=adress[:ADDRESS_MAX],
         groups=_groups(access.offered),
+        prices={s.id: compare.price(page.t, page.money, s) for s in access.offered},
+        facts={s.id: compare.facts(page.t, page.money, s) for s in access.offered},
         selected=set(selected),
         errors=errors,
         notice=page.t("services.expired") if expired else "",
