@@ -1,7 +1,7 @@
 """The customer's side of a placement: one receipt for the orders placed together, through the
 outbox and a real SMTP server (aiosmtpd), in the language ordered in; the order page it links
 to, with each order's status in words and its dated history, and nothing of the organisations'
-messages (CONTRACT.md §9)."""
+messages (docs/guide.md)."""
 
 from __future__ import annotations
 
