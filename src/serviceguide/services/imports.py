@@ -49,6 +49,7 @@ from serviceguide.domain.model import Organisation, OrgKind
 from serviceguide.domain.roles import Actor, require_admin, require_own
 from serviceguide.services import audit, marketdb
 from serviceguide.services.availability import is_outage
+from serviceguide.services.background import repeating
 from serviceguide.services.context import AppContext
 from serviceguide.storage import catalogue
 from serviceguide.storage import imports as repo
@@ -325,27 +326,7 @@ async def run_pending(ctx: AppContext) -> int:
 @contextlib.asynccontextmanager
 async def imports_in_background(ctx: AppContext) -> AsyncIterator[None]:
     """Run uploads as they are queued, for as long as the server runs."""
-
-    async def loop() -> None:
-        errors = 0
-        while True:
-            try:
-                await run_pending(ctx)
-                errors = 0
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:
-                errors += 1
-                if is_outage(e):  # an outage: one line per round, backing off
-                    log.warning("imports: database unavailable (%s)", type(e).__name__)
-                else:
-                    log.exception("the import worker failed; trying again")
-            await asyncio.sleep(min(30.0, POLL_SECONDS * 2**errors) if errors else POLL_SECONDS)
-
-    task = asyncio.create_task(loop(), name="imports")
-    try:
+    async with repeating(
+        "imports", lambda: run_pending(ctx), every=POLL_SECONDS, backoff_cap=30.0, log=log
+    ):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

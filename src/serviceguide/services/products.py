@@ -25,7 +25,6 @@ every server worker; each TL is claimed by whichever worker comes first once it 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -51,7 +50,7 @@ from serviceguide.domain.products import (
     parse_products,
 )
 from serviceguide.services import sp_settings
-from serviceguide.services.availability import is_outage
+from serviceguide.services.background import repeating
 from serviceguide.services.context import AppContext
 from serviceguide.services.sp_settings import SpTarget
 from serviceguide.storage import catalogue
@@ -357,28 +356,12 @@ async def sync_in_background(ctx: AppContext) -> AsyncIterator[None]:
         yield
         return
     look = min(LOOK_SECONDS, max(1.0, ctx.settings.products_sync_seconds / 4))
-
-    async def loop() -> None:
-        errors = 0
-        await asyncio.sleep(min(FIRST_LOOK_SECONDS, look))
-        while True:
-            try:
-                await sync_due(ctx)
-                errors = 0
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:
-                errors += 1
-                if is_outage(e):
-                    log.warning("products sync: database unavailable (%s)", type(e).__name__)
-                else:
-                    log.exception("the products sync failed; trying again")
-            await asyncio.sleep(min(300.0, look * 2**errors) if errors else look)
-
-    task = asyncio.create_task(loop(), name="products-sync")
-    try:
+    async with repeating(
+        "products sync",
+        lambda: sync_due(ctx),
+        every=look,
+        backoff_cap=300.0,
+        log=log,
+        first_after=min(FIRST_LOOK_SECONDS, look),
+    ):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
