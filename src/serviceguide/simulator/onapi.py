@@ -76,19 +76,22 @@ def service_type(uid: str) -> str:
     return "BROADBAND"
 
 
-def _cause(status: int, cause: str, **headers: str) -> JSONResponse:
+def cause(status: int, cause: str, **headers: str) -> JSONResponse:
+    """An ON-API error answer: ``{"cause": …}`` with the status (the simulators share it)."""
     return JSONResponse({"cause": cause}, status_code=status, headers=headers or None)
 
 
-def _authorised(request: Request, cfg: SimConfig) -> bool:
+def basic_auth_matches(request: Request, username: str, password: str) -> bool:
+    """The request carries HTTP Basic credentials ``username:password`` (the simulators'
+    one pair)."""
     scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "basic":
         return False
     try:
-        user, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+        user, _, given = base64.b64decode(encoded, validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
         return False
-    return (user, password) == (cfg.username, cfg.password)
+    return (user, given) == (username, password)
 
 
 def _base(coid: str) -> str:
@@ -137,18 +140,18 @@ async def orders_endpoint(request: Request) -> Response:
     cfg: SimConfig = request.app.state.config
     book: OrderBook = request.app.state.book
     networks: dict[str, Network] = request.app.state.networks
-    if not _authorised(request, cfg):
-        return _cause(401, "Invalid credentials", **{"WWW-Authenticate": 'Basic realm="ON-API"'})
+    if not basic_auth_matches(request, cfg.username, cfg.password):
+        return cause(401, "Invalid credentials", **{"WWW-Authenticate": 'Basic realm="ON-API"'})
     coid = request.path_params["coid"]
     net = networks.get(coid)
     if net is None:
-        return _cause(404, f"Unknown network {coid}")
+        return cause(404, f"Unknown network {coid}")
     now = time.time()
     order_id = request.path_params.get("order_id")
     if request.method == "GET" and order_id:
         order = book.orders.get(order_id)
         if order is None or order.coid != coid:
-            return _cause(404, f"Unknown order {order_id}")
+            return cause(404, f"Unknown order {order_id}")
         return JSONResponse(_json(order, _settle(order, net, now, cfg.delay), cfg.delay))
     if request.method == "GET":
         wanted_state = request.query_params.get("state", "").strip('"')
@@ -167,13 +170,13 @@ async def orders_endpoint(request: Request) -> Response:
     if request.method == "DELETE" and order_id:
         order = book.orders.get(order_id)
         if order is None or order.coid != coid:
-            return _cause(404, f"Unknown order {order_id}")
+            return cause(404, f"Unknown order {order_id}")
         if _settle(order, net, now, cfg.delay) != "RECEIVED":
-            return _cause(409, "Only an order in state RECEIVED can be cancelled")
+            return cause(409, "Only an order in state RECEIVED can be cancelled")
         del book.orders[order_id]
         return Response(status_code=204)
     if request.method != "POST" or order_id:
-        return _cause(405, "Method not allowed")
+        return cause(405, "Method not allowed")
     return await _post(request, cfg, book, net, coid, now)
 
 
@@ -183,20 +186,20 @@ async def _post(
     try:
         body = json.loads(await request.body())
     except ValueError:
-        return _cause(400, "Incorrect JSON")
+        return cause(400, "Incorrect JSON")
     if not isinstance(body, dict):
-        return _cause(400, "Incorrect JSON: expected an object")
+        return cause(400, "Incorrect JSON: expected an object")
     for name in ("accessId", "service", "operation", "spReference"):
         if not isinstance(body.get(name), str) or not body[name]:
-            return _cause(400, f"Missing obligatory field: {name}")
+            return cause(400, f"Missing obligatory field: {name}")
     access_id, service, operation = body["accessId"], body["service"], body["operation"]
     sp_reference = body["spReference"]
     if operation not in OPERATIONS:
-        return _cause(400, f"Unsupported operation: {operation!r}")
+        return cause(400, f"Unsupported operation: {operation!r}")
     if access_id not in net.sockets:
-        return _cause(400, f"Unknown accessId: {access_id!r}")
+        return cause(400, f"Unknown accessId: {access_id!r}")
     if net.services and service not in net.services:
-        return _cause(400, f"Unknown service: {service!r}")
+        return cause(400, f"Unknown service: {service!r}")
     for order in book.orders.values():
         if order.coid == coid and order.sp_reference == sp_reference:
             return JSONResponse(_json(order, _settle(order, net, now, cfg.delay), cfg.delay))
@@ -223,7 +226,7 @@ async def _post(
                 }
             )
         if any(service_type(s) == service_type(service) for s in active):
-            return _cause(409, "ServiceType is already claimed by other Service Provider.")
+            return cause(409, "ServiceType is already claimed by other Service Provider.")
     order = SimOrder(
         id=uuid.uuid4().hex,
         coid=coid,

@@ -15,8 +15,6 @@ again. ``POST activationnotice/`` answers 200 with an empty body. ``GET products
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import hashlib
 import json
 import re
@@ -26,6 +24,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from serviceguide.simulator.onapi import basic_auth_matches, cause
 from serviceguide.simulator.sp_products import products_for
 
 DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,4})?Z$")
@@ -56,21 +55,6 @@ class Received:
     answers: dict[str, dict[str, str]] = field(default_factory=dict)
     notices: dict[str, dict[str, Any]] = field(default_factory=dict)
     posts: int = 0  # every POST of order/, repeats included
-
-
-def _cause(status: int, cause: str, **headers: str) -> JSONResponse:
-    return JSONResponse({"cause": cause}, status_code=status, headers=headers or None)
-
-
-def _authorised(request: Request, cfg: SpSimConfig) -> bool:
-    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "basic":
-        return False
-    try:
-        user, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        return False
-    return (user, password) == (cfg.username, cfg.password)
 
 
 def _rejects(order_id: str, rate: float) -> bool:
@@ -118,19 +102,19 @@ async def _body(request: Request) -> Any:
 async def order_endpoint(request: Request) -> Response:
     cfg: SpSimConfig = request.app.state.sp_config
     got: Received = request.app.state.sp_received
-    if not _authorised(request, cfg):
-        return _cause(401, "Invalid credentials", **{"WWW-Authenticate": 'Basic realm="onapi"'})
+    if not basic_auth_matches(request, cfg.username, cfg.password):
+        return cause(401, "Invalid credentials", **{"WWW-Authenticate": 'Basic realm="onapi"'})
     if cfg.delay:
         await asyncio.sleep(cfg.delay)
     got.posts += 1
     order_id = request.headers.get("x-order-id", "")
     if not order_id:
-        return _cause(400, "X-Order-ID: missing")
+        return cause(400, "X-Order-ID: missing")
     if order_id in got.answers:
         return JSONResponse(got.answers[order_id])
     body = await _body(request)
     if (wrong := check_order(body)) is not None:
-        return _cause(400, wrong)
+        return cause(400, wrong)
     got.orders[order_id] = body
     if _rejects(order_id, cfg.reject_rate):
         answer = {"state": "REJECTED", "externalMessage": REJECTED_TEXT}
@@ -143,28 +127,28 @@ async def order_endpoint(request: Request) -> Response:
 async def notice_endpoint(request: Request) -> Response:
     cfg: SpSimConfig = request.app.state.sp_config
     got: Received = request.app.state.sp_received
-    if not _authorised(request, cfg):
-        return _cause(401, "Invalid credentials", **{"WWW-Authenticate": 'Basic realm="onapi"'})
+    if not basic_auth_matches(request, cfg.username, cfg.password):
+        return cause(401, "Invalid credentials", **{"WWW-Authenticate": 'Basic realm="onapi"'})
     if cfg.delay:
         await asyncio.sleep(cfg.delay)
     body = await _body(request)
     if (wrong := check_order(body, notice=True)) is not None:
-        return _cause(400, wrong)
+        return cause(400, wrong)
     got.notices[request.headers.get("x-order-id", str(len(got.notices) + 1))] = body
     return Response(status_code=200)
 
 
 async def products_endpoint(request: Request) -> Response:
     cfg: SpSimConfig = request.app.state.sp_config
-    if not _authorised(request, cfg):
-        return _cause(401, "Invalid credentials", **{"WWW-Authenticate": 'Basic realm="onapi"'})
+    if not basic_auth_matches(request, cfg.username, cfg.password):
+        return cause(401, "Invalid credentials", **{"WWW-Authenticate": 'Basic realm="onapi"'})
     try:
         xsp = int(request.path_params["xsp"])
     except ValueError:
-        return _cause(404, "No such service provider")
+        return cause(404, "No such service provider")
     doc = products_for(xsp)
     if doc is None:
-        return _cause(404, f"No such service provider: {xsp}")
+        return cause(404, f"No such service provider: {xsp}")
     return JSONResponse(doc)
 
 
