@@ -314,6 +314,23 @@ async def insert_service(conn: AsyncConnection, **values: Any) -> int:
     return int(result.scalar_one())
 
 
+def _offering_terms(r: Any) -> dict[str, Any]:
+    """What customers compare beside the prices, from a row of ``services`` (the same fields on
+    the catalogue's record and on what the guide offers)."""
+    return {
+        "offering_name": r.offering_name,
+        "price_period": r.price_period,
+        "agreement_length": r.agreement_length,
+        "notice_period": r.notice_period,
+        "campaign": bool(r.campaign),
+        "campaign_length": r.campaign_length,
+        "base_price": None if r.base_price is None else Decimal(r.base_price),
+        "consumer_types": split_types(r.consumer_types),
+        "terms_url": r.terms_url,
+        "privacy_url": r.privacy_url,
+    }
+
+
 def _service(r: Any) -> ServiceRecord:
     return ServiceRecord(
         id=r.id,
@@ -331,16 +348,7 @@ def _service(r: Any) -> ServiceRecord:
         source=r.source,
         product_id=r.product_id,
         offering_id=r.offering_id,
-        offering_name=r.offering_name,
-        price_period=r.price_period,
-        agreement_length=r.agreement_length,
-        notice_period=r.notice_period,
-        campaign=bool(r.campaign),
-        campaign_length=r.campaign_length,
-        base_price=None if r.base_price is None else Decimal(r.base_price),
-        consumer_types=split_types(r.consumer_types),
-        terms_url=r.terms_url,
-        privacy_url=r.privacy_url,
+        **_offering_terms(r),
     )
 
 
@@ -402,16 +410,7 @@ async def offered_services(conn: AsyncConnection, network_id: int) -> list[Offer
             price_monthly=Decimal(r.price_monthly),
             price_once=Decimal(r.price_once),
             direct_activation=bool(r.direct),
-            offering_name=r.offering_name,
-            price_period=r.price_period,
-            agreement_length=r.agreement_length,
-            notice_period=r.notice_period,
-            campaign=bool(r.campaign),
-            campaign_length=r.campaign_length,
-            base_price=None if r.base_price is None else Decimal(r.base_price),
-            consumer_types=split_types(r.consumer_types),
-            terms_url=r.terms_url,
-            privacy_url=r.privacy_url,
+            **_offering_terms(r),
         )
         for r in await conn.execute(q)
     ]
