@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import os
 import secrets
@@ -18,9 +19,14 @@ _hashers = {
     "default": PasswordHasher.from_parameters(RFC_9106_LOW_MEMORY),
     "fast": PasswordHasher.from_parameters(CHEAPEST),
 }
-# A hash to verify against when the user does not exist, so that an unknown api_user costs
-# the same time as a wrong key.
-_DUMMY = _hashers["default"].hash("no such user")
+
+
+@functools.cache
+def _dummy() -> str:
+    """A hash to verify against when the user does not exist, so that an unknown api_user
+    costs the same time as a wrong key. Made when first needed: hashing it costs every process
+    a tenth of a second of CPU at start otherwise."""
+    return _hashers["default"].hash("no such user")
 
 
 def hash_secret(secret: str, profile: str = "default") -> str:
@@ -30,7 +36,9 @@ def hash_secret(secret: str, profile: str = "default") -> str:
 def verify_secret(stored_hash: str | None, secret: str) -> bool:
     """Constant-work check of ``secret`` against an argon2 hash (any profile)."""
     try:
-        return _hashers["default"].verify(stored_hash or _DUMMY, secret) and stored_hash is not None
+        return (
+            _hashers["default"].verify(stored_hash or _dummy(), secret) and stored_hash is not None
+        )
     except (VerificationError, InvalidHashError):
         return False
 

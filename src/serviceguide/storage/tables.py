@@ -270,8 +270,10 @@ orders = Table(
 )
 Index("ix_orders_tl_id", orders.c.tl_org_id, orders.c.id)
 Index("ix_orders_ko_id", orders.c.ko_org_id, orders.c.id)
-Index("ix_orders_tl_created", orders.c.tl_org_id, orders.c.created_at)
-Index("ix_orders_ko_created", orders.c.ko_org_id, orders.c.created_at)
+# The id rides along on PostgreSQL: a listing by date finds its first id from the index alone
+# (storage/polling.py). SQLite's indexes hold the row id anyway.
+Index("ix_orders_tl_created", orders.c.tl_org_id, orders.c.created_at, postgresql_include=["id"])
+Index("ix_orders_ko_created", orders.c.ko_org_id, orders.c.created_at, postgresql_include=["id"])
 
 order_log = Table(
     "order_log",
