@@ -268,6 +268,9 @@ def _placements(world: dataset.World, fx: Fixture, count: int) -> list[Line]:
                 "phone": f"070{rng.randrange(10**7):07d}",
             },
             "delivery": "asap",
+            # Random picks repeat an access and a service now and then: each is a placement
+            # the customer has confirmed, not a 409 asking whether they meant it.
+            "confirm_duplicate": True,
         }
         lines.append(
             (
