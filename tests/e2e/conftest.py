@@ -5,12 +5,21 @@ or a new PostgreSQL database that is dropped afterwards), is set up with ``servi
 and ``serviceguide demo-data --json``, and is served by one or more ``serviceguide serve``
 processes on free ports of 127.0.0.1. Servers are always stopped at the end (SIGTERM, then SIGKILL
 of their process group after a timeout).
+
+The two set-up commands run for the first deployment of each backend in a test process; the
+database they leave is kept as a template (a file copy, or ``CREATE DATABASE … TEMPLATE``), and
+later deployments of that backend start as copies of it, with the JSON the command printed
+(``with_demo_data``). The commands' result is the same each time, and three process starts per
+deployment were a fifth of the process tests' set-up. A module that tests those commands
+themselves sets ``SET_UP_BY_COMMANDS = True`` and gets them run for its own deployment.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -23,7 +32,9 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
+import psycopg
 import pytest
+from sqlalchemy.engine import make_url
 
 from tests.conftest import create_pg_database, drop_pg_database
 
@@ -227,6 +238,75 @@ def fresh_deployment(
         drop_pg_database(admin, url)
 
 
+@dataclass(frozen=True)
+class _Template:
+    """A deployment's database right after ``migrate`` and ``demo-data --json``."""
+
+    location: str  # SQLite: the file; PostgreSQL: the template database's URL
+    demo: dict[str, Any]
+    admin_url: str | None  # PostgreSQL: the server's admin URL, to copy and drop it
+
+
+@pytest.fixture(scope="session")
+def _demo_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, _Template]]:
+    """backend → the template later deployments are copied from (made by ``with_demo_data``,
+    per test process); PostgreSQL's is dropped at the end of the session."""
+    made: dict[str, _Template] = {}
+    yield made
+    for t in made.values():
+        if t.admin_url is not None:
+            drop_pg_database(t.admin_url, t.location)
+
+
+def _sqlite_file(url: str) -> Path:
+    return Path(str(make_url(url).database))
+
+
+def _pg_copy(admin_url: str, source_url: str, name: str) -> str:
+    """``CREATE DATABASE name TEMPLATE source``; the copy's URL. The source must have no
+    connections: the commands that used it have exited."""
+    source = make_url(source_url).database
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
+    return make_url(source_url).set(database=name).render_as_string(hide_password=False)
+
+
+def with_demo_data(d: Deployment, request: pytest.FixtureRequest) -> None:
+    """Migrate ``d``'s (empty) database and load the demo data into it, setting ``d.demo``:
+    by the commands for the first deployment of its backend in this test process (or in a
+    module with ``SET_UP_BY_COMMANDS``), as a copy of that first one's database otherwise."""
+    templates: dict[str, _Template] = request.getfixturevalue("_demo_templates")
+    by_commands = getattr(request.module, "SET_UP_BY_COMMANDS", False)
+    found = templates.get(d.backend)
+    if found is None or by_commands:
+        d.run("migrate")
+        d.demo = d.demo_data_json()
+        if found is None:
+            templates[d.backend] = _template_of(d, request)
+        return
+    if d.backend == "sqlite":
+        shutil.copyfile(found.location, _sqlite_file(d.database_url))
+    else:
+        assert found.admin_url is not None
+        name = str(make_url(d.database_url).database)
+        drop_pg_database(found.admin_url, d.database_url)
+        _pg_copy(found.admin_url, found.location, name)
+    d.demo = copy.deepcopy(found.demo)
+
+
+def _template_of(d: Deployment, request: pytest.FixtureRequest) -> _Template:
+    demo = copy.deepcopy(d.demo)
+    if d.backend == "sqlite":
+        source = _sqlite_file(d.database_url)
+        assert not Path(f"{source}-wal").exists(), "the commands left a write-ahead log behind"
+        kept = request.getfixturevalue("tmp_path_factory").mktemp("demo-template") / source.name
+        shutil.copyfile(source, kept)
+        return _Template(str(kept), demo, None)
+    admin = request.getfixturevalue("pg_server")
+    name = f"sg_template_{make_url(d.database_url).database}"
+    return _Template(_pg_copy(admin, d.database_url, name), demo, admin)
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
@@ -238,8 +318,7 @@ def deployment(
 ) -> Iterator[Deployment]:
     """A migrated database holding the demo data, shared by a module's tests."""
     with fresh_deployment(backend, tmp_path_factory.mktemp(f"e2e-{backend}"), request) as d:
-        d.run("migrate")
-        d.demo = d.demo_data_json()
+        with_demo_data(d, request)
         yield d
 
 
@@ -261,8 +340,7 @@ def new_deployment(
         def make() -> Deployment:
             workdir = tmp_path_factory.mktemp(f"e2e-{backend}-own")
             d = stack.enter_context(fresh_deployment(backend, workdir, request))
-            d.run("migrate")
-            d.demo = d.demo_data_json()
+            with_demo_data(d, request)
             return d
 
         yield make

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from serviceguide.domain.personnummer import with_check_digit
-from tests.e2e.conftest import Deployment, fresh_deployment
+from tests.e2e.conftest import Deployment, fresh_deployment, with_demo_data
 from tests.e2e.test_relay_process import relay_env, relay_process, wait_for
 from tests.support.smtp import smtp_server
 from tests.support.xsp import Session, XspClient
@@ -32,8 +32,7 @@ LIMIT = 12  # orders per minute from one address
 @pytest.fixture(scope="module")
 def pg(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     with fresh_deployment("postgresql", tmp_path_factory.mktemp("scale-out"), request) as d:
-        d.run("migrate")
-        d.demo = d.demo_data_json()
+        with_demo_data(d, request)
         yield d
 
 

@@ -21,6 +21,9 @@ from tests.e2e.conftest import Deployment, Server
 from tests.support.xsp import PATH, Reply, Session, XspClient, norm, parse
 
 pytestmark = pytest.mark.e2e
+#: This module tests ``migrate`` and ``demo-data`` themselves: its deployments are set up by
+#: the commands, never copied from another deployment's database (tests/e2e/conftest.py).
+SET_UP_BY_COMMANDS = True
 
 FORMATS = [None, "json"]
 FMT_IDS = ["xml", "json"]

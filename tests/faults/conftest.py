@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import backend, deployment, new_deployment  # noqa: F401 - fixtures
+from tests.e2e.conftest import (  # noqa: F401 - fixtures
+    _demo_templates,
+    backend,
+    deployment,
+    new_deployment,
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
