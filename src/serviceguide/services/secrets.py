@@ -49,8 +49,11 @@ def verify_secret(stored_hash: str | None, secret: str) -> bool:
 ARGON2_CONCURRENCY = 1
 #: The niceness of the threads that run argon2 (Linux: per thread; the lanes libargon2 starts
 #: from one inherit it): under a storm of logins the cores go to the event loop's requests
-#: first, and the checks take what is left.
-ARGON2_NICENESS = 5
+#: first, and the checks take what is left (at 10 a check competing with a busy request for a
+#: core gets about a tenth of it: a login under a storm takes around a second, which a service
+#: provider logging in every 20 minutes does not notice; at 5 it was a quarter, and the reads'
+#: p99 carried it).
+ARGON2_NICENESS = 10
 _executor: ThreadPoolExecutor | None = None
 
 
