@@ -158,9 +158,26 @@ def owner_of(order_key: str) -> str:
     return next(tl for tl in ("TL1", "TL2") if order_key in VISIBLE[tl])
 
 
+#: Per database: the login rows and hashes ``api_login`` made for the first test that needed
+#: them, put back for the next ones (four logins per test were a third of this module's time).
+_logins: dict[str, tuple[list[dict[str, Any]], dict[str, str]]] = {}
+
+
 @pytest.fixture
 async def sessions(xsp: XspClient, world: World) -> dict[str, Session]:
-    return {k: await xsp.session(world.users[k]) for k in ("TL1", "TL2", "KOA", "KOB")}
+    ctx = xsp.ctx
+    assert ctx is not None
+    kept = _logins.get(ctx.settings.database_url)
+    fresh = utcnow() + timedelta(minutes=5)
+    if kept is not None and all(r["expires_at"] > fresh for r in kept[0]):
+        async with ctx.db.write() as conn:
+            await conn.execute(api_sessions.insert(), kept[0])
+        return {k: Session(xsp, h) for k, h in kept[1].items()}
+    made = {k: await xsp.session(world.users[k]) for k in ("TL1", "TL2", "KOA", "KOB")}
+    async with ctx.db.read() as conn:
+        rows = [dict(r._mapping) for r in await conn.execute(select(api_sessions))]
+    _logins[ctx.settings.database_url] = (rows, {k: s.hash for k, s in made.items()})
+    return made
 
 
 @pytest.fixture
