@@ -199,17 +199,28 @@ _RESTART_OWNED_SEQUENCES = text(
 )
 
 
+#: Every table emptied, dependants first, and the ids counting from 1 again: one script, sent to
+#: the driver at once (one round trip, where a statement per table cost 40).
+_EMPTY_SCRIPT = {
+    "postgresql": "".join(f'DELETE FROM "{t.name}";' for t in reversed(metadata.sorted_tables))
+    + _RESTART_OWNED_SEQUENCES.text,
+    "sqlite": "BEGIN;"
+    + "".join(f'DELETE FROM "{t.name}";' for t in reversed(metadata.sorted_tables))
+    + "DELETE FROM sqlite_sequence;COMMIT;",
+}
+
+
 async def empty_database(db: Database) -> None:
     """Every table emptied and every id counting from 1 again. On PostgreSQL this is what
     ``TRUNCATE … RESTART IDENTITY`` does, done with DELETE and ``setval``: for the few rows a
     test leaves, TRUNCATE's new files for every table and index cost half a second per test."""
     async with db.write() as conn:
-        for table in reversed(metadata.sorted_tables):
-            await conn.execute(table.delete())
+        raw = (await conn.get_raw_connection()).driver_connection
+        assert raw is not None
         if db.is_postgres:
-            await conn.execute(_RESTART_OWNED_SEQUENCES)
+            await raw.execute(_EMPTY_SCRIPT["postgresql"])  # asyncpg: simple query, many statements
         else:
-            await conn.execute(text("DELETE FROM sqlite_sequence"))
+            await raw.executescript(_EMPTY_SCRIPT["sqlite"])
 
 
 @pytest.fixture
@@ -247,16 +258,15 @@ async def _restore(db: Database, rows: dict[str, list[dict[str, Any]]]) -> None:
         for table in metadata.sorted_tables:
             if rows[table.name]:
                 await conn.execute(table.insert(), rows[table.name])
-        if db.is_postgres:
-            for table in metadata.sorted_tables:
-                key = next(iter(table.primary_key.columns))
-                if table.name in _SERIAL_TABLES and rows[table.name]:
-                    await conn.execute(
-                        text(
-                            f"SELECT setval(pg_get_serial_sequence('{table.name}', '{key.name}'),"
-                            f" (SELECT max({key.name}) FROM {table.name}))"
-                        )
-                    )
+        moved = [
+            f"setval(pg_get_serial_sequence('{t.name}', '{key.name}'),"
+            f" (SELECT max({key.name}) FROM {t.name}))"
+            for t in metadata.sorted_tables
+            if t.name in _SERIAL_TABLES and rows[t.name]
+            for key in [next(iter(t.primary_key.columns))]
+        ]
+        if db.is_postgres and moved:
+            await conn.execute(text("SELECT " + ", ".join(moved)))  # one round trip for all
 
 
 _SERIAL_TABLES = {

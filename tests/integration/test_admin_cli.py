@@ -18,6 +18,7 @@ from serviceguide.cli import app
 from serviceguide.services import auth
 from serviceguide.services.context import AppContext
 from serviceguide.settings import get_settings
+from tests.support.commands import size_consoles
 from tests.support.world import World
 
 pytestmark = pytest.mark.integration
@@ -38,6 +39,7 @@ def cli_env(monkeypatch: pytest.MonkeyPatch, database_url: str, tmp_path: Path) 
     monkeypatch.setenv("SERVICEGUIDE_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("SERVICEGUIDE_PASSWORD_HASHING", "fast")
     monkeypatch.setenv("COLUMNS", "200")
+    size_consoles("200")  # as wide as a new process would make them, whatever ran before
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()

@@ -13,6 +13,7 @@ from serviceguide.agent.client import RetryPolicy, XspClient
 from serviceguide.agent.config import parse_config
 from serviceguide.agent.runner import Agent
 from serviceguide.agent.state import AgentState, Sink, StateLocked, Step
+from tests.support.commands import size_consoles
 from tests.support.servers import free_port
 
 pytestmark = pytest.mark.integration
@@ -168,6 +169,7 @@ def test_the_notices_command_and_hash_password(tmp_path: Path):
     listed = runner.invoke(agent_app, ["notices", "--config", str(config), "--json"])
     (row,) = json.loads(listed.stdout)
     assert (row["order_id"], row["co_order_id"], row["repeats"]) == (9, "co-1", 1)
+    size_consoles("200")  # as wide as a new process would make them, whatever ran before
     table = runner.invoke(agent_app, ["notices", "--config", str(config)], env={"COLUMNS": "200"})
     assert "co-1" in table.stdout and "100/10" in table.stdout
 

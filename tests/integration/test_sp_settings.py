@@ -26,6 +26,7 @@ from serviceguide.settings import get_settings
 from serviceguide.storage import catalogue
 from serviceguide.storage.tables import admin_log, tl_onapi
 from tests.conftest import make_settings
+from tests.support.commands import size_consoles
 from tests.support.world import World
 
 pytestmark = pytest.mark.integration
@@ -45,6 +46,7 @@ def cli(ctx: AppContext, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     ):
         monkeypatch.setenv(f"SERVICEGUIDE_{name}", value)
     monkeypatch.setenv("COLUMNS", "250")
+    size_consoles("250")  # as wide as a new process would make them, whatever ran before
     get_settings.cache_clear()
     runner = CliRunner()
 
