@@ -124,11 +124,15 @@ def pg_server() -> str:
     return PG_ADMIN_URL
 
 
-def create_pg_database(admin_url: str) -> str:
-    """A new, empty PostgreSQL database; returns its URL."""
-    name = f"sg_test_{uuid.uuid4().hex[:12]}"
+def create_pg_database(
+    admin_url: str, *, name: str | None = None, template: str | None = None
+) -> str:
+    """A new PostgreSQL database (named ``name``, or a fresh test name), empty or a copy of the
+    database ``template`` (which must have no connections); returns its URL."""
+    name = name or f"sg_test_{uuid.uuid4().hex[:12]}"
+    copy_of = f' TEMPLATE "{template}"' if template else ""
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"{copy_of}')
     return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
@@ -259,14 +263,17 @@ async def _restore(db: Database, rows: dict[str, list[dict[str, Any]]]) -> None:
             if rows[table.name]:
                 await conn.execute(table.insert(), rows[table.name])
         moved = [
-            f"setval(pg_get_serial_sequence('{t.name}', '{key.name}'),"
-            f" (SELECT max({key.name}) FROM {t.name}))"
+            f"setval(pg_get_serial_sequence('{t.name}', '{_key(t)}'), (SELECT max({_key(t)})"
+            f" FROM {t.name}))"
             for t in metadata.sorted_tables
             if t.name in _SERIAL_TABLES and rows[t.name]
-            for key in [next(iter(t.primary_key.columns))]
         ]
         if db.is_postgres and moved:
             await conn.execute(text("SELECT " + ", ".join(moved)))  # one round trip for all
+
+
+def _key(table: Any) -> str:
+    return str(next(iter(table.primary_key.columns)).name)
 
 
 _SERIAL_TABLES = {

@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
-import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
@@ -262,15 +261,6 @@ def _sqlite_file(url: str) -> Path:
     return Path(str(make_url(url).database))
 
 
-def _pg_copy(admin_url: str, source_url: str, name: str) -> str:
-    """``CREATE DATABASE name TEMPLATE source``; the copy's URL. The source must have no
-    connections: the commands that used it have exited."""
-    source = make_url(source_url).database
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
-    return make_url(source_url).set(database=name).render_as_string(hide_password=False)
-
-
 def with_demo_data(d: Deployment, request: pytest.FixtureRequest) -> None:
     """Migrate ``d``'s (empty) database and load the demo data into it, setting ``d.demo``:
     by the commands for the first deployment of its backend in this test process (or in a
@@ -288,9 +278,12 @@ def with_demo_data(d: Deployment, request: pytest.FixtureRequest) -> None:
         shutil.copyfile(found.location, _sqlite_file(d.database_url))
     else:
         assert found.admin_url is not None
-        name = str(make_url(d.database_url).database)
         drop_pg_database(found.admin_url, d.database_url)
-        _pg_copy(found.admin_url, found.location, name)
+        create_pg_database(
+            found.admin_url,
+            name=make_url(d.database_url).database,
+            template=make_url(found.location).database,
+        )
     d.demo = copy.deepcopy(found.demo)
 
 
@@ -303,8 +296,9 @@ def _template_of(d: Deployment, request: pytest.FixtureRequest) -> _Template:
         shutil.copyfile(source, kept)
         return _Template(str(kept), demo, None)
     admin = request.getfixturevalue("pg_server")
-    name = f"sg_template_{make_url(d.database_url).database}"
-    return _Template(_pg_copy(admin, d.database_url, name), demo, admin)
+    source = make_url(d.database_url).database
+    copy_url = create_pg_database(admin, name=f"sg_template_{source}", template=source)
+    return _Template(copy_url, demo, admin)
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
