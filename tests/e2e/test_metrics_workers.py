@@ -36,12 +36,21 @@ def _served(base_url: str) -> float:
     return 0.0
 
 
+def _cmdline(pid: int) -> bytes | None:
+    """The process's command line; None once it has exited (a worker being replaced may go
+    between listing the children and reading this)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
 def _workers(server_pid: int) -> list[int]:
-    """The worker processes (not multiprocessing's resource tracker)."""
+    """The running worker processes (not multiprocessing's resource tracker)."""
     return [
         pid
         for pid in _children(server_pid)
-        if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+        if (line := _cmdline(pid)) is not None and b"resource_tracker" not in line
     ]
 
 
