@@ -246,8 +246,10 @@ async def test_an_answer_after_the_timeout_changes_the_order_once(
     assert "no answer within 0.3 s" in push.last_error
     assert await status(ctx, order.id) == "new"
     sp.delay = 0.0
-    await drain(quick, clock=later(minutes=5))
-    assert (await drain(quick, clock=later(hours=5))).delivered == 0  # nothing more to do
+    # The retries with the usual timeout: on a loaded machine an answer at once may still take
+    # longer than 0.3 s, and only the placement's push is meant to time out.
+    await drain(ctx, clock=later(minutes=5))
+    assert (await drain(ctx, clock=later(hours=5))).delivered == 0  # nothing more to do
     assert await status(ctx, order.id) == "received"
     assert await status_events(ctx, order.id) == ["received"]
     assert [c for c, _p in await log_codes(ctx, order.id)].count("sp_confirmed") == 1
